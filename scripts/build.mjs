@@ -1,0 +1,28 @@
+// Build: TypeScript -> dist/, and the two scripts that run inside the sandbox -> dist/guest/.
+// Runs on `npm ci` (prepare), so a fresh clone is ready to use.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const require = createRequire(import.meta.url);
+rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], {
+  stdio: 'inherit',
+});
+mkdirSync(path.join(root, 'dist/guest'), { recursive: true });
+for (const name of ['prelude', 'libs']) {
+  await esbuild.build({
+    entryPoints: [path.join(root, `src/runtime/guest/${name}.js`)],
+    outfile: path.join(root, `dist/guest/${name}.js`),
+    bundle: true,
+    // The sandbox is a bare V8 isolate: the browser builds of bson and buffer fit it.
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    logLevel: 'warning',
+  });
+}

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import type { Diagnostic } from './types.js';
+
+export type JsonRead = { ok: true; value: unknown } | { ok: false; diagnostic: Diagnostic };
+
+/** 1-based line and column of a character offset. */
+export function lineColumnAt(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+/** Parses JSON text; a syntax error becomes a diagnostic with line and column. */
+export function parseJsonText(text: string, file: string): JsonRead {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const position = /at position (\d+)/.exec(message);
+    const offset = position ? Number(position[1]) : text.length;
+    const { line, column } = lineColumnAt(text, offset);
+    const reason = message.replace(/\s*in JSON at position \d+.*$/s, '').replace(/, ".*$/s, '');
+    return {
+      ok: false,
+      diagnostic: {
+        severity: 'error',
+        file,
+        line,
+        column,
+        message: `malformed JSON: ${reason}`,
+        hint: `fix the JSON syntax at ${file}:${line}:${column}`,
+      },
+    };
+  }
+}
+
+export function readJsonFile(absPath: string, file: string): JsonRead {
+  let text: string;
+  try {
+    text = readFileSync(absPath, 'utf8');
+  } catch (error) {
+    return {
+      ok: false,
+      diagnostic: {
+        severity: 'error',
+        file,
+        message: `cannot read file: ${error instanceof Error ? error.message : String(error)}`,
+      },
+    };
+  }
+  return parseJsonText(text, file);
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

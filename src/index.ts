@@ -1,0 +1,30 @@
+/** The public library API of triggerbox: the only barrel. */
+export { loadApp, formatDiagnostic, type LoadAppOptions } from './app/load-app.js';
+export { findAppRoot } from './app/find-root.js';
+export type {
+  App,
+  AppInfo,
+  Diagnostic,
+  EnvironmentDef,
+  FunctionDef,
+  LoadedApp,
+  TriggerDef,
+  ValueDef,
+} from './app/types.js';
+export {
+  createRunner,
+  FunctionRunner,
+  FunctionExecutionFailure,
+  DEFAULT_MEMORY_MB,
+  DEFAULT_TIMEOUT_MS,
+  type ExecuteOptions,
+  type ExecutionResult,
+  type ExecutionStats,
+  type RunnerOptions,
+  type SecretResolver,
+  type UserObject,
+} from './runtime/runner.js';
+export type { ExecutionErrorCode, LogLine } from './runtime/protocol.js';
+export { scanDependencies } from './runtime/bundle.js';
+export { TriggerboxError, isTriggerboxError, type ErrorCode } from './shared/errors.js';
+export { RecordingLog, silentLog, type Log, type LogEntry, type LogLevel } from './shared/log.js';

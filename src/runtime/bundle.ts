@@ -1,0 +1,168 @@
+/**
+ * esbuild in triggerbox: each npm package a function require()s is bundled once, from
+ * functions/node_modules, into a CommonJS factory that the sandbox's require() evaluates.
+ * Function files themselves run verbatim (they are scripts that assign the global `exports`,
+ * which esbuild's CommonJS wrapping would lose: RUNTIME-NOTES, "the exports = trap"), so their
+ * stack traces need no source map. The dependency scan reports missing packages and unsupported
+ * Node built-ins with file, line and column.
+ */
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import type { App, Diagnostic } from '../app/types.js';
+
+type Esbuild = typeof import('esbuild');
+let esbuild: Esbuild | undefined;
+async function loadEsbuild(): Promise<Esbuild> {
+  esbuild ??= await import('esbuild');
+  return esbuild;
+}
+
+/** Node built-ins that App Services functions cannot use (SPEC section 2). */
+export const UNSUPPORTED_BUILTINS = ['child_process', 'cluster', 'domain', 'readline', 'v8', 'vm'];
+
+function isBuiltin(spec: string): boolean {
+  const bare = spec.startsWith('node:') ? spec.slice(5) : spec;
+  return builtinModules.includes(bare.split('/')[0] ?? bare) || builtinModules.includes(bare);
+}
+
+function installHint(spec: string): string {
+  const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+  return `run \`npm install ${name}\` in functions/`;
+}
+
+export type PackageBundle = { ok: true; code: string } | { ok: false; error: string };
+
+/** Bundles `require(spec)` from functions/node_modules into a factory script for the sandbox. */
+export async function bundlePackage(
+  appRoot: string,
+  spec: string,
+  where: string,
+): Promise<PackageBundle> {
+  const { build } = await loadEsbuild();
+  const functionsDir = path.join(appRoot, 'functions');
+  try {
+    const result = await build({
+      stdin: {
+        contents: `module.exports = require(${JSON.stringify(spec)});`,
+        resolveDir: functionsDir,
+        sourcefile: 'triggerbox-require.js',
+        loader: 'js',
+      },
+      bundle: true,
+      write: false,
+      platform: 'node',
+      format: 'cjs',
+      target: 'es2022',
+      logLevel: 'silent',
+      nodePaths: [path.join(functionsDir, 'node_modules')],
+    });
+    const code = result.outputFiles[0]?.text ?? '';
+    return {
+      ok: true,
+      code: `globalThis.__tb_module = function (module, exports, require) {\n${code}\n};`,
+    };
+  } catch (error) {
+    const at = where ? `${where}: ` : '';
+    const failure = error as { errors?: { text: string }[] };
+    const text = failure.errors?.[0]?.text ?? String(error);
+    if (/Could not resolve/.test(text)) {
+      return {
+        ok: false,
+        error: `${at}cannot find package '${spec}' in functions/node_modules (${installHint(spec)})`,
+      };
+    }
+    return { ok: false, error: `${at}cannot bundle package '${spec}': ${text}` };
+  }
+}
+
+/**
+ * Scans every function file for require() calls and reports, with file, line and column, the
+ * packages that functions/node_modules lacks and the Node built-ins App Services does not support.
+ */
+export async function scanDependencies(app: App): Promise<Diagnostic[]> {
+  const withRequire = [...app.functions.values()].filter((fn) => fn.source.includes('require'));
+  if (withRequire.length === 0) return [];
+  const { build } = await loadEsbuild();
+  const functionsDir = path.join(app.root, 'functions');
+  const diagnostics: Diagnostic[] = [];
+  for (const fn of withRequire) {
+    const absFile = path.join(app.root, fn.file);
+    try {
+      await build({
+        stdin: {
+          contents: fn.source,
+          resolveDir: path.dirname(absFile),
+          sourcefile: fn.file,
+          loader: 'js',
+        },
+        bundle: true,
+        write: false,
+        platform: 'node',
+        logLevel: 'silent',
+        metafile: false,
+        plugins: [
+          {
+            name: 'triggerbox-scan',
+            setup(b) {
+              b.onResolve({ filter: /.*/ }, async (args) => {
+                if (args.pluginData === 'scan' || args.importer !== '<stdin>') return undefined;
+                if (isBuiltin(args.path)) {
+                  const bare = args.path.replace(/^node:/, '').split('/')[0] ?? '';
+                  if (UNSUPPORTED_BUILTINS.includes(bare)) {
+                    return {
+                      errors: [
+                        {
+                          text: `Node built-in '${bare}' is not supported by App Services functions`,
+                        },
+                      ],
+                    };
+                  }
+                  return { path: args.path, external: true };
+                }
+                if (args.path.startsWith('.') || args.path.startsWith('/')) {
+                  return {
+                    errors: [
+                      {
+                        text: `relative require('${args.path}') is not supported: share code with context.functions.execute()`,
+                      },
+                    ],
+                  };
+                }
+                const resolved = await b.resolve(args.path, {
+                  kind: args.kind,
+                  resolveDir: functionsDir,
+                  pluginData: 'scan',
+                });
+                if (resolved.errors.length > 0) {
+                  return {
+                    errors: [
+                      {
+                        text: `cannot find package '${args.path}' in functions/node_modules (${installHint(args.path)})`,
+                      },
+                    ],
+                  };
+                }
+                return { path: args.path, external: true };
+              });
+            },
+          },
+        ],
+      });
+    } catch (error) {
+      const failure = error as {
+        errors?: { text: string; location?: { line: number; column: number } | null }[];
+      };
+      for (const message of failure.errors ?? []) {
+        if (/Unexpected|Expected/.test(message.text) && !message.text.includes('require')) continue; // syntax: reported elsewhere
+        diagnostics.push({
+          severity: 'error',
+          file: fn.file,
+          line: message.location?.line,
+          column: message.location ? message.location.column + 1 : undefined,
+          message: message.text,
+        });
+      }
+    }
+  }
+  return diagnostics;
+}

@@ -1,0 +1,318 @@
+/**
+ * FunctionRunner: the library's way to run an app's functions. Each call runs in a fresh
+ * context of a V8 isolate inside a supervised sandbox process (see worker.ts).
+ */
+import type { App } from '../app/types.js';
+import { TriggerboxError, type ErrorOptions } from '../shared/errors.js';
+import { silentLog, type Log } from '../shared/log.js';
+import { didYouMean } from '../shared/suggest.js';
+import { bundlePackage, type PackageBundle } from './bundle.js';
+import { decodeResult, encodeArgs } from './ejson.js';
+import type { AppPayload, ExecutionErrorCode, LogLine } from './protocol.js';
+import { SandboxProcess } from './sandbox-process.js';
+import { checkFunctionSyntax } from './syntax.js';
+
+/** Resolves a Secret's name to its value; throws (with a message that says why) when it cannot. */
+export type SecretResolver = (secretName: string) => string | Promise<string>;
+
+export interface UserObject {
+  id?: string;
+  type?: 'normal' | 'server' | 'system';
+  data?: Record<string, unknown>;
+  identities?: unknown[];
+  custom_data?: Record<string, unknown>;
+}
+
+export interface RunnerOptions {
+  app: App;
+  /** Resolves Secret-linked Values. Without it, such Values fail with a "no secret store" error. */
+  secrets?: SecretResolver | undefined;
+  log?: Log | undefined;
+  /** Wall-time limit of one call, default 300 000 ms (the platform's). */
+  timeoutMs?: number | undefined;
+  /** Memory limit of one call's isolate, default 350 MB (the platform's). */
+  memoryMb?: number | undefined;
+}
+
+export interface ExecuteOptions {
+  /** A user id (a normal user) or a user object; absent: the system user. */
+  user?: string | UserObject | undefined;
+  timeoutMs?: number | undefined;
+  /** Each console line as it happens. */
+  onLog?: ((line: LogLine) => void) | undefined;
+}
+
+export interface ExecutionStats {
+  durationMs: number;
+}
+
+export interface ExecutionResult {
+  /** The result as JS values (numbers as numbers, other BSON types as bson classes). */
+  result: unknown;
+  /** The result as canonical Extended JSON text, exactly as it crossed the sandbox boundary. */
+  resultEJSON: string;
+  logs: string[];
+  errorLogs: string[];
+  /** What the platform would have done differently (log lines it would cut or drop). */
+  warnings: string[];
+  stats: ExecutionStats;
+}
+
+/** A call that failed: the function threw or rejected, or hit a limit. Carries the call's logs. */
+export class FunctionExecutionFailure extends TriggerboxError {
+  constructor(
+    readonly errorCode: ExecutionErrorCode,
+    message: string,
+    readonly logs: string[],
+    readonly errorLogs: string[],
+    readonly stats: ExecutionStats,
+    /** The function's stack trace, naming its file and line. */
+    readonly functionStack: string,
+    options: ErrorOptions = {},
+  ) {
+    super(errorCode, message, options);
+    this.name = 'FunctionExecutionFailure';
+  }
+}
+
+export const DEFAULT_TIMEOUT_MS = 300_000;
+export const DEFAULT_MEMORY_MB = 350;
+/** Platform log limits (SPEC section 3): local runs show everything but warn. */
+const LOG_LINE_BYTES = 512;
+const LOG_LINES = 25;
+
+const noSecretStore: SecretResolver = () => {
+  throw new Error('no secret store is configured for this runner');
+};
+
+export class FunctionRunner {
+  private app: App;
+  private payload: AppPayload;
+  private generation = 0;
+  private readonly sandbox: SandboxProcess;
+  private readonly secrets: SecretResolver;
+  private readonly log: Log;
+  private readonly timeoutMs: number;
+  private packages = new Map<string, Promise<PackageBundle>>();
+  private disposed = false;
+
+  constructor(options: RunnerOptions) {
+    this.app = options.app;
+    this.secrets = options.secrets ?? noSecretStore;
+    this.log = options.log ?? silentLog;
+    this.timeoutMs = positive(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs');
+    const memoryMb = positive(options.memoryMb, DEFAULT_MEMORY_MB, 'memoryMb');
+    this.sandbox = new SandboxProcess({ memoryMb });
+    this.payload = this.buildPayload();
+    this.sandbox.setApp(this.payload);
+    // Fork now so that the sandbox is warm by the first call.
+    this.sandbox.start();
+  }
+
+  /** Swaps in a new version of the app (hot reload): the next call sees exactly the new state. */
+  reload(app: App): void {
+    this.assertLive();
+    this.app = app;
+    this.packages = new Map();
+    this.payload = this.buildPayload();
+    this.sandbox.setApp(this.payload);
+  }
+
+  get currentApp(): App {
+    return this.app;
+  }
+
+  private buildPayload(): AppPayload {
+    const functions: AppPayload['functions'] = {};
+    for (const fn of this.app.functions.values()) {
+      functions[fn.name] = {
+        file: fn.file,
+        source: fn.source,
+        syntaxError: checkFunctionSyntax(fn.file, fn.source) ?? null,
+      };
+    }
+    const values: Record<string, string> = {};
+    for (const value of this.app.values.values()) {
+      values[value.name] =
+        value.kind === 'secret' ? 'secret' : (JSON.stringify(value.value) ?? 'null');
+    }
+    const { environment, info } = this.app;
+    return {
+      generation: ++this.generation,
+      functions,
+      values,
+      manifest: JSON.stringify({
+        environment: { tag: environment.tag, values: environment.values },
+        app: info,
+      }),
+    };
+  }
+
+  async execute(
+    name: string,
+    args: readonly unknown[] = [],
+    options: ExecuteOptions = {},
+  ): Promise<ExecutionResult> {
+    this.assertLive();
+    const fn = this.app.functions.get(name);
+    if (fn === undefined) {
+      const hint = didYouMean(name, this.app.functions.keys());
+      throw new FunctionExecutionFailure(
+        'FunctionNotFound',
+        `function not found: '${name}'`,
+        [],
+        [],
+        { durationMs: 0 },
+        '',
+        {
+          hint: hint || `the app's functions are listed by \`triggerbox function list\``,
+        },
+      );
+    }
+    let argsText: string;
+    try {
+      argsText = encodeArgs(args);
+    } catch (error) {
+      throw new TriggerboxError(
+        'InvalidInput',
+        `arguments cannot be converted to EJSON: ${String(error)}`,
+      );
+    }
+    const logs: string[] = [];
+    const errorLogs: string[] = [];
+    const user = userObject(options.user);
+    const timeoutMs = positive(options.timeoutMs, this.timeoutMs, 'timeoutMs');
+    const outcome = await this.sandbox.call(
+      {
+        generation: this.payload.generation,
+        name,
+        args: argsText,
+        call: JSON.stringify({
+          user,
+          runAsSystem: fn.runAsSystem,
+          request: {
+            remoteIPAddress: '127.0.0.1',
+            requestHeaders: {},
+            httpMethod: '',
+            rawQueryString: '',
+          },
+        }),
+        timeoutMs,
+      },
+      {
+        onLog: (line) => {
+          logs.push(line.message);
+          this.log.write({
+            level: line.level === 'error' ? 'error' : line.level === 'warn' ? 'warn' : 'info',
+            message: line.message,
+            tag: name,
+          });
+          options.onLog?.(line);
+        },
+        onAsk: (what, askedName, where) =>
+          what === 'secret' ? this.resolveSecret(askedName) : this.bundle(askedName, where),
+      },
+    );
+    const stats = { durationMs: outcome.durationMs };
+    if (!outcome.ok) {
+      errorLogs.push(outcome.message);
+      throw new FunctionExecutionFailure(
+        outcome.code,
+        outcome.message,
+        logs,
+        errorLogs,
+        stats,
+        outcome.stack,
+      );
+    }
+    return {
+      result: decodeResult(outcome.result),
+      resultEJSON: outcome.result,
+      logs,
+      errorLogs,
+      warnings: platformLogWarnings(logs),
+      stats,
+    };
+  }
+
+  private async resolveSecret(
+    valueName: string,
+  ): Promise<{ ok: boolean; value?: string; error?: string }> {
+    const value = this.app.values.get(valueName);
+    if (value === undefined || value.kind !== 'secret') {
+      return { ok: false, error: `value '${valueName}' is not linked to a secret` };
+    }
+    try {
+      return { ok: true, value: await this.secrets(value.secretName) };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return {
+        ok: false,
+        error: `context.values.get('${valueName}'): value '${valueName}' (${value.file}) is linked to secret '${value.secretName}', which cannot be resolved: ${reason}`,
+      };
+    }
+  }
+
+  private async bundle(
+    spec: string,
+    where: string,
+  ): Promise<{ ok: boolean; value?: string; error?: string }> {
+    let pending = this.packages.get(spec);
+    if (pending === undefined) {
+      pending = bundlePackage(this.app.root, spec, where);
+      this.packages.set(spec, pending);
+    }
+    const bundle = await pending;
+    if (!bundle.ok) this.packages.delete(spec);
+    return bundle.ok ? { ok: true, value: bundle.code } : { ok: false, error: bundle.error };
+  }
+
+  private assertLive(): void {
+    if (this.disposed)
+      throw new TriggerboxError('RunnerDisposed', 'the runner was disposed', {
+        hint: 'create a new runner with createRunner()',
+      });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.sandbox.dispose();
+  }
+}
+
+export function createRunner(options: RunnerOptions): FunctionRunner {
+  return new FunctionRunner(options);
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new TriggerboxError('InvalidInput', `${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
+
+function userObject(user: ExecuteOptions['user']): Record<string, unknown> {
+  if (user === undefined) return { type: 'system', data: {}, identities: [], custom_data: {} };
+  if (typeof user === 'string') {
+    return { id: user, type: 'normal', data: {}, identities: [], custom_data: {} };
+  }
+  return { type: 'normal', data: {}, identities: [], custom_data: {}, ...user };
+}
+
+function platformLogWarnings(logs: string[]): string[] {
+  const warnings: string[] = [];
+  logs.forEach((line, index) => {
+    const bytes = Buffer.byteLength(line);
+    if (bytes > LOG_LINE_BYTES) {
+      warnings.push(
+        `log line ${index + 1} is ${bytes} bytes: App Services would cut it at ${LOG_LINE_BYTES} bytes`,
+      );
+    }
+  });
+  if (logs.length > LOG_LINES) {
+    warnings.push(`${logs.length} log lines: App Services would keep only the first ${LOG_LINES}`);
+  }
+  return warnings;
+}

@@ -1,0 +1,410 @@
+/**
+ * The sandbox process. The runner forks it with --no-node-snapshot (isolated-vm's README requires
+ * that flag on Node 20+) and talks to it over IPC. It owns every isolate, so an isolated-vm
+ * failure that would hang or kill a process (RUNTIME-NOTES: out-of-memory on one large object)
+ * only takes this process down; the runner notices, fails the call in flight and forks a new one.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeSync } from 'node:fs';
+import type IsolatedVm from 'isolated-vm';
+import { EJSON } from 'bson';
+import { decodeResult, isPlainTree } from './ejson.js';
+import { loadIsolatedVm } from './isolated-vm.js';
+import type {
+  AppPayload,
+  CallOutcome,
+  CallRequest,
+  ChildMessage,
+  ExecutionErrorCode,
+  LogLine,
+  ParentMessage,
+  SandboxLimits,
+} from './protocol.js';
+
+const ivm = loadIsolatedVm();
+type Isolate = IsolatedVm.Isolate;
+type Context = IsolatedVm.Context;
+type Reference<T = unknown> = IsolatedVm.Reference<T>;
+
+const PRELUDE = readFileSync(new URL('../../guest/prelude.js', import.meta.url), 'utf8');
+const LIBS = readFileSync(new URL('../../guest/libs.js', import.meta.url), 'utf8');
+/** Prepared contexts kept ready ahead of calls. */
+const WARM_CONTEXTS = 2;
+/** An isolate serves this many calls (each in a fresh context) before it is replaced. */
+const CALLS_PER_ISOLATE = 500;
+
+function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+/** Compiles a script with V8's code cache, produced by the first compile in this process. */
+class CachedScript {
+  private cachedData: IsolatedVm.ExternalCopy<ArrayBuffer> | undefined;
+  constructor(
+    private readonly code: string,
+    private readonly filename: string,
+  ) {}
+  compile(isolate: Isolate): IsolatedVm.Script {
+    if (this.cachedData === undefined) {
+      const script = isolate.compileScriptSync(this.code, {
+        filename: this.filename,
+        produceCachedData: true,
+      }) as IsolatedVm.Script & IsolatedVm.CachedDataResult;
+      if (script.cachedData) this.cachedData = script.cachedData;
+      return script;
+    }
+    return isolate.compileScriptSync(this.code, {
+      filename: this.filename,
+      cachedData: this.cachedData,
+    });
+  }
+}
+
+const preludeScript = new CachedScript(PRELUDE, 'triggerbox:prelude');
+const libsScript = new CachedScript(LIBS, 'triggerbox:bson');
+
+let limits: SandboxLimits = { memoryMb: 350 };
+let app: AppPayload | undefined;
+/** Bundled npm packages, by require() specifier, for the current app generation. */
+let packages = new Map<string, CachedScript>();
+
+interface ActiveCall {
+  request: CallRequest;
+  timers: Map<number, NodeJS.Timeout>;
+}
+
+/** A slot is the host side of one prepared context: what its callbacks act on. */
+interface Slot {
+  lane: Lane;
+  context: Context;
+  generation: number;
+  call: ActiveCall | undefined;
+  callRef: Reference<(...args: unknown[]) => Promise<unknown>>;
+  fireRef: Reference<(id: number) => void>;
+}
+
+let nextAskId = 1;
+const pendingAsks = new Map<
+  number,
+  (reply: { ok: boolean; value?: string; error?: string }) => void
+>();
+
+/** Asks the parent for a secret or a package bundle. Never rejects (isolated-vm issues 314, 417). */
+function ask(
+  callId: number,
+  what: 'secret' | 'package',
+  name: string,
+  where: string,
+): Promise<{ ok: boolean; value?: string; error?: string }> {
+  const id = nextAskId++;
+  return new Promise((resolve) => {
+    pendingAsks.set(id, resolve);
+    send({ type: 'ask', id, callId, what, name, where });
+  });
+}
+
+/** One isolate. It runs one call at a time, each in a fresh context. */
+class Lane {
+  readonly isolate: Isolate;
+  calls = 0;
+  private readonly packageScripts = new Map<string, IsolatedVm.Script>();
+  private libs: IsolatedVm.Script | undefined;
+  /** One compiled prelude per isolate: its compiled functions are shared by every context. */
+  private prelude: IsolatedVm.Script | undefined;
+
+  constructor() {
+    this.isolate = new ivm.Isolate({
+      memoryLimit: limits.memoryMb,
+      onCatastrophicError: (message) => {
+        // RUNTIME-NOTES: after this callback the process can hang; only a kill ends it. The
+        // runner sees the exit, fails the call in flight and starts a new sandbox process.
+        writeSync(2, `triggerbox sandbox: isolated-vm catastrophic error: ${message}\n`);
+        process.kill(process.pid, 'SIGKILL');
+      },
+    });
+  }
+
+  runLibs(context: Context): void {
+    this.libs ??= libsScript.compile(this.isolate);
+    this.libs.runSync(context);
+  }
+
+  runPackage(spec: string, context: Context): void {
+    let script = this.packageScripts.get(spec);
+    if (script === undefined) {
+      const cached = packages.get(spec);
+      if (cached === undefined) throw new Error(`package '${spec}' was not fetched`);
+      script = cached.compile(this.isolate);
+      this.packageScripts.set(spec, script);
+    }
+    script.runSync(context);
+  }
+
+  dispose(): void {
+    if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+
+  async prepare(): Promise<Slot> {
+    const current = app;
+    if (current === undefined) throw new Error('no app loaded');
+    const context = await this.isolate.createContext();
+    this.prelude ??= preludeScript.compile(this.isolate);
+    this.prelude.runSync(context);
+    const init = context.global.getSync('__tb_init', { reference: true });
+    const slot = { lane: this, context, generation: current.generation } as Partial<Slot> as Slot;
+    const callOf = (): ActiveCall | undefined => slot.call;
+    const host = [
+      new ivm.Callback((level: LogLine['level'], message: string) => {
+        const call = callOf();
+        if (call) send({ type: 'log', id: call.request.id, line: { level, message } });
+      }),
+      new ivm.Callback((name: string) => {
+        const fn = current.functions[name];
+        return fn === undefined ? null : [fn.file, fn.source, fn.syntaxError];
+      }),
+      new ivm.Callback((name: string) => current.values[name] ?? null),
+      new ivm.Reference(async (name: string) => {
+        const call = callOf();
+        if (call === undefined) return { ok: false, error: 'no call in progress' };
+        const reply = await ask(call.request.id, 'secret', name, '');
+        return reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error };
+      }),
+      new ivm.Callback(() => this.runLibs(context)),
+      new ivm.Reference(async (spec: string, where: string) => {
+        const call = callOf();
+        if (call === undefined) return { ok: false, error: 'no call in progress' };
+        if (!packages.has(spec)) {
+          const reply = await ask(call.request.id, 'package', spec, where);
+          if (!reply.ok) return { ok: false, error: reply.error };
+          packages.set(spec, new CachedScript(reply.value ?? '', `functions/node_modules/${spec}`));
+        }
+        return { ok: true };
+      }),
+      new ivm.Callback((spec: string) => this.runPackage(spec, context)),
+      new ivm.Callback((id: number, ms: number, repeat: boolean) => {
+        const call = callOf();
+        if (call === undefined) return;
+        const fire = (): void => {
+          if (!repeat) call.timers.delete(id);
+          if (slot.call === call) slot.fireRef.applyIgnored(undefined, [id]);
+        };
+        call.timers.set(id, repeat ? setInterval(fire, ms) : setTimeout(fire, ms));
+      }),
+      new ivm.Callback((id: number) => {
+        const call = callOf();
+        const timer = call?.timers.get(id);
+        if (timer !== undefined) {
+          clearTimeout(timer);
+          call?.timers.delete(id);
+        }
+      }),
+      new ivm.Callback((size: number) => new Uint8Array(randomBytes(Math.min(65536, size)))),
+      current.manifest,
+    ];
+    const api = init.applySync(undefined, host, {
+      result: { reference: true },
+    }) as Reference<Record<string, unknown>>;
+    init.release();
+    slot.callRef = api.getSync('call', { reference: true }) as Slot['callRef'];
+    slot.fireRef = api.getSync('fire', { reference: true }) as Slot['fireRef'];
+    api.release();
+    return slot;
+  }
+}
+
+/** Prepared contexts, ready ahead of need so that a call does not pay for isolate setup. */
+class Pool {
+  private readonly ready: Slot[] = [];
+  private readonly waiters: {
+    generation: number;
+    resolve(slot: Slot): void;
+    reject(error: unknown): void;
+  }[] = [];
+  private warming = 0;
+
+  /** A ready context; else the next one being prepared; else a new isolate (calls beyond the warm ones). */
+  acquire(generation: number): Promise<Slot> {
+    for (;;) {
+      const slot = this.ready.pop();
+      if (slot === undefined) break;
+      if (slot.generation === generation && !slot.lane.isolate.isDisposed)
+        return Promise.resolve(slot);
+      slot.lane.dispose();
+    }
+    return new Promise<Slot>((resolve, reject) => {
+      this.waiters.push({ generation, resolve, reject });
+      if (this.waiters.length > this.warming) this.warm(new Lane());
+    });
+  }
+
+  /** After a call: a clean isolate gets a fresh context for the next call; anything else is dropped. */
+  retire(slot: Slot, reusable: boolean): void {
+    slot.context.release();
+    const lane = slot.lane;
+    lane.calls++;
+    const heap = lane.isolate.isDisposed ? undefined : lane.isolate.getHeapStatisticsSync();
+    const healthy =
+      reusable &&
+      heap !== undefined &&
+      lane.calls < CALLS_PER_ISOLATE &&
+      heap.used_heap_size < (limits.memoryMb * 1024 * 1024) / 4;
+    if (healthy && this.ready.length + this.warming < WARM_CONTEXTS + this.waiters.length) {
+      this.warm(lane);
+    } else {
+      lane.dispose();
+      this.topUp();
+    }
+  }
+
+  /** Starts preparing contexts until WARM_CONTEXTS are ready or on their way. */
+  topUp(): void {
+    while (
+      app !== undefined &&
+      this.ready.length + this.warming < WARM_CONTEXTS + this.waiters.length
+    ) {
+      this.warm(new Lane());
+    }
+  }
+
+  private warm(lane: Lane): void {
+    this.warming++;
+    lane.prepare().then(
+      (slot) => {
+        this.warming--;
+        if (app === undefined || slot.generation !== app.generation) {
+          lane.dispose();
+          this.topUp();
+          return;
+        }
+        const waiter = this.waiters.findIndex((w) => w.generation === slot.generation);
+        if (waiter >= 0) this.waiters.splice(waiter, 1)[0]?.resolve(slot);
+        else this.ready.push(slot);
+      },
+      (error: unknown) => {
+        this.warming--;
+        lane.dispose();
+        // A context that cannot even be prepared fails the call waiting for it.
+        this.waiters.shift()?.reject(error);
+      },
+    );
+  }
+
+  flush(): void {
+    for (const slot of this.ready.splice(0)) slot.lane.dispose();
+  }
+}
+
+const pool = new Pool();
+
+function classify(
+  error: unknown,
+  timedOut: boolean,
+  timeoutMs: number,
+): [ExecutionErrorCode, string] {
+  const message = error instanceof Error ? error.message : String(error);
+  if (timedOut) {
+    return [
+      'ExecutionTimeLimitExceeded',
+      `execution time limit exceeded: the function ran for more than ${timeoutMs} ms (raise it with --timeout <ms>)`,
+    ];
+  }
+  if (/memory limit/i.test(message) || /allocation failed/i.test(message)) {
+    return [
+      'FunctionExecutionError',
+      `execution exceeded the memory limit of ${limits.memoryMb} MB (raise it with --memory <MB>)`,
+    ];
+  }
+  return ['FunctionExecutionError', message];
+}
+
+/** Canonical EJSON of what the guest returned (the host has the Node build of bson). */
+function canonical(result: { mode: string; value?: unknown; text?: string }): string {
+  if (result.mode === 'undefined') return '{"$undefined":true}';
+  if (result.mode === 'ejson') return result.text ?? 'null';
+  return EJSON.stringify(result.value, { relaxed: false });
+}
+
+/**
+ * Arguments cross by copy when they are plain JSON and Dates, and as EJSON text (parsed inside by
+ * the sandbox's bson, which then loads) only when they hold other BSON types.
+ */
+function argsTransfer(args: string): ['copy' | 'ejson', unknown] {
+  const decoded = decodeResult(args);
+  return isPlainTree(decoded) ? ['copy', decoded] : ['ejson', args];
+}
+
+async function runCall(request: CallRequest): Promise<CallOutcome> {
+  const slot = await pool.acquire(request.generation);
+  const call: ActiveCall = { request, timers: new Map() };
+  slot.call = call;
+  let timedOut = false;
+  const started = performance.now();
+  const watchdog = setTimeout(() => {
+    timedOut = true;
+    // RUNTIME-NOTES: isolated-vm's own timeout does not cover async code; disposing does.
+    slot.lane.dispose();
+  }, request.timeoutMs);
+  let reusable = false;
+  try {
+    const [mode, payload] = argsTransfer(request.args);
+    const result = (await slot.callRef.apply(
+      undefined,
+      [request.name, mode, payload, request.call],
+      {
+        arguments: { copy: true },
+        result: { promise: true, copy: true },
+      },
+    )) as
+      | { ok: true; mode: string; value?: unknown; text?: string }
+      | { ok: false; code: ExecutionErrorCode; message: string; stack: string };
+    const durationMs = performance.now() - started;
+    reusable = true;
+    if (!result.ok) {
+      return {
+        ok: false,
+        code: result.code,
+        message: result.message,
+        stack: result.stack,
+        durationMs,
+      };
+    }
+    return { ok: true, result: canonical(result), durationMs };
+  } catch (error) {
+    const [code, message] = classify(error, timedOut, request.timeoutMs);
+    const durationMs = performance.now() - started;
+    return { ok: false, code, message, stack: '', durationMs };
+  } finally {
+    clearTimeout(watchdog);
+    const leftTimers = call.timers.size > 0;
+    for (const timer of call.timers.values()) clearTimeout(timer);
+    slot.call = undefined;
+    // After the reply is sent: preparing the next context is not on this call's path.
+    setImmediate(() => pool.retire(slot, reusable && !leftTimers));
+  }
+}
+
+process.on('message', (message: ParentMessage) => {
+  switch (message.type) {
+    case 'init':
+      limits = message.limits;
+      break;
+    case 'app':
+      app = message.app;
+      packages = new Map();
+      pool.flush();
+      pool.topUp();
+      break;
+    case 'call':
+      void runCall(message).then((outcome) => send({ type: 'done', id: message.id, outcome }));
+      break;
+    case 'reply': {
+      const resolve = pendingAsks.get(message.id);
+      pendingAsks.delete(message.id);
+      resolve?.(message);
+      break;
+    }
+  }
+});
+// The runner is gone: nothing left to serve.
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready' });

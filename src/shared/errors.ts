@@ -1,0 +1,65 @@
+/**
+ * One error base class for the whole project. Every module declares its codes in this union,
+ * one comment per code, so the CLI can render any error as "what, where, how to fix".
+ */
+export type ErrorCode =
+  /** No app root (root_config.json, realm_config.json, config.json, stitch.json) was found. */
+  | 'AppNotFound'
+  /** The app directory has validation errors; `details` lists them. */
+  | 'AppInvalid'
+  /** `--app` names an app other than the local one. */
+  | 'AppMismatch'
+  /** `--env` names an environment the app has no file for. */
+  | 'EnvironmentNotFound'
+  /** A function name that the app does not define. */
+  | 'FunctionNotFound'
+  /** A function file that does not parse, or does not assign a function to `exports`. */
+  | 'FunctionSyntaxError'
+  /** The function threw, rejected, or returned something that cannot cross as EJSON. */
+  | 'FunctionExecutionError'
+  /** The call ran past its wall-time limit. */
+  | 'ExecutionTimeLimitExceeded'
+  /** The call went past its memory limit. */
+  | 'ExecutionMemoryLimitExceeded'
+  /** A function requires a package that is missing or a Node built-in that is unsupported. */
+  | 'DependencyError'
+  /** The sandbox process died or stopped answering; it was replaced. */
+  | 'SandboxCrashed'
+  /** A Secret-linked Value could not be resolved (no store, missing secret, ...). */
+  | 'SecretUnavailable'
+  /** Bad command-line or API input. */
+  | 'InvalidInput'
+  /** The runner was used after dispose(). */
+  | 'RunnerDisposed';
+
+export interface ErrorOptions {
+  /** How to fix it, shown after the message. */
+  hint?: string | undefined;
+  /** Extra lines (for example every diagnostic of an invalid app). */
+  details?: string[] | undefined;
+  cause?: unknown;
+}
+
+export class TriggerboxError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: string[];
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TriggerboxError';
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details ?? [];
+  }
+}
+
+export function isTriggerboxError(error: unknown): error is TriggerboxError {
+  return error instanceof TriggerboxError;
+}
+
+/** The message of anything thrown, without assuming it is an Error. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
