@@ -1,9 +1,23 @@
 /** Host-side Extended JSON: what crosses into and out of the sandbox (SPEC section 2). */
 import { EJSON } from 'bson';
 
-/** Canonical EJSON text of the arguments array (ObjectId, Date, Decimal128, Long ... survive). */
-export function encodeArgs(args: readonly unknown[]): string {
-  return EJSON.stringify([...args], { relaxed: false });
+import type { Transfer } from './protocol.js';
+
+/**
+ * The arguments as they cross into the sandbox: by copy when they hold only JSON types and
+ * Dates (the sandbox then need not load bson), else as canonical EJSON text.
+ */
+export function encodeArgs(args: readonly unknown[]): Transfer {
+  const text = EJSON.stringify([...args], { relaxed: false });
+  const decoded = decodeResult(text);
+  return isPlainTree(decoded) ? { mode: 'copy', value: decoded } : { mode: 'ejson', text };
+}
+
+/** Canonical EJSON text of a value that crossed out of the sandbox. */
+export function canonicalText(transfer: Transfer): string {
+  if (transfer.mode === 'undefined') return '{"$undefined":true}';
+  if (transfer.mode === 'ejson') return transfer.text;
+  return EJSON.stringify(transfer.value, { relaxed: false });
 }
 
 /** The EJSON document a result crosses as: `undefined` is `{"$undefined": true}`. */

@@ -26,8 +26,8 @@ export interface CallRequest {
   id: number;
   generation: number;
   name: string;
-  /** Canonical EJSON array of the arguments. */
-  args: string;
+  /** The arguments: plain values (JSON types and Dates) by copy, anything else as EJSON text. */
+  args: Transfer;
   /** JSON of `{user, request, runAsSystem}`. */
   call: string;
   timeoutMs: number;
@@ -44,8 +44,19 @@ export interface LogLine {
   message: string;
 }
 
+/**
+ * How values cross the process and isolate boundaries: plain data by structured clone (IPC uses
+ * 'advanced' serialization, so Dates survive), BSON types as canonical EJSON text, and
+ * `undefined` as itself. Only the parent holds the host's bson, so the sandbox process starts
+ * without it.
+ */
+export type Transfer =
+  | { mode: 'copy'; value: unknown }
+  | { mode: 'ejson'; text: string }
+  | { mode: 'undefined' };
+
 export type CallOutcome =
-  | { ok: true; result: string; durationMs: number }
+  | { ok: true; result: Transfer; durationMs: number }
   | {
       ok: false;
       code: ExecutionErrorCode;

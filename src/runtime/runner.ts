@@ -7,8 +7,8 @@ import { TriggerboxError, type ErrorOptions } from '../shared/errors.js';
 import { silentLog, type Log } from '../shared/log.js';
 import { didYouMean } from '../shared/suggest.js';
 import { bundlePackage, type PackageBundle } from './bundle.js';
-import { decodeResult, encodeArgs } from './ejson.js';
-import type { AppPayload, ExecutionErrorCode, LogLine } from './protocol.js';
+import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
+import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { SandboxProcess } from './sandbox-process.js';
 import { checkFunctionSyntax } from './syntax.js';
 
@@ -169,9 +169,9 @@ export class FunctionRunner {
         },
       );
     }
-    let argsText: string;
+    let argsTransfer: Transfer;
     try {
-      argsText = encodeArgs(args);
+      argsTransfer = encodeArgs(args);
     } catch (error) {
       throw new TriggerboxError(
         'InvalidInput',
@@ -186,7 +186,7 @@ export class FunctionRunner {
       {
         generation: this.payload.generation,
         name,
-        args: argsText,
+        args: argsTransfer,
         call: JSON.stringify({
           user,
           runAsSystem: fn.runAsSystem,
@@ -225,9 +225,16 @@ export class FunctionRunner {
         outcome.stack,
       );
     }
+    let resultEJSON: string;
+    try {
+      resultEJSON = canonicalText(outcome.result);
+    } catch (error) {
+      const message = `the result cannot be converted to EJSON: ${error instanceof Error ? error.message : String(error)}`;
+      throw new FunctionExecutionFailure('FunctionExecutionError', message, logs, [message], stats, '');
+    }
     return {
-      result: decodeResult(outcome.result),
-      resultEJSON: outcome.result,
+      result: decodeResult(resultEJSON),
+      resultEJSON,
       logs,
       errorLogs,
       warnings: platformLogWarnings(logs),

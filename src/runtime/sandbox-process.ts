@@ -18,6 +18,27 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 /** How long past its own time limit a call may go before the process is deemed hung. */
 const GRACE_MS = 3000;
 
+function forkWorker(): ChildProcess {
+  return fork(WORKER, [], {
+    execArgv: ['--no-node-snapshot'],
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    serialization: 'advanced',
+  });
+}
+
+let preforked: ChildProcess | undefined;
+
+/**
+ * Forks the sandbox process before anything else is loaded, so that its start (about as long as
+ * the CLI's own) overlaps the CLI's argument parsing and app loading. The next SandboxProcess
+ * adopts it.
+ */
+export function preforkSandbox(): void {
+  preforked ??= forkWorker();
+  preforked.unref();
+  (preforked.channel as { unref(): void } | null | undefined)?.unref();
+}
+
 export interface CallHandlers {
   onLog(line: LogLine): void;
   /** Requests for what only the parent has (secrets, package bundles). Must not reject. */
@@ -51,11 +72,9 @@ export class SandboxProcess {
   /** Forks the process now (the runner does this at creation, ahead of the first call). */
   start(): void {
     if (this.child !== undefined || this.disposed) return;
-    const child = fork(WORKER, [], {
-      execArgv: ['--no-node-snapshot'],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'json',
-    });
+    const adopted = preforked !== undefined && preforked.exitCode === null ? preforked : undefined;
+    preforked = undefined;
+    const child = adopted ?? forkWorker();
     this.child = child;
     this.killReason = undefined;
     this.stderrTail = '';

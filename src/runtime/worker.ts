@@ -7,8 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeSync } from 'node:fs';
 import type IsolatedVm from 'isolated-vm';
-import { EJSON } from 'bson';
-import { decodeResult, isPlainTree } from './ejson.js';
 import { loadIsolatedVm } from './isolated-vm.js';
 import type {
   AppPayload,
@@ -19,6 +17,7 @@ import type {
   LogLine,
   ParentMessage,
   SandboxLimits,
+  Transfer,
 } from './protocol.js';
 
 const ivm = loadIsolatedVm();
@@ -317,22 +316,6 @@ function classify(
   return ['FunctionExecutionError', message];
 }
 
-/** Canonical EJSON of what the guest returned (the host has the Node build of bson). */
-function canonical(result: { mode: string; value?: unknown; text?: string }): string {
-  if (result.mode === 'undefined') return '{"$undefined":true}';
-  if (result.mode === 'ejson') return result.text ?? 'null';
-  return EJSON.stringify(result.value, { relaxed: false });
-}
-
-/**
- * Arguments cross by copy when they are plain JSON and Dates, and as EJSON text (parsed inside by
- * the sandbox's bson, which then loads) only when they hold other BSON types.
- */
-function argsTransfer(args: string): ['copy' | 'ejson', unknown] {
-  const decoded = decodeResult(args);
-  return isPlainTree(decoded) ? ['copy', decoded] : ['ejson', args];
-}
-
 async function runCall(request: CallRequest): Promise<CallOutcome> {
   const slot = await pool.acquire(request.generation);
   const call: ActiveCall = { request, timers: new Map() };
@@ -346,7 +329,8 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
   }, request.timeoutMs);
   let reusable = false;
   try {
-    const [mode, payload] = argsTransfer(request.args);
+    const args = request.args;
+    const [mode, payload] = args.mode === 'copy' ? ['copy', args.value] : ['ejson', args.mode === 'ejson' ? args.text : '[]'];
     const result = (await slot.callRef.apply(
       undefined,
       [request.name, mode, payload, request.call],
@@ -355,7 +339,7 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
         result: { promise: true, copy: true },
       },
     )) as
-      | { ok: true; mode: string; value?: unknown; text?: string }
+      | ({ ok: true } & Transfer)
       | { ok: false; code: ExecutionErrorCode; message: string; stack: string };
     const durationMs = performance.now() - started;
     reusable = true;
@@ -368,7 +352,13 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
         durationMs,
       };
     }
-    return { ok: true, result: canonical(result), durationMs };
+    const transfer: Transfer =
+      result.mode === 'copy'
+        ? { mode: 'copy', value: result.value }
+        : result.mode === 'ejson'
+          ? { mode: 'ejson', text: result.text }
+          : { mode: 'undefined' };
+    return { ok: true, result: transfer, durationMs };
   } catch (error) {
     const [code, message] = classify(error, timedOut, request.timeoutMs);
     const durationMs = performance.now() - started;

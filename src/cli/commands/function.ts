@@ -1,0 +1,140 @@
+/** `triggerbox function run` and `triggerbox function list`. */
+import { formatDiagnostic } from '../../app/load-app.js';
+import { decodeResult, formatCanonical, parseCanonical, sortKeys } from '../../runtime/ejson.js';
+import { createRunner, FunctionExecutionFailure, type ExecutionResult } from '../../runtime/runner.js';
+import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
+import { openApp, type GlobalOptions } from '../app-context.js';
+import type { CliIO } from '../io.js';
+import { Printer } from '../render.js';
+
+export interface RunOptions extends GlobalOptions {
+  name: string;
+  args: string[];
+  user?: string | undefined;
+  timeout?: number | undefined;
+  memory?: number | undefined;
+}
+
+/**
+ * appservices argument parsing: a JSON object or array (read as Extended JSON) if it is one,
+ * else an integer, else a float, else the string itself (`--args=true` is the string "true").
+ */
+export function parseCliArg(text: string): unknown {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    try {
+      return decodeResult(trimmed);
+    } catch {
+      // Not JSON after all: falls through to a string, as the platform's CLI does.
+    }
+  }
+  if (/^[-+]?\d+$/.test(trimmed)) {
+    const n = Number(trimmed);
+    if (Number.isSafeInteger(n)) return n;
+  }
+  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(trimmed)) return Number(trimmed);
+  return text;
+}
+
+/** Keeps the frames that point at the user's files: the sandbox's own frames are noise. */
+export function userStack(stack: string): string {
+  return stack
+    .split('\n')
+    .filter((line, index) => index === 0 || (/^\s+at /.test(line) && !/triggerbox:|<isolated-vm/.test(line)))
+    .join('\n');
+}
+
+export async function runFunction(options: RunOptions, io: CliIO): Promise<number> {
+  const printer = new Printer(io, options.outputFormat);
+  const json = options.outputFormat === 'json';
+  let runner: ReturnType<typeof createRunner> | undefined;
+  try {
+    const { app, diagnostics } = openApp(options, io);
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length > 0) {
+      printer.warn(`the app has ${errors.length} problem(s) (see \`triggerbox validate\`); running anyway`);
+      for (const d of errors) printer.warn(formatDiagnostic(d));
+    }
+    const args = options.args.map(parseCliArg);
+    runner = createRunner({ app, timeoutMs: options.timeout, memoryMb: options.memory });
+    const result = await runner.execute(options.name, args, { user: options.user });
+    for (const warning of result.warnings) printer.warn(warning);
+    if (json) io.stdout(`${JSON.stringify(successJson(result))}\n`);
+    else io.stdout(successText(result));
+    return 0;
+  } catch (error) {
+    if (json) {
+      io.stdout(`${JSON.stringify(failureJson(error))}\n`);
+      return 1;
+    }
+    if (error instanceof FunctionExecutionFailure) {
+      if (error.logs.length > 0) io.stdout(logsText(error.logs));
+      const stack = userStack(error.functionStack);
+      const withStack = stack.includes('\n') ? `\n${stack.split('\n').slice(1).join('\n')}` : '';
+      printer.error(
+        new TriggerboxError(error.errorCode, `${error.message} (${error.errorCode})${withStack}`, {
+          hint: error.hint,
+        }),
+      );
+      return 1;
+    }
+    printer.error(error);
+    return 1;
+  } finally {
+    runner?.dispose();
+  }
+}
+
+function logsText(logs: string[]): string {
+  return `Logs:\n${logs.map((line) => `  ${line.replace(/\n/g, '\n  ')}\n`).join('')}`;
+}
+
+function successText(result: ExecutionResult): string {
+  let text = '';
+  if (result.logs.length > 0) text += logsText(result.logs);
+  text += `Result:\n${formatCanonical(result.resultEJSON)}\n`;
+  if (result.errorLogs.length > 0) {
+    text += `Error Logs:\n${result.errorLogs.map((line) => `  ${line}\n`).join('')}`;
+  }
+  return text;
+}
+
+function successJson(result: ExecutionResult): Record<string, unknown> {
+  return {
+    result: sortKeys(parseCanonical(result.resultEJSON)),
+    logs: result.logs,
+    error_logs: result.errorLogs,
+    stats: { execution_time_ms: Number(result.stats.durationMs.toFixed(3)) },
+  };
+}
+
+function failureJson(error: unknown): Record<string, unknown> {
+  if (error instanceof FunctionExecutionFailure) {
+    return { error: error.message, error_code: error.errorCode, logs: error.logs };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    error: message,
+    error_code: isTriggerboxError(error) ? error.code : 'InternalError',
+    logs: [],
+  };
+}
+
+export function listFunctions(options: GlobalOptions, io: CliIO): number {
+  const printer = new Printer(io, options.outputFormat);
+  const { app } = openApp(options, io);
+  const rows = [...app.functions.values()]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((fn) => ({
+      Name: fn.name,
+      Private: String(fn.private),
+      System: String(fn.runAsSystem),
+      File: fn.file,
+    }));
+  if (rows.length === 0) {
+    printer.message('No available functions to show');
+    return 0;
+  }
+  printer.message(`Found ${rows.length} functions`, { headers: ['Name', 'Private', 'System', 'File'], rows });
+  return 0;
+}

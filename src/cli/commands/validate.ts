@@ -1,0 +1,34 @@
+/** `triggerbox validate`: every problem of the app at once, exit 1 when there are errors. */
+import { formatDiagnostic } from '../../app/load-app.js';
+import { checkApp } from '../../runtime/check-app.js';
+import { openApp, type GlobalOptions } from '../app-context.js';
+import type { CliIO } from '../io.js';
+import { Printer } from '../render.js';
+
+export async function validate(options: GlobalOptions, io: CliIO): Promise<number> {
+  const printer = new Printer(io, options.outputFormat);
+  const loaded = openApp(options, io);
+  const diagnostics = await checkApp(loaded);
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = diagnostics.length - errors;
+  const { app } = loaded;
+  if (options.outputFormat === 'json') {
+    io.stdout(
+      `${JSON.stringify({
+        time: new Date().toISOString(),
+        level: errors > 0 ? 'error' : 'info',
+        message: errors > 0 ? `${errors} error(s), ${warnings} warning(s)` : 'app is valid',
+        diagnostics,
+      })}\n`,
+    );
+    return errors > 0 ? 1 : 0;
+  }
+  for (const d of diagnostics) io.stdout(`${formatDiagnostic(d)}\n`);
+  const counts = `${app.functions.size} functions, ${app.values.size} values, ${app.triggers.size} triggers`;
+  if (errors > 0) {
+    printer.message(`${errors} error(s), ${warnings} warning(s) in ${app.root} (${counts})`);
+    return 1;
+  }
+  printer.message(`app '${app.info.name}' is valid: ${counts}${warnings > 0 ? `, ${warnings} warning(s)` : ''}`);
+  return 0;
+}

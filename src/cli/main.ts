@@ -1,0 +1,116 @@
+/**
+ * The CLI: parse (yargs) -> call the library -> render. main() never exits the process and takes
+ * its output streams from `io`, so tests run it in-process.
+ */
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import type { GlobalOptions } from './app-context.js';
+import { processIO, type CliIO } from './io.js';
+import { Printer } from './render.js';
+
+type Selected = (options: Record<string, unknown>) => Promise<number> | number;
+
+function globals(argv: Record<string, unknown>): GlobalOptions {
+  return {
+    local: argv['local'] as string | undefined,
+    env: argv['env'] as string | undefined,
+    app: argv['app'] as string | undefined,
+    outputFormat: argv['outputFormat'] === 'json' ? 'json' : 'text',
+  };
+}
+
+function positiveNumber(name: string) {
+  return (value: unknown): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got '${String(value)}'`);
+    return n;
+  };
+}
+
+function parser(io: CliIO, select: (run: Selected) => void): Argv {
+  return yargs()
+    .scriptName('triggerbox')
+    .usage('$0 <command> [options]\n\nRun MongoDB Atlas App Services functions locally.')
+    .option('local', { type: 'string', describe: 'the app directory (default: found by walking up from here)' })
+    .option('env', { type: 'string', describe: 'environment tag to use instead of the app\'s (development, testing, qa, production)' })
+    .option('app', { type: 'string', describe: 'the app name or id (accepted for appservices compatibility; must match the local app)' })
+    .option('output-format', { alias: 'f', choices: ['text', 'json'], default: 'text', describe: 'output format' })
+    .command('function', 'run and list functions', (y) =>
+      y
+        .command(
+          'run',
+          'run a function and print its logs and result',
+          (c) =>
+            c
+              .option('name', { type: 'string', demandOption: true, describe: 'the function to run' })
+              .option('args', { type: 'string', array: true, default: [], describe: 'an argument (repeatable): JSON object/array, integer, float, or string' })
+              .option('user', { type: 'string', describe: 'run as the user with this id (default: the system user)' })
+              .option('timeout', { type: 'number', coerce: positiveNumber('timeout'), describe: 'wall-time limit in ms (default 300000)' })
+              .option('memory', { type: 'number', coerce: positiveNumber('memory'), describe: 'memory limit in MB (default 350)' }),
+          (argv) =>
+            select(async () => {
+              const { runFunction } = await import('./commands/function.js');
+              return runFunction(
+                {
+                  ...globals(argv),
+                  name: argv.name,
+                  args: (argv.args ?? []).map(String),
+                  user: argv.user,
+                  timeout: argv.timeout,
+                  memory: argv.memory,
+                },
+                io,
+              );
+            }),
+        )
+        .command('list', 'list the app\'s functions', {}, (argv) =>
+          select(async () => (await import('./commands/function.js')).listFunctions(globals(argv), io)),
+        )
+        .demandCommand(1, 'name a function subcommand: run or list'),
+    )
+    .command('validate', 'check the app directory and report every problem', {}, (argv) =>
+      select(async () => (await import('./commands/validate.js')).validate(globals(argv), io)),
+    )
+    .demandCommand(1, 'name a command')
+    .strict()
+    .help()
+    .version(false)
+    .wrap(100);
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  let selected: Selected | undefined;
+  let failure: Error | undefined;
+  let output = '';
+  const cli = parser(io, (run) => {
+    selected = run;
+  });
+  await new Promise<void>((resolve) => {
+    void cli.parse(argv, {}, (error: Error | undefined, _argv: unknown, text: string) => {
+      failure = error ?? undefined;
+      output = text;
+      resolve();
+    });
+  });
+  const parsed = cli.parsed as { argv?: Record<string, unknown> } | false;
+  const format = parsed && parsed.argv?.['outputFormat'] === 'json' ? 'json' : 'text';
+  if (failure !== undefined) {
+    const printer = new Printer(io, format);
+    if (output && format === 'text') io.stderr(`${output}\n\n`);
+    printer.error(failure.message);
+    return 1;
+  }
+  if (selected === undefined) {
+    // --help and friends: yargs produced the text.
+    if (output) io.stdout(`${output}\n`);
+    return 0;
+  }
+  try {
+    return await selected({});
+  } catch (error) {
+    new Printer(io, format).error(error);
+    return 1;
+  }
+}

@@ -1,0 +1,26 @@
+import type { Diagnostic, LoadedApp } from '../app/types.js';
+import { scanDependencies } from './bundle.js';
+import { checkFunctionSyntax } from './syntax.js';
+
+/**
+ * Every problem of a loaded app that can be found without running it: what the loader found,
+ * function files that do not parse, and require()s of missing packages or unsupported built-ins.
+ */
+export async function checkApp(loaded: LoadedApp): Promise<Diagnostic[]> {
+  const diagnostics = [...loaded.diagnostics];
+  for (const fn of loaded.app.functions.values()) {
+    const problem = checkFunctionSyntax(fn.file, fn.source);
+    if (problem !== undefined) {
+      const [, line, column, message] = /^.*?:(\d+):(\d+): (.*)$/s.exec(problem) ?? [];
+      diagnostics.push({
+        severity: 'error',
+        file: fn.file,
+        line: Number(line),
+        column: Number(column),
+        message: `syntax error: ${message ?? problem}`,
+      });
+    }
+  }
+  diagnostics.push(...(await scanDependencies(loaded.app)));
+  return diagnostics;
+}
