@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** The files that mark an app root, in the order the CLI checks them (SPEC section 1). */
@@ -9,8 +9,31 @@ export const ROOT_CONFIG_FILES = [
   'stitch.json',
 ] as const;
 
+/**
+ * A legacy `config.json`/`stitch.json` marks an app only when it is an app config (an object with
+ * `app_id` or `config_version`): functions/config.json and the legacy per-function
+ * functions/<name>/config.json share the file name.
+ */
+function isLegacyAppConfig(file: string): boolean {
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return (
+      typeof doc === 'object' &&
+      doc !== null &&
+      !Array.isArray(doc) &&
+      ('app_id' in doc || 'config_version' in doc)
+    );
+  } catch {
+    return false;
+  }
+}
+
 export function rootConfigIn(dir: string): string | undefined {
-  return ROOT_CONFIG_FILES.find((name) => existsSync(path.join(dir, name)));
+  return ROOT_CONFIG_FILES.find((name) => {
+    const file = path.join(dir, name);
+    if (!existsSync(file)) return false;
+    return name === 'root_config.json' || name === 'realm_config.json' || isLegacyAppConfig(file);
+  });
 }
 
 /** Walks up from `start` to the first folder holding a root config file. */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { locateJsonError } from './json-locate.js';
 import type { Diagnostic } from './types.js';
 
 export type JsonRead = { ok: true; value: unknown } | { ok: false; diagnostic: Diagnostic };
@@ -22,8 +23,7 @@ export function parseJsonText(text: string, file: string): JsonRead {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const position = /at position (\d+)/.exec(message);
-    const offset = position ? Number(position[1]) : text.length;
+    const offset = locateJsonError(text);
     const { line, column } = lineColumnAt(text, offset);
     const reason = message.replace(/\s*in JSON at position \d+.*$/s, '').replace(/, ".*$/s, '');
     return {

@@ -23,7 +23,8 @@ function positiveNumber(name: string) {
   return (value: unknown): number | undefined => {
     if (value === undefined) return undefined;
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got '${String(value)}'`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new Error(`--${name} must be a positive number, got '${String(value)}'`);
     return n;
   };
 }
@@ -32,10 +33,26 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
   return yargs()
     .scriptName('triggerbox')
     .usage('$0 <command> [options]\n\nRun MongoDB Atlas App Services functions locally.')
-    .option('local', { type: 'string', describe: 'the app directory (default: found by walking up from here)' })
-    .option('env', { type: 'string', describe: 'environment tag to use instead of the app\'s (development, testing, qa, production)' })
-    .option('app', { type: 'string', describe: 'the app name or id (accepted for appservices compatibility; must match the local app)' })
-    .option('output-format', { alias: 'f', choices: ['text', 'json'], default: 'text', describe: 'output format' })
+    .option('local', {
+      type: 'string',
+      describe: 'the app directory (default: found by walking up from here)',
+    })
+    .option('env', {
+      type: 'string',
+      describe:
+        "environment tag to use instead of the app's (development, testing, qa, production)",
+    })
+    .option('app', {
+      type: 'string',
+      describe:
+        'the app name or id (accepted for appservices compatibility; must match the local app)',
+    })
+    .option('output-format', {
+      alias: 'f',
+      choices: ['text', 'json'],
+      default: 'text',
+      describe: 'output format',
+    })
     .command('function', 'run and list functions', (y) =>
       y
         .command(
@@ -43,11 +60,31 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
           'run a function and print its logs and result',
           (c) =>
             c
-              .option('name', { type: 'string', demandOption: true, describe: 'the function to run' })
-              .option('args', { type: 'string', array: true, default: [], describe: 'an argument (repeatable): JSON object/array, integer, float, or string' })
-              .option('user', { type: 'string', describe: 'run as the user with this id (default: the system user)' })
-              .option('timeout', { type: 'number', coerce: positiveNumber('timeout'), describe: 'wall-time limit in ms (default 300000)' })
-              .option('memory', { type: 'number', coerce: positiveNumber('memory'), describe: 'memory limit in MB (default 350)' }),
+              .option('name', {
+                type: 'string',
+                demandOption: true,
+                describe: 'the function to run',
+              })
+              .option('args', {
+                type: 'string',
+                array: true,
+                default: [],
+                describe: 'an argument (repeatable): JSON object/array, integer, float, or string',
+              })
+              .option('user', {
+                type: 'string',
+                describe: 'run as the user with this id (default: the system user)',
+              })
+              .option('timeout', {
+                type: 'number',
+                coerce: positiveNumber('timeout'),
+                describe: 'wall-time limit in ms (default 300000)',
+              })
+              .option('memory', {
+                type: 'number',
+                coerce: positiveNumber('memory'),
+                describe: 'memory limit in MB (default 350)',
+              }),
           (argv) =>
             select(async () => {
               const { runFunction } = await import('./commands/function.js');
@@ -64,8 +101,10 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
               );
             }),
         )
-        .command('list', 'list the app\'s functions', {}, (argv) =>
-          select(async () => (await import('./commands/function.js')).listFunctions(globals(argv), io)),
+        .command('list', "list the app's functions", {}, (argv) =>
+          select(async () =>
+            (await import('./commands/function.js')).listFunctions(globals(argv), io),
+          ),
         )
         .demandCommand(1, 'name a function subcommand: run or list'),
     )

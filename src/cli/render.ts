@@ -13,7 +13,11 @@ export class Printer {
   /** An informational message, optionally with a table. */
   message(message: string, table?: { headers: string[]; rows: Record<string, string>[] }): void {
     if (this.format === 'json') {
-      const line: Record<string, unknown> = { time: new Date().toISOString(), level: 'info', message };
+      const line: Record<string, unknown> = {
+        time: new Date().toISOString(),
+        level: 'info',
+        message,
+      };
       if (table) {
         line['headers'] = table.headers;
         line['data'] = table.rows;
@@ -27,7 +31,9 @@ export class Printer {
 
   warn(message: string): void {
     if (this.format === 'json') {
-      this.io.stderr(`${JSON.stringify({ time: new Date().toISOString(), level: 'warn', message })}\n`);
+      this.io.stderr(
+        `${JSON.stringify({ time: new Date().toISOString(), level: 'warn', message })}\n`,
+      );
     } else {
       this.io.stderr(`warning: ${message}\n`);
     }
@@ -39,7 +45,11 @@ export class Printer {
     const hint = isTriggerboxError(error) ? error.hint : undefined;
     const details = isTriggerboxError(error) ? error.details : [];
     if (this.format === 'json') {
-      const line: Record<string, unknown> = { time: new Date().toISOString(), level: 'error', err: message };
+      const line: Record<string, unknown> = {
+        time: new Date().toISOString(),
+        level: 'error',
+        err: message,
+      };
       if (hint) line['hint'] = hint;
       if (details.length > 0) line['details'] = details;
       this.io.stderr(`${JSON.stringify(line)}\n`);

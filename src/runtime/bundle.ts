@@ -105,7 +105,8 @@ export async function scanDependencies(app: App): Promise<Diagnostic[]> {
             name: 'triggerbox-scan',
             setup(b) {
               b.onResolve({ filter: /.*/ }, async (args) => {
-                if (args.pluginData === 'scan' || args.importer !== '<stdin>') return undefined;
+                // Bare packages are marked external below, so only the function file's own requires get here.
+                if (args.pluginData === 'scan') return undefined;
                 if (isBuiltin(args.path)) {
                   const bare = args.path.replace(/^node:/, '').split('/')[0] ?? '';
                   if (UNSUPPORTED_BUILTINS.includes(bare)) {

@@ -51,9 +51,7 @@ export interface LogLine {
  * without it.
  */
 export type Transfer =
-  | { mode: 'copy'; value: unknown }
-  | { mode: 'ejson'; text: string }
-  | { mode: 'undefined' };
+  { mode: 'copy'; value: unknown } | { mode: 'ejson'; text: string } | { mode: 'undefined' };
 
 export type CallOutcome =
   | { ok: true; result: Transfer; durationMs: number }

@@ -230,7 +230,14 @@ export class FunctionRunner {
       resultEJSON = canonicalText(outcome.result);
     } catch (error) {
       const message = `the result cannot be converted to EJSON: ${error instanceof Error ? error.message : String(error)}`;
-      throw new FunctionExecutionFailure('FunctionExecutionError', message, logs, [message], stats, '');
+      throw new FunctionExecutionFailure(
+        'FunctionExecutionError',
+        message,
+        logs,
+        [message],
+        stats,
+        '',
+      );
     }
     return {
       result: decodeResult(resultEJSON),

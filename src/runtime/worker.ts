@@ -164,20 +164,22 @@ class Lane {
       new ivm.Callback((name: string) => current.values[name] ?? null),
       new ivm.Reference(async (name: string) => {
         const call = callOf();
-        if (call === undefined) return { ok: false, error: 'no call in progress' };
+        if (call === undefined) return JSON.stringify({ ok: false, error: 'no call in progress' });
         const reply = await ask(call.request.id, 'secret', name, '');
-        return reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error };
+        return JSON.stringify(
+          reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error },
+        );
       }),
       new ivm.Callback(() => this.runLibs(context)),
       new ivm.Reference(async (spec: string, where: string) => {
         const call = callOf();
-        if (call === undefined) return { ok: false, error: 'no call in progress' };
+        if (call === undefined) return JSON.stringify({ ok: false, error: 'no call in progress' });
         if (!packages.has(spec)) {
           const reply = await ask(call.request.id, 'package', spec, where);
-          if (!reply.ok) return { ok: false, error: reply.error };
+          if (!reply.ok) return JSON.stringify({ ok: false, error: reply.error });
           packages.set(spec, new CachedScript(reply.value ?? '', `functions/node_modules/${spec}`));
         }
-        return { ok: true };
+        return JSON.stringify({ ok: true });
       }),
       new ivm.Callback((spec: string) => this.runPackage(spec, context)),
       new ivm.Callback((id: number, ms: number, repeat: boolean) => {
@@ -330,7 +332,10 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
   let reusable = false;
   try {
     const args = request.args;
-    const [mode, payload] = args.mode === 'copy' ? ['copy', args.value] : ['ejson', args.mode === 'ejson' ? args.text : '[]'];
+    const [mode, payload] =
+      args.mode === 'copy'
+        ? ['copy', args.value]
+        : ['ejson', args.mode === 'ejson' ? args.text : '[]'];
     const result = (await slot.callRef.apply(
       undefined,
       [request.name, mode, payload, request.call],

@@ -1,7 +1,11 @@
 /** `triggerbox function run` and `triggerbox function list`. */
 import { formatDiagnostic } from '../../app/load-app.js';
 import { decodeResult, formatCanonical, parseCanonical, sortKeys } from '../../runtime/ejson.js';
-import { createRunner, FunctionExecutionFailure, type ExecutionResult } from '../../runtime/runner.js';
+import {
+  createRunner,
+  FunctionExecutionFailure,
+  type ExecutionResult,
+} from '../../runtime/runner.js';
 import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
 import { openApp, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
@@ -40,7 +44,10 @@ export function parseCliArg(text: string): unknown {
 export function userStack(stack: string): string {
   return stack
     .split('\n')
-    .filter((line, index) => index === 0 || (/^\s+at /.test(line) && !/triggerbox:|<isolated-vm/.test(line)))
+    .filter(
+      (line, index) =>
+        index === 0 || (/^\s+at /.test(line) && !/triggerbox:|<isolated-vm/.test(line)),
+    )
     .join('\n');
 }
 
@@ -52,7 +59,9 @@ export async function runFunction(options: RunOptions, io: CliIO): Promise<numbe
     const { app, diagnostics } = openApp(options, io);
     const errors = diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) {
-      printer.warn(`the app has ${errors.length} problem(s) (see \`triggerbox validate\`); running anyway`);
+      printer.warn(
+        `the app has ${errors.length} problem(s) (see \`triggerbox validate\`); running anyway`,
+      );
       for (const d of errors) printer.warn(formatDiagnostic(d));
     }
     const args = options.args.map(parseCliArg);
@@ -135,6 +144,9 @@ export function listFunctions(options: GlobalOptions, io: CliIO): number {
     printer.message('No available functions to show');
     return 0;
   }
-  printer.message(`Found ${rows.length} functions`, { headers: ['Name', 'Private', 'System', 'File'], rows });
+  printer.message(`Found ${rows.length} functions`, {
+    headers: ['Name', 'Private', 'System', 'File'],
+    rows,
+  });
   return 0;
 }

@@ -29,6 +29,8 @@ export async function validate(options: GlobalOptions, io: CliIO): Promise<numbe
     printer.message(`${errors} error(s), ${warnings} warning(s) in ${app.root} (${counts})`);
     return 1;
   }
-  printer.message(`app '${app.info.name}' is valid: ${counts}${warnings > 0 ? `, ${warnings} warning(s)` : ''}`);
+  printer.message(
+    `app '${app.info.name}' is valid: ${counts}${warnings > 0 ? `, ${warnings} warning(s)` : ''}`,
+  );
   return 0;
 }

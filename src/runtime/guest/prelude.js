@@ -2,7 +2,7 @@
 // the App Services globals (console, context, BSON, EJSON, Buffer, require, timers) on top of the
 // host capabilities that the host passes to __tb_init. Nothing host-provided stays reachable from
 // function code: the capabilities live only in this closure, and __tb_init deletes itself.
-import { TextDecoder, TextEncoder } from './text-codec.js';
+import { atob, btoa, TextDecoder, TextEncoder } from './text-codec.js';
 
 const UNSUPPORTED_BUILTINS = ['child_process', 'cluster', 'domain', 'readline', 'v8', 'vm'];
 // Node built-ins that the sandbox provides (the rest of the Node 10 API level is not emulated yet).
@@ -122,6 +122,8 @@ globalThis.__tb_init = function init(
   defineLazyGlobal('BSON', () => loadLibs().BSON);
   defineLazyGlobal('EJSON', () => loadLibs().BSON.EJSON);
   defineLazyGlobal('Buffer', () => loadLibs().Buffer);
+  globalThis.atob = atob;
+  globalThis.btoa = btoa;
   globalThis.TextEncoder = TextEncoder;
   globalThis.TextDecoder = TextDecoder;
   globalThis.crypto = {
@@ -236,10 +238,11 @@ globalThis.__tb_init = function init(
   const modules = new Map();
   function callerLocation() {
     const lines = String(new Error().stack).split('\n').slice(1);
+    // The first frame in a user's file: not the prelude's, not a package's.
     const frame = lines.find(
-      (line) => /\((?!<isolated-vm)[^()]*:\d+:\d+\)$/.test(line) && !line.includes('node_modules/'),
+      (line) => /:\d+:\d+\)?$/.test(line) && !/triggerbox:|<isolated-vm|node_modules\//.test(line),
     );
-    const match = frame && /\(([^()]*:\d+:\d+)\)$/.exec(frame);
+    const match = frame && /\(?([^()\s]*:\d+:\d+)\)?$/.exec(frame);
     return match ? match[1] : undefined;
   }
   function sandboxRequire(spec) {
@@ -268,7 +271,9 @@ globalThis.__tb_init = function init(
         `${where ? `${where}: ` : ''}Node built-in '${root}' is not available in triggerbox's sandbox yet (supported: buffer)`,
       );
     }
-    const fetched = hostPkgFetch.applySyncPromise(undefined, [spec, callerLocation() ?? '']);
+    const fetched = jsonParse(
+      hostPkgFetch.applySyncPromise(undefined, [spec, callerLocation() ?? '']),
+    );
     if (!fetched.ok) throw new GuestError('FunctionExecutionError', fetched.error);
     hostPkgLoad(spec);
     const factory = globalThis.__tb_module;
@@ -287,7 +292,7 @@ globalThis.__tb_init = function init(
       const found = hostValue(String(name));
       if (found === null) return undefined;
       if (found === 'secret') {
-        const resolved = hostSecret.applySyncPromise(undefined, [String(name)]);
+        const resolved = jsonParse(hostSecret.applySyncPromise(undefined, [String(name)]));
         if (!resolved.ok) throw new GuestError('FunctionExecutionError', resolved.error);
         return resolved.value;
       }

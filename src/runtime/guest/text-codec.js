@@ -1,5 +1,5 @@
-// Minimal UTF-8 TextEncoder/TextDecoder for the sandbox: a bare isolate has neither, and the
-// bson browser build needs both.
+// Minimal UTF-8 TextEncoder/TextDecoder and atob/btoa for the sandbox: a bare isolate has none of
+// them, and the bson browser build needs them all.
 export class TextEncoder {
   get encoding() {
     return 'utf-8';
@@ -75,4 +75,44 @@ export class TextDecoder {
     }
     return out;
   }
+}
+
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Binary string -> base64, as the web's btoa. */
+export function btoa(input) {
+  const s = String(input);
+  let out = '';
+  for (let i = 0; i < s.length; i += 3) {
+    const a = s.charCodeAt(i);
+    const b = i + 1 < s.length ? s.charCodeAt(i + 1) : NaN;
+    const c = i + 2 < s.length ? s.charCodeAt(i + 2) : NaN;
+    if (a > 255 || b > 255 || c > 255)
+      throw new Error('btoa: the string contains characters outside Latin1');
+    const n = (a << 16) | ((b || 0) << 8) | (c || 0);
+    out += BASE64[(n >> 18) & 63] + BASE64[(n >> 12) & 63];
+    out += Number.isNaN(b) ? '=' : BASE64[(n >> 6) & 63];
+    out += Number.isNaN(c) ? '=' : BASE64[n & 63];
+  }
+  return out;
+}
+
+/** base64 -> binary string, as the web's atob. */
+export function atob(input) {
+  const s = String(input)
+    .replace(/[\t\n\f\r ]/g, '')
+    .replace(/=+$/, '');
+  if (/[^A-Za-z0-9+/]/.test(s) || s.length % 4 === 1) throw new Error('atob: invalid base64');
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const ch of s) {
+    value = (value << 6) | BASE64.indexOf(ch);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += String.fromCharCode((value >> bits) & 255);
+    }
+  }
+  return out;
 }

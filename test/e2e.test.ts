@@ -1,0 +1,71 @@
+/** A few end-to-end runs of the built binary, as a user runs it. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { repoRoot, tempApp } from './helpers.js';
+
+const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
+
+function triggerbox(
+  args: string[],
+  cwd: string,
+): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('e2e: the triggerbox binary', () => {
+  it('e2e: runs the demo app at the repo root (what `npm start` shows)', () => {
+    const run = triggerbox(
+      [
+        'function',
+        'run',
+        '--name',
+        'orders/summary',
+        '--args',
+        '[{"sku":"A1","qty":2},{"sku":"B7","qty":1}]',
+      ],
+      repoRoot,
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^Logs:\n {2}2 order lines, total 29 EUR\nResult:\n/);
+    assert.match(run.stdout, /"total": \{\n\s+"\$numberInt": "29"/);
+  });
+
+  it('e2e: -f json failure prints one JSON object and exits 1', () => {
+    const root = tempApp({ 'functions/boom.js': 'exports = () => { throw new Error("kaput"); };' });
+    const run = triggerbox(['function', 'run', '--name', 'boom', '-f', 'json'], root);
+    assert.equal(run.status, 1);
+    assert.deepEqual(JSON.parse(run.stdout), {
+      error: 'kaput',
+      error_code: 'FunctionExecutionError',
+      logs: [],
+    });
+  });
+
+  it('e2e: a function that exhausts memory in one allocation is reported, and the process exits normally', () => {
+    const root = tempApp({
+      'functions/huge.js': 'exports = () => new Array(60e6).fill(1.5).length;',
+    });
+    const run = triggerbox(
+      ['function', 'run', '--name', 'huge', '--memory', '64', '-f', 'json'],
+      root,
+    );
+    assert.equal(run.status, 1);
+    const out = JSON.parse(run.stdout) as { error: string; error_code: string };
+    assert.equal(out.error_code, 'FunctionExecutionError');
+    assert.match(out.error, /memory/i);
+  });
+
+  it('e2e: validate exits 1 on a broken app', () => {
+    const root = tempApp({ 'values/v.json': '{"name": }' });
+    const run = triggerbox(['validate'], root);
+    assert.equal(run.status, 1);
+    assert.match(run.stdout, /values\/v\.json:1:10: malformed JSON/);
+  });
+});

@@ -1,0 +1,53 @@
+/** Test helpers: temp apps built inline, and the CLI run in-process with captured output. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { main } from '../src/cli/main.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const fixturesDir = path.join(repoRoot, 'test/fixtures/apps');
+
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes `files` (path -> text, or an object written as JSON) under a fresh temp folder. */
+export function tempApp(files: Record<string, string | object>, withRootConfig = true): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'triggerbox-test-'));
+  made.push(dir);
+  const all: Record<string, string | object> = withRootConfig
+    ? { 'root_config.json': { name: 'test-app', environment: '' }, ...files }
+    : files;
+  for (const [file, content] of Object.entries(all)) {
+    const abs = path.join(dir, file);
+    mkdirSync(path.dirname(abs), { recursive: true });
+    writeFileSync(abs, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  }
+  return dir;
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in-process, as `triggerbox <argv>` from `cwd`. */
+export async function runCli(argv: string[], cwd: string): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    cwd,
+    env: {},
+  });
+  return { code, stdout, stderr };
+}

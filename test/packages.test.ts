@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  createRunner,
+  FunctionExecutionFailure,
+  loadApp,
+  scanDependencies,
+  type FunctionRunner,
+} from '../src/index.js';
+import { tempApp } from './helpers.js';
+
+describe('npm packages', () => {
+  let root: string;
+  let runner: FunctionRunner;
+  before(() => {
+    root = tempApp({
+      'functions/package.json': { dependencies: { 'tiny-greeter': '1.0.0' } },
+      'functions/node_modules/tiny-greeter/package.json': {
+        name: 'tiny-greeter',
+        version: '1.0.0',
+        main: 'lib/index.js',
+      },
+      'functions/node_modules/tiny-greeter/lib/index.js':
+        'const { shout } = require("./shout");\nconst { Buffer } = require("buffer");\nmodule.exports = (name) => shout("hello " + name) + " " + Buffer.from(name).toString("hex");',
+      'functions/node_modules/tiny-greeter/lib/shout.js': 'exports.shout = (s) => s.toUpperCase();',
+      'functions/greet.js':
+        'exports = function (name) {\n  const greet = require("tiny-greeter");\n  return greet(name);\n};',
+      'functions/twice.js':
+        'exports = function () { return require("tiny-greeter") === require("tiny-greeter"); };',
+      'functions/missing.js':
+        'exports = function () {\n  const x = 1;\n  return require("not-installed")(x);\n};',
+      'functions/unsupported.js': 'exports = function () {\n  return require("child_process");\n};',
+    });
+    runner = createRunner({ app: loadApp({ root }).app });
+  });
+  after(() => runner.dispose());
+
+  it('require: a package from functions/node_modules is bundled with its own files and runs', async () => {
+    assert.equal((await runner.execute('greet', ['ada'])).result, 'HELLO ADA 616461');
+  });
+
+  it('require: a package is evaluated once per call (cached like Node modules)', async () => {
+    assert.equal((await runner.execute('twice')).result, true);
+  });
+
+  it('require: a missing package fails with the file and line of the require and how to fix it', async () => {
+    await assert.rejects(runner.execute('missing'), (error: unknown) => {
+      assert.ok(error instanceof FunctionExecutionFailure);
+      assert.match(
+        error.message,
+        /^functions\/missing\.js:3:\d+: cannot find package 'not-installed' in functions\/node_modules \(run `npm install not-installed` in functions\/\)$/,
+      );
+      return true;
+    });
+  });
+
+  it('scanDependencies: reports missing packages and unsupported built-ins with file, line and column, without running', async () => {
+    const diagnostics = await scanDependencies(loadApp({ root }).app);
+    const lines = diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).sort();
+    assert.deepEqual(lines, [
+      "functions/missing.js:3:18: cannot find package 'not-installed' in functions/node_modules (run `npm install not-installed` in functions/)",
+      "functions/unsupported.js:2:18: Node built-in 'child_process' is not supported by App Services functions",
+    ]);
+  });
+});

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  createRunner,
+  FunctionExecutionFailure,
+  loadApp,
+  type FunctionRunner,
+} from '../src/index.js';
+import { tempApp } from './helpers.js';
+
+/** Each attempt returns what it reached; none may reach the host's process, require or fs. */
+const ATTEMPTS: Record<string, string> = {
+  functionConstructor:
+    'exports = function () { return this.constructor.constructor("return typeof process")(); };',
+  viaContext:
+    'exports = function () { return context.values.get.constructor("return typeof process + typeof require.main")(); };',
+  viaConsole:
+    'exports = function () { return console.log.constructor.constructor("return typeof process")(); };',
+  viaExecute:
+    'exports = function () { return context.functions.execute.constructor("return typeof globalThis.process")(); };',
+  viaBuffer: 'exports = function () { return Buffer.constructor("return typeof process")(); };',
+  viaError:
+    'exports = function () { let frames; Error.prepareStackTrace = (e, s) => (frames = s, ""); try { context.values.get(Symbol()); } catch (e) { e.stack; } return (frames || []).map((f) => typeof f.getThis() + ":" + typeof f.getFunction()).join(","); };',
+  globals:
+    'exports = function () { return Object.getOwnPropertyNames(globalThis).filter((k) => /^__|^process$|^global$|^ivm|^_ivm/.test(k)); };',
+  references:
+    'exports = function () { const seen = new Set(); const found = []; const walk = (o, path, depth) => { if (o === null || (typeof o !== "object" && typeof o !== "function") || seen.has(o) || depth > 4) return; seen.add(o); for (const k of Object.getOwnPropertyNames(o)) { let v; try { v = o[k]; } catch { continue; } if (v && (typeof v.applySync === "function" || typeof v.derefInto === "function" || typeof v.copyInto === "function")) found.push(path + "." + k); walk(v, path + "." + k, depth + 1); } }; walk(globalThis, "globalThis", 0); return found; };',
+  dynamicImport:
+    'exports = async function () { try { await import("fs"); return "imported"; } catch (e) { return "refused"; } };',
+  requireFs: 'exports = function () { return require("fs"); };',
+  requireChildProcess: 'exports = function () { return require("child_process"); };',
+  processEnv:
+    'exports = function () { return typeof process === "undefined" ? "no process" : Object.keys(process.env).length; };',
+};
+
+describe('sandbox isolation', () => {
+  let runner: FunctionRunner;
+  before(() => {
+    runner = createRunner({
+      app: loadApp({
+        root: tempApp(
+          Object.fromEntries(Object.entries(ATTEMPTS).map(([k, v]) => [`functions/${k}.js`, v])),
+        ),
+      }).app,
+    });
+  });
+  after(() => runner.dispose());
+
+  it('escape: Function constructors reached from any object handed in run inside the isolate', async () => {
+    assert.equal((await runner.execute('functionConstructor')).result, 'undefined');
+    assert.equal((await runner.execute('viaConsole')).result, 'undefined');
+    assert.equal((await runner.execute('viaExecute')).result, 'undefined');
+    assert.equal((await runner.execute('viaBuffer')).result, 'undefined');
+  });
+
+  it("escape: context.values.get's constructor yields the sandbox require, never the host's", async () => {
+    // `typeof require.main` is "undefined" for the sandbox's require (Node's has require.main).
+    assert.equal((await runner.execute('viaContext')).result, 'undefinedundefined');
+  });
+
+  it('escape: stack frames of host callbacks expose nothing', async () => {
+    const frames = (await runner.execute('viaError')).result as string;
+    assert.doesNotMatch(frames, /object:function.*host/);
+    assert.ok(!frames.includes('process'));
+  });
+
+  it('escape: no host references or internal globals are reachable from function code', async () => {
+    assert.deepEqual((await runner.execute('globals')).result, []);
+    assert.deepEqual((await runner.execute('references')).result, []);
+  });
+
+  it('escape: no dynamic import, no fs, no child_process, no process', async () => {
+    assert.equal((await runner.execute('dynamicImport')).result, 'refused');
+    await assert.rejects(
+      runner.execute('requireFs'),
+      (e: unknown) =>
+        e instanceof FunctionExecutionFailure &&
+        /Node built-in 'fs' is not available/.test(e.message) &&
+        /functions\/requireFs\.js:1:\d+/.test(e.message),
+    );
+    await assert.rejects(
+      runner.execute('requireChildProcess'),
+      (e: unknown) =>
+        e instanceof FunctionExecutionFailure &&
+        /'child_process' is not supported by App Services/.test(e.message),
+    );
+    assert.equal((await runner.execute('processEnv')).result, 'no process');
+  });
+});
