@@ -3,10 +3,11 @@
  * The `triggerbox` executable. isolated-vm needs --no-node-snapshot on Node 20+; this process
  * never loads it: every isolate lives in the sandbox process, which is forked with that flag.
  */
-import { preforkSandbox } from '../runtime/sandbox-process.js';
+import { discardPreforked, preforkSandbox } from '../runtime/sandbox-process.js';
 
 const argv = process.argv.slice(2);
 // A command that will run functions: start the sandbox process while the CLI loads.
 if (argv[0] === 'function' && argv[1] === 'run') preforkSandbox();
 const { main } = await import('./main.js');
 process.exitCode = await main(argv);
+discardPreforked();

@@ -118,6 +118,11 @@ export class FunctionRunner {
     this.sandbox.setApp(this.payload);
   }
 
+  /** The pid of the sandbox process running this runner's isolates (diagnostics, benchmarks). */
+  get sandboxPid(): number | undefined {
+    return this.sandbox.pid;
+  }
+
   get currentApp(): App {
     return this.app;
   }

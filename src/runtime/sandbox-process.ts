@@ -14,7 +14,8 @@ import type {
   SandboxLimits,
 } from './protocol.js';
 
-const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+// Relative to dist/src/<dir>/ so that it resolves the same from the CLI bundle (dist/src/cli/).
+const WORKER = fileURLToPath(new URL('../runtime/worker.js', import.meta.url));
 /** How long past its own time limit a call may go before the process is deemed hung. */
 const GRACE_MS = 3000;
 
@@ -35,8 +36,24 @@ let preforked: ChildProcess | undefined;
  */
 export function preforkSandbox(): void {
   preforked ??= forkWorker();
-  preforked.unref();
-  (preforked.channel as { unref(): void } | null | undefined)?.unref();
+  setRef(preforked, false);
+}
+
+/** Kills a preforked sandbox process that no runner adopted (the command failed early). */
+export function discardPreforked(): void {
+  preforked?.kill('SIGKILL');
+  preforked = undefined;
+}
+
+/** Whether the child (its process, IPC channel and stderr pipe) keeps this process alive. */
+function setRef(child: ChildProcess, ref: boolean): void {
+  const handles = [child, child.channel, child.stderr] as (
+    { ref(): void; unref(): void } | null | undefined
+  )[];
+  for (const handle of handles) {
+    if (ref) handle?.ref();
+    else handle?.unref();
+  }
 }
 
 export interface CallHandlers {
@@ -90,6 +107,11 @@ export class SandboxProcess {
     this.post({ type: 'init', limits: this.limits });
     if (this.app !== undefined) this.post({ type: 'app', app: this.app });
     this.updateRef();
+  }
+
+  /** The sandbox process's pid (for diagnostics and memory measurements), when it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   setApp(app: AppPayload): void {
@@ -195,14 +217,7 @@ export class SandboxProcess {
   private updateRef(): void {
     const child = this.child;
     if (child === undefined) return;
-    const channel = child.channel as { ref(): void; unref(): void } | null | undefined;
-    if (this.pending.size > 0) {
-      child.ref();
-      channel?.ref();
-    } else {
-      child.unref();
-      channel?.unref();
-    }
+    setRef(child, this.pending.size > 0);
   }
 
   dispose(): void {

@@ -30,7 +30,9 @@ const LIBS = readFileSync(new URL('../../guest/libs.js', import.meta.url), 'utf8
 /** Prepared contexts kept ready ahead of calls. */
 const WARM_CONTEXTS = 2;
 /** An isolate serves this many calls (each in a fresh context) before it is replaced. */
-const CALLS_PER_ISOLATE = 500;
+const CALLS_PER_ISOLATE = 100;
+/** An isolate whose heap grew past this is replaced rather than reused (V8 collects lazily). */
+const MAX_REUSED_HEAP = 16 * 1024 * 1024;
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -78,8 +80,8 @@ interface Slot {
   context: Context;
   generation: number;
   call: ActiveCall | undefined;
-  callRef: Reference<(...args: unknown[]) => Promise<unknown>>;
-  fireRef: Reference<(id: number) => void>;
+  /** The prelude's entry: ('call', name, argsMode, args, callJSON) or ('fire', timerId). */
+  entry: Reference<(...args: unknown[]) => unknown>;
 }
 
 let nextAskId = 1;
@@ -106,10 +108,15 @@ function ask(
 class Lane {
   readonly isolate: Isolate;
   calls = 0;
+  /** The context being prepared or running; every host callback acts on it. */
+  private slot: Slot | undefined;
   private readonly packageScripts = new Map<string, IsolatedVm.Script>();
   private libs: IsolatedVm.Script | undefined;
   /** One compiled prelude per isolate: its compiled functions are shared by every context. */
   private prelude: IsolatedVm.Script | undefined;
+  /** Two host handles per isolate, shared by its contexts (cheaper than a set per context). */
+  private readonly syncHost: IsolatedVm.Callback;
+  private readonly asyncHost: Reference;
 
   constructor() {
     this.isolate = new ivm.Isolate({
@@ -121,14 +128,83 @@ class Lane {
         process.kill(process.pid, 'SIGKILL');
       },
     });
+    this.syncHost = new ivm.Callback((op: string, a: unknown, b: unknown, c: unknown) =>
+      this.onSync(op, a, b, c),
+    );
+    // Must never reject (isolated-vm issues 314, 417): failures travel as {ok: false} JSON.
+    this.asyncHost = new ivm.Reference(async (op: string, name: string, where: string) => {
+      const call = this.slot?.call;
+      if (call === undefined) return JSON.stringify({ ok: false, error: 'no call in progress' });
+      if (op === 'secret') {
+        const reply = await ask(call.request.id, 'secret', name, '');
+        return JSON.stringify(
+          reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error },
+        );
+      }
+      if (!packages.has(name)) {
+        const reply = await ask(call.request.id, 'package', name, where);
+        if (!reply.ok) return JSON.stringify({ ok: false, error: reply.error });
+        packages.set(name, new CachedScript(reply.value ?? '', `functions/node_modules/${name}`));
+      }
+      return JSON.stringify({ ok: true });
+    });
   }
 
-  runLibs(context: Context): void {
-    this.libs ??= libsScript.compile(this.isolate);
-    this.libs.runSync(context);
+  private onSync(op: string, a: unknown, b: unknown, c: unknown): unknown {
+    const slot = this.slot;
+    const call = slot?.call;
+    const current = app;
+    switch (op) {
+      case 'log':
+        if (call)
+          send({
+            type: 'log',
+            id: call.request.id,
+            line: { level: a as LogLine['level'], message: String(b) },
+          });
+        return undefined;
+      case 'source': {
+        const fn = current?.functions[String(a)];
+        return fn === undefined ? null : [fn.file, fn.source, fn.syntaxError];
+      }
+      case 'value':
+        return current?.values[String(a)] ?? null;
+      case 'libs':
+        if (slot) {
+          this.libs ??= libsScript.compile(this.isolate);
+          this.libs.runSync(slot.context);
+        }
+        return undefined;
+      case 'package':
+        if (slot) this.runPackage(String(a), slot.context);
+        return undefined;
+      case 'timer': {
+        if (call === undefined || slot === undefined) return undefined;
+        const id = Number(a);
+        const repeat = Boolean(c);
+        const fire = (): void => {
+          if (!repeat) call.timers.delete(id);
+          if (slot.call === call) slot.entry.applyIgnored(undefined, ['fire', id]);
+        };
+        call.timers.set(id, repeat ? setInterval(fire, Number(b)) : setTimeout(fire, Number(b)));
+        return undefined;
+      }
+      case 'clearTimer': {
+        const timer = call?.timers.get(Number(a));
+        if (timer !== undefined) {
+          clearTimeout(timer);
+          call?.timers.delete(Number(a));
+        }
+        return undefined;
+      }
+      case 'random':
+        return new Uint8Array(randomBytes(Math.min(65536, Number(a) || 0)));
+      default:
+        throw new Error(`unknown host operation '${op}'`);
+    }
   }
 
-  runPackage(spec: string, context: Context): void {
+  private runPackage(spec: string, context: Context): void {
     let script = this.packageScripts.get(spec);
     if (script === undefined) {
       const cached = packages.get(spec);
@@ -140,7 +216,15 @@ class Lane {
   }
 
   dispose(): void {
+    this.slot = undefined;
     if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+
+  /** Ends the current context; the lane can then prepare the next one. */
+  release(slot: Slot): void {
+    slot.entry.release();
+    slot.context.release();
+    if (this.slot === slot) this.slot = undefined;
   }
 
   async prepare(): Promise<Slot> {
@@ -148,67 +232,20 @@ class Lane {
     if (current === undefined) throw new Error('no app loaded');
     const context = await this.isolate.createContext();
     this.prelude ??= preludeScript.compile(this.isolate);
-    this.prelude.runSync(context);
-    const init = context.global.getSync('__tb_init', { reference: true });
-    const slot = { lane: this, context, generation: current.generation } as Partial<Slot> as Slot;
-    const callOf = (): ActiveCall | undefined => slot.call;
-    const host = [
-      new ivm.Callback((level: LogLine['level'], message: string) => {
-        const call = callOf();
-        if (call) send({ type: 'log', id: call.request.id, line: { level, message } });
-      }),
-      new ivm.Callback((name: string) => {
-        const fn = current.functions[name];
-        return fn === undefined ? null : [fn.file, fn.source, fn.syntaxError];
-      }),
-      new ivm.Callback((name: string) => current.values[name] ?? null),
-      new ivm.Reference(async (name: string) => {
-        const call = callOf();
-        if (call === undefined) return JSON.stringify({ ok: false, error: 'no call in progress' });
-        const reply = await ask(call.request.id, 'secret', name, '');
-        return JSON.stringify(
-          reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error },
-        );
-      }),
-      new ivm.Callback(() => this.runLibs(context)),
-      new ivm.Reference(async (spec: string, where: string) => {
-        const call = callOf();
-        if (call === undefined) return JSON.stringify({ ok: false, error: 'no call in progress' });
-        if (!packages.has(spec)) {
-          const reply = await ask(call.request.id, 'package', spec, where);
-          if (!reply.ok) return JSON.stringify({ ok: false, error: reply.error });
-          packages.set(spec, new CachedScript(reply.value ?? '', `functions/node_modules/${spec}`));
-        }
-        return JSON.stringify({ ok: true });
-      }),
-      new ivm.Callback((spec: string) => this.runPackage(spec, context)),
-      new ivm.Callback((id: number, ms: number, repeat: boolean) => {
-        const call = callOf();
-        if (call === undefined) return;
-        const fire = (): void => {
-          if (!repeat) call.timers.delete(id);
-          if (slot.call === call) slot.fireRef.applyIgnored(undefined, [id]);
-        };
-        call.timers.set(id, repeat ? setInterval(fire, ms) : setTimeout(fire, ms));
-      }),
-      new ivm.Callback((id: number) => {
-        const call = callOf();
-        const timer = call?.timers.get(id);
-        if (timer !== undefined) {
-          clearTimeout(timer);
-          call?.timers.delete(id);
-        }
-      }),
-      new ivm.Callback((size: number) => new Uint8Array(randomBytes(Math.min(65536, size)))),
-      current.manifest,
-    ];
-    const api = init.applySync(undefined, host, {
+    await this.prelude.run(context);
+    const init = await context.global.get('__tb_init', { reference: true });
+    const entry = (await init.apply(undefined, [this.syncHost, this.asyncHost, current.manifest], {
       result: { reference: true },
-    }) as Reference<Record<string, unknown>>;
+    })) as Slot['entry'];
     init.release();
-    slot.callRef = api.getSync('call', { reference: true }) as Slot['callRef'];
-    slot.fireRef = api.getSync('fire', { reference: true }) as Slot['fireRef'];
-    api.release();
+    const slot: Slot = {
+      lane: this,
+      context,
+      generation: current.generation,
+      call: undefined,
+      entry,
+    };
+    this.slot = slot;
     return slot;
   }
 }
@@ -240,15 +277,15 @@ class Pool {
 
   /** After a call: a clean isolate gets a fresh context for the next call; anything else is dropped. */
   retire(slot: Slot, reusable: boolean): void {
-    slot.context.release();
     const lane = slot.lane;
+    lane.release(slot);
     lane.calls++;
     const heap = lane.isolate.isDisposed ? undefined : lane.isolate.getHeapStatisticsSync();
     const healthy =
       reusable &&
       heap !== undefined &&
       lane.calls < CALLS_PER_ISOLATE &&
-      heap.used_heap_size < (limits.memoryMb * 1024 * 1024) / 4;
+      heap.used_heap_size < MAX_REUSED_HEAP;
     if (healthy && this.ready.length + this.warming < WARM_CONTEXTS + this.waiters.length) {
       this.warm(lane);
     } else {
@@ -336,9 +373,9 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
       args.mode === 'copy'
         ? ['copy', args.value]
         : ['ejson', args.mode === 'ejson' ? args.text : '[]'];
-    const result = (await slot.callRef.apply(
+    const result = (await slot.entry.apply(
       undefined,
-      [request.name, mode, payload, request.call],
+      ['call', request.name, mode, payload, request.call],
       {
         arguments: { copy: true },
         result: { promise: true, copy: true },

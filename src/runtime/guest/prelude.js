@@ -32,21 +32,23 @@ const NODE_BUILTINS = [
   'zlib',
 ];
 
-globalThis.__tb_init = function init(
-  hostLog,
-  hostSource,
-  hostValue,
-  hostSecret,
-  hostLibs,
-  hostPkgFetch,
-  hostPkgLoad,
-  hostTimer,
-  hostClearTimer,
-  hostRandom,
-  manifestJSON,
-) {
+// `hostSync` is an isolated-vm Callback (op, ...args) for the host's synchronous services;
+// `hostAsync` a Reference to the host's asynchronous ones (secrets, package bundles), called with
+// applySyncPromise so that context.values.get and require() stay synchronous, as on the platform.
+globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
   delete globalThis.__tb_init;
   const manifest = JSON.parse(manifestJSON);
+  const hostLog = (level, message) => hostSync('log', level, message);
+  const hostSource = (name) => hostSync('source', name);
+  const hostValue = (name) => hostSync('value', name);
+  const hostLibs = () => hostSync('libs');
+  const hostPkgLoad = (spec) => hostSync('package', spec);
+  const hostTimer = (id, ms, repeat) => hostSync('timer', id, ms, repeat);
+  const hostClearTimer = (id) => hostSync('clearTimer', id);
+  const hostRandom = (size) => hostSync('random', size);
+  const hostSecret = (name) => hostAsync.applySyncPromise(undefined, ['secret', name]);
+  const hostPkgFetch = (spec, where) =>
+    hostAsync.applySyncPromise(undefined, ['package', spec, where]);
   const jsonStringify = JSON.stringify;
   const jsonParse = JSON.parse;
   const objectProto = Object.prototype;
@@ -271,9 +273,7 @@ globalThis.__tb_init = function init(
         `${where ? `${where}: ` : ''}Node built-in '${root}' is not available in triggerbox's sandbox yet (supported: buffer)`,
       );
     }
-    const fetched = jsonParse(
-      hostPkgFetch.applySyncPromise(undefined, [spec, callerLocation() ?? '']),
-    );
+    const fetched = jsonParse(hostPkgFetch(spec, callerLocation() ?? ''));
     if (!fetched.ok) throw new GuestError('FunctionExecutionError', fetched.error);
     hostPkgLoad(spec);
     const factory = globalThis.__tb_module;
@@ -292,7 +292,7 @@ globalThis.__tb_init = function init(
       const found = hostValue(String(name));
       if (found === null) return undefined;
       if (found === 'secret') {
-        const resolved = jsonParse(hostSecret.applySyncPromise(undefined, [String(name)]));
+        const resolved = jsonParse(hostSecret(String(name)));
         if (!resolved.ok) throw new GuestError('FunctionExecutionError', resolved.error);
         return resolved.value;
       }
@@ -432,5 +432,8 @@ globalThis.__tb_init = function init(
     }
   }
 
-  return { call, fire, pendingTimers: () => timers.size };
+  // The host's one way in: start a call, or fire a timer of the call in progress.
+  return function entry(kind, a, b, c, d) {
+    return kind === 'fire' ? fire(a) : call(a, b, c, d);
+  };
 };

@@ -1,0 +1,199 @@
+/**
+ * `npm run bench`: triggerbox's figures, each printed beside a baseline measured in the same run
+ * (the machine is shared and noisy: ratios, not absolute numbers, are what to compare).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+import { createRunner, loadApp } from '../src/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
+const TRIVIAL =
+  'exports = function (name) { return context.values.get("greeting") + ", " + name; };';
+
+function percentile(samples: number[], q: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? NaN;
+}
+
+interface Figure {
+  p50: number;
+  p95: number;
+  perSecond: number;
+}
+
+/** Sequential latency over `n` calls, then calls per second with `inFlight` concurrent calls. */
+async function measure(
+  call: () => Promise<unknown> | unknown,
+  n: number,
+  inFlight = 20,
+): Promise<Figure> {
+  for (let i = 0; i < 20; i++) await call();
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = performance.now();
+    await call();
+    samples.push(performance.now() - start);
+  }
+  let done = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (done < n) {
+        done++;
+        await call();
+      }
+    }),
+  );
+  const perSecond = n / ((performance.now() - start) / 1000);
+  return { p50: percentile(samples, 0.5), p95: percentile(samples, 0.95), perSecond };
+}
+
+function makeApp(functionCount: number): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'triggerbox-bench-'));
+  writeFileSync(
+    path.join(root, 'root_config.json'),
+    JSON.stringify({ name: 'bench', environment: '' }),
+  );
+  mkdirSync(path.join(root, 'functions'));
+  mkdirSync(path.join(root, 'values'));
+  writeFileSync(
+    path.join(root, 'values/greeting.json'),
+    JSON.stringify({ name: 'greeting', value: 'hello' }),
+  );
+  writeFileSync(path.join(root, 'functions/trivial.js'), TRIVIAL);
+  for (let i = 1; i < functionCount; i++) {
+    writeFileSync(
+      path.join(root, `functions/fn${i}.js`),
+      `exports = function (a) { return { i: ${i}, a }; };`,
+    );
+  }
+  return root;
+}
+
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+const fmt = (n: number, digits = 3): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+async function callLatency(): Promise<void> {
+  const root = makeApp(1);
+  const runner = createRunner({ app: loadApp({ root }).app });
+  const values: Record<string, unknown> = { greeting: 'hello' };
+  const context = { values: { get: (name: string) => values[name] } };
+  const direct = new Function('context', `let exports; ${TRIVIAL}; return exports;`)(context) as (
+    n: string,
+  ) => string;
+  const nodeVmScript = new vm.Script(`${TRIVIAL}; exports("Ada")`);
+  const ivm = createRequire(import.meta.url)('isolated-vm') as typeof import('isolated-vm');
+  const isolate = new ivm.Isolate({ memoryLimit: 128 });
+  const ivmScript = isolate.compileScriptSync(
+    `const context = { values: { get: (n) => n === "greeting" ? "hello" : undefined } }; ${TRIVIAL}; exports("Ada")`,
+  );
+  const n = 2000;
+  const rows: [string, Figure][] = [];
+  rows.push(['direct in-process call', await measure(() => direct('Ada'), n)]);
+  rows.push([
+    'node:vm, new context per call',
+    await measure(() => nodeVmScript.runInContext(vm.createContext({ context })), n),
+  ]);
+  rows.push([
+    'bare isolated-vm, new context per call',
+    await measure(async () => {
+      const ctx = await isolate.createContext();
+      try {
+        return await ivmScript.run(ctx);
+      } finally {
+        ctx.release();
+      }
+    }, n),
+  ]);
+  rows.push([
+    'triggerbox runner (fresh context per call)',
+    await measure(() => runner.execute('trivial', ['Ada']), n),
+  ]);
+  runner.dispose();
+  isolate.dispose();
+  rmSync(root, { recursive: true, force: true });
+  const ours = rows[rows.length - 1]?.[1];
+  console.log(`\n## Call latency: trivial function with one context.values.get, ${n} calls`);
+  console.log('| path | p50 ms | p95 ms | calls/s (20 in flight) | runner p50 / this p50 |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const [name, figure] of rows) {
+    console.log(
+      `| ${name} | ${fmt(figure.p50)} | ${fmt(figure.p95)} | ${fmt(figure.perSecond, 0)} | ${fmt((ours?.p50 ?? NaN) / figure.p50, 2)} |`,
+    );
+  }
+  console.log(
+    `target: runner p50 under 2 ms -> ${ours && ours.p50 < 2 ? 'met' : 'NOT met'} (${fmt(ours?.p50 ?? NaN)} ms)`,
+  );
+}
+
+function coldStart(): void {
+  const runs = 10;
+  const time = (args: string[], cwd: string): number => {
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const start = performance.now();
+      const result = spawnSync(process.execPath, args, { cwd, stdio: 'ignore' });
+      if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}`);
+      samples.push(performance.now() - start);
+    }
+    return percentile(samples, 0.5);
+  };
+  const baseline = time(['-e', '0'], repoRoot);
+  const cold = time([BIN, 'function', 'run', '--name', 'greet', '--args', 'Ada'], repoRoot);
+  console.log(
+    `\n## Cold start: \`triggerbox function run\` (median of ${runs}), process start to exit`,
+  );
+  console.log('| command | median ms | ratio to node -e 0 |');
+  console.log('| --- | ---: | ---: |');
+  console.log(`| node -e 0 | ${fmt(baseline, 0)} | 1.00 |`);
+  console.log(
+    `| triggerbox function run --name greet | ${fmt(cold, 0)} | ${fmt(cold / baseline, 2)} |`,
+  );
+  console.log(`target: at most 3x -> ${cold / baseline <= 3 ? 'met' : 'NOT met'}`);
+}
+
+async function memory(): Promise<void> {
+  const root = makeApp(100);
+  const runner = createRunner({ app: loadApp({ root }).app });
+  await runner.execute('fn1', [1]);
+  const parentStart = process.memoryUsage.rss() / 1024 / 1024;
+  const childStart = rssMb(runner.sandboxPid);
+  const calls = 10_000;
+  let afterFirstHalf = 0;
+  for (let i = 0; i < calls; i++) {
+    await runner.execute(`fn${1 + (i % 99)}`, [i]);
+    if (i === calls / 2) afterFirstHalf = rssMb(runner.sandboxPid);
+  }
+  const childEnd = rssMb(runner.sandboxPid);
+  const parentEnd = process.memoryUsage.rss() / 1024 / 1024;
+  runner.dispose();
+  rmSync(root, { recursive: true, force: true });
+  console.log(`\n## Memory: runner with 100 functions loaded, then ${calls} calls across them`);
+  console.log(
+    '| process | RSS after load MB | after 5,000 calls MB | after 10,000 calls MB | end / load |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log(
+    `| sandbox process | ${fmt(childStart, 1)} | ${fmt(afterFirstHalf, 1)} | ${fmt(childEnd, 1)} | ${fmt(childEnd / childStart, 2)} |`,
+  );
+  console.log(
+    `| caller (bench) process | ${fmt(parentStart, 1)} | | ${fmt(parentEnd, 1)} | ${fmt(parentEnd / parentStart, 2)} |`,
+  );
+  console.log(`flat between 5,000 and 10,000 calls: ${fmt(childEnd / afterFirstHalf, 2)}x`);
+}
+
+console.log(`# triggerbox bench (${new Date().toISOString()}, Node ${process.version})`);
+await callLatency();
+coldStart();
+await memory();
