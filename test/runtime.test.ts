@@ -96,7 +96,7 @@ const FUNCTIONS: Record<string, string> = {
   'functions/notAFunction.js': 'exports = 42;',
   'functions/topRequire.js': 'const _ = require("lodash");\nexports = function () { return 1; };',
   'functions/timers.js':
-    'exports = function () { return new Promise((resolve) => { const order = []; setTimeout(() => order.push("t2"), 20); setTimeout(() => { order.push("t1"); }, 5); const i = setInterval(() => { order.push("i"); if (order.filter(x => x === "i").length === 2) clearInterval(i); }, 1); setTimeout(() => resolve(order), 40); }); };',
+    'exports = function () { return new Promise((resolve) => { const order = []; let ticks = 0; setTimeout(() => order.push("t2"), 30); setTimeout(() => order.push("t1"), 5); const cancelled = setTimeout(() => order.push("never"), 10); clearTimeout(cancelled); const i = setInterval(() => { ticks++; if (ticks === 3) clearInterval(i); }, 1); setTimeout(() => resolve({ order, ticks }), 60); }); };',
   'functions/undefinedResult.js': 'exports = function () {};',
   'functions/cyclic.js': 'exports = function () { const a = {}; a.self = a; return a; };',
   'functions/withFn.js': 'exports = function () { return { keep: 1, drop: () => 1 }; };',
@@ -316,8 +316,8 @@ describe('FunctionRunner', () => {
     );
   });
 
-  it('timers: setTimeout, setInterval and clearInterval work inside a call', async () => {
-    assert.deepEqual((await runner.execute('timers')).result, ['i', 'i', 't1', 't2']);
+  it('timers: setTimeout, clearTimeout, setInterval and clearInterval work inside a call', async () => {
+    assert.deepEqual((await runner.execute('timers')).result, { order: ['t1', 't2'], ticks: 3 });
   });
 
   it('results: undefined crosses as {"$undefined": true}; functions are dropped; cycles fail clearly', async () => {
