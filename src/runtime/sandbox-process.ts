@@ -21,7 +21,10 @@ const GRACE_MS = 3000;
 
 function forkWorker(): ChildProcess {
   return fork(WORKER, [], {
-    execArgv: ['--no-node-snapshot'],
+    // --no-node-snapshot: isolated-vm's README requires it on Node 20+. A small young generation
+    // keeps this process's own heap from growing with IPC churn (measured: RSS flat at ~90 MB
+    // over 30,000 calls instead of climbing past 120 MB).
+    execArgv: ['--no-node-snapshot', '--max-semi-space-size=2'],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'advanced',
   });

@@ -217,7 +217,10 @@ class Lane {
 
   dispose(): void {
     this.slot = undefined;
-    if (!this.isolate.isDisposed) this.isolate.dispose();
+    if (this.isolate.isDisposed) return;
+    // A Reference pins its host function (and this lane with it) until released.
+    this.asyncHost.release();
+    this.isolate.dispose();
   }
 
   /** Ends the current context; the lane can then prepare the next one. */
