@@ -26,5 +26,6 @@ export {
 } from './runtime/runner.js';
 export type { ExecutionErrorCode, LogLine } from './runtime/protocol.js';
 export { scanDependencies } from './runtime/bundle.js';
+export { checkApp as validateApp } from './runtime/check-app.js';
 export { TriggerboxError, isTriggerboxError, type ErrorCode } from './shared/errors.js';
 export { RecordingLog, silentLog, type Log, type LogEntry, type LogLevel } from './shared/log.js';
