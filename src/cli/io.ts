@@ -1,9 +1,54 @@
 /** What a command may touch of the outside world; tests pass their own to capture output. */
+import { createInterface } from 'node:readline';
+
+export interface CliStdin {
+  /** True when stdin is a terminal: values are then asked for with a masked prompt. */
+  isTTY: boolean;
+  /** Everything on stdin (for values piped in). */
+  read(): Promise<string>;
+}
+
 export interface CliIO {
   stdout(text: string): void;
   stderr(text: string): void;
   cwd: string;
   env: Record<string, string | undefined>;
+  stdin?: CliStdin | undefined;
+  /** Asks a question on the terminal; `masked` echoes `*` instead of what is typed. */
+  prompt?: ((question: string, masked: boolean) => Promise<string>) | undefined;
+}
+
+function readAll(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    process.stdin.on('end', () => resolve(text));
+    process.stdin.on('error', reject);
+  });
+}
+
+function terminalPrompt(question: string, masked: boolean): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    if (masked) {
+      // Echo one * per typed character instead of the character itself.
+      const output = rl as unknown as { _writeToOutput: (text: string) => void };
+      output._writeToOutput = (text: string) => {
+        if (text.startsWith(question))
+          process.stderr.write(question + '*'.repeat(Math.max(0, text.length - question.length)));
+        else if (text === '\r\n' || text === '\n') process.stderr.write(text);
+        else process.stderr.write('*'.repeat(text.length));
+      };
+    }
+    rl.question(question, (answer) => {
+      rl.close();
+      if (masked) process.stderr.write('\n');
+      resolve(answer);
+    });
+  });
 }
 
 export function processIO(): CliIO {
@@ -12,5 +57,7 @@ export function processIO(): CliIO {
     stderr: (text) => void process.stderr.write(text),
     cwd: process.cwd(),
     env: process.env,
+    stdin: { isTTY: process.stdin.isTTY === true, read: readAll },
+    prompt: terminalPrompt,
   };
 }

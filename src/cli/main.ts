@@ -84,6 +84,11 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
                 type: 'number',
                 coerce: positiveNumber('memory'),
                 describe: 'memory limit in MB (default 350)',
+              })
+              .option('trace-values', {
+                type: 'boolean',
+                describe:
+                  'report every context.values.get call: who asked, for what, and what it resolved to',
               }),
           (argv) =>
             select(async () => {
@@ -96,6 +101,7 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
                   user: argv.user,
                   timeout: argv.timeout,
                   memory: argv.memory,
+                  traceValues: argv.traceValues,
                 },
                 io,
               );
@@ -107,6 +113,126 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
           ),
         )
         .demandCommand(1, 'name a function subcommand: run or list'),
+    )
+    .command('secrets', 'manage the encrypted local secret store (.triggerbox/secrets.json)', (y) =>
+      y
+        .command(
+          'create',
+          'create a secret (value from --value, stdin, or a masked prompt)',
+          (c) =>
+            c
+              .option('name', { alias: 'n', type: 'string', describe: 'the secret name' })
+              .option('value', {
+                alias: 'v',
+                type: 'string',
+                describe:
+                  'the secret value (prefer stdin or the prompt: --value stays in shell history)',
+              }),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/secrets.js')).createSecret(
+                { ...globals(argv), name: argv.name, value: argv.value },
+                io,
+              ),
+            ),
+        )
+        .command(['list', 'ls'], 'list the secrets (ids and names, never values)', {}, (argv) =>
+          select(async () =>
+            (await import('./commands/secrets.js')).listSecrets(globals(argv), io),
+          ),
+        )
+        .command(
+          'update',
+          'rename a secret or change its value',
+          (c) =>
+            c
+              .option('secret', {
+                alias: 's',
+                type: 'string',
+                demandOption: true,
+                describe: 'the secret name or id',
+              })
+              .option('name', { alias: 'n', type: 'string', describe: 'a new name' })
+              .option('value', {
+                alias: 'v',
+                type: 'string',
+                describe: 'a new value (or pipe it on stdin)',
+              }),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/secrets.js')).updateSecret(
+                { ...globals(argv), secret: argv.secret, name: argv.name, value: argv.value },
+                io,
+              ),
+            ),
+        )
+        .command(
+          'delete',
+          'delete secrets',
+          (c) =>
+            c.option('secret', {
+              alias: 's',
+              type: 'string',
+              array: true,
+              demandOption: true,
+              describe: 'names or ids, comma-separated and/or repeated',
+            }),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/secrets.js')).deleteSecrets(
+                { ...globals(argv), secret: (argv.secret ?? []).map(String) },
+                io,
+              ),
+            ),
+        )
+        .command(
+          'rotate-key',
+          're-encrypt every secret under a new master key, atomically',
+          {},
+          (argv) =>
+            select(async () =>
+              (await import('./commands/secrets.js')).rotateKey(globals(argv), io),
+            ),
+        )
+        .command(
+          'import',
+          'bring the entries of a plaintext dotenv file into the encrypted store',
+          (c) =>
+            c.option('from', { type: 'string', demandOption: true, describe: 'the dotenv file' }),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/secrets.js')).importSecrets(
+                { ...globals(argv), from: argv.from },
+                io,
+              ),
+            ),
+        )
+        .demandCommand(
+          1,
+          'name a secrets subcommand: create, list, update, delete, rotate-key or import',
+        ),
+    )
+    .command('values', "list and check the app's Values", (y) =>
+      y
+        .command(
+          'list',
+          'list every Value with its kind (plain or linked to a Secret)',
+          {},
+          (argv) =>
+            select(async () =>
+              (await import('./commands/values.js')).listValues(globals(argv), io),
+            ),
+        )
+        .command(
+          'check',
+          'report context.values.get names that match no Value, Values linked to missing Secrets, unread Values',
+          {},
+          (argv) =>
+            select(async () =>
+              (await import('./commands/values.js')).checkValues(globals(argv), io),
+            ),
+        )
+        .demandCommand(1, 'name a values subcommand: list or check'),
     )
     .command('validate', 'check the app directory and report every problem', {}, (argv) =>
       select(async () => (await import('./commands/validate.js')).validate(globals(argv), io)),

@@ -1,13 +1,23 @@
 import type { Diagnostic, LoadedApp } from '../app/types.js';
+import { missingSecretLinks } from '../app/value-usage.js';
 import { scanDependencies } from './bundle.js';
 import { checkFunctionSyntax } from './syntax.js';
 
 /**
  * Every problem of a loaded app that can be found without running it: what the loader found,
- * function files that do not parse, and require()s of missing packages or unsupported built-ins.
+ * Secret-linked Values whose Secret is missing, function files that do not parse, and require()s
+ * of missing packages or unsupported built-ins.
  */
-export async function checkApp(loaded: LoadedApp): Promise<Diagnostic[]> {
+export async function checkApp(
+  loaded: LoadedApp,
+  /**
+   * The names the secret store holds: Secret-linked Values to other names are errors. Undefined
+   * when the store could not be read (then links are not checked).
+   */
+  secretNames: ReadonlySet<string> | undefined = new Set(),
+): Promise<Diagnostic[]> {
   const diagnostics = [...loaded.diagnostics];
+  if (secretNames !== undefined) diagnostics.push(...missingSecretLinks(loaded.app, secretNames));
   for (const fn of loaded.app.functions.values()) {
     const problem = checkFunctionSyntax(fn.file, fn.source);
     if (problem !== undefined) {

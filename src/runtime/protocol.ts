@@ -66,6 +66,8 @@ export type CallOutcome =
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'log'; id: number; line: LogLine }
+  /** A context.values.get call, with the `file:line:column` that made it (--trace-values). */
+  | { type: 'trace'; id: number; name: string; where: string }
   | { type: 'done'; id: number; outcome: CallOutcome }
   /** The sandbox asks the parent for something only the parent has (secrets, package bundles). */
   | {

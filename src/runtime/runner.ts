@@ -10,10 +10,18 @@ import { bundlePackage, type PackageBundle } from './bundle.js';
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { SandboxProcess } from './sandbox-process.js';
+import { SecretMask } from './secret-mask.js';
 import { checkFunctionSyntax } from './syntax.js';
+import { traceValueGet, type ValueTraceEntry } from './value-trace.js';
 
 /** Resolves a Secret's name to its value; throws (with a message that says why) when it cannot. */
 export type SecretResolver = (secretName: string) => string | Promise<string>;
+
+/** A resolver that can also list the Secrets it knows (for --trace-values hints). */
+export interface SecretSource {
+  resolve: SecretResolver;
+  names?: (() => string[]) | undefined;
+}
 
 export interface UserObject {
   id?: string;
@@ -26,7 +34,7 @@ export interface UserObject {
 export interface RunnerOptions {
   app: App;
   /** Resolves Secret-linked Values. Without it, such Values fail with a "no secret store" error. */
-  secrets?: SecretResolver | undefined;
+  secrets?: SecretResolver | SecretSource | undefined;
   log?: Log | undefined;
   /** Wall-time limit of one call, default 300 000 ms (the platform's). */
   timeoutMs?: number | undefined;
@@ -38,8 +46,10 @@ export interface ExecuteOptions {
   /** A user id (a normal user) or a user object; absent: the system user. */
   user?: string | UserObject | undefined;
   timeoutMs?: number | undefined;
-  /** Each console line as it happens. */
+  /** Each console line as it happens (secret values masked). */
   onLog?: ((line: LogLine) => void) | undefined;
+  /** Report every context.values.get call in `valueTrace`. */
+  traceValues?: boolean | undefined;
 }
 
 export interface ExecutionStats {
@@ -56,6 +66,8 @@ export interface ExecutionResult {
   /** What the platform would have done differently (log lines it would cut or drop). */
   warnings: string[];
   stats: ExecutionStats;
+  /** With `traceValues`: each context.values.get call, in order. */
+  valueTrace: ValueTraceEntry[];
 }
 
 /** A call that failed: the function threw or rejected, or hit a limit. Carries the call's logs. */
@@ -69,6 +81,8 @@ export class FunctionExecutionFailure extends TriggerboxError {
     /** The function's stack trace, naming its file and line. */
     readonly functionStack: string,
     options: ErrorOptions = {},
+    /** With `traceValues`: each context.values.get call before the failure. */
+    readonly valueTrace: ValueTraceEntry[] = [],
   ) {
     super(errorCode, message, options);
     this.name = 'FunctionExecutionFailure';
@@ -81,8 +95,10 @@ export const DEFAULT_MEMORY_MB = 350;
 const LOG_LINE_BYTES = 512;
 const LOG_LINES = 25;
 
-const noSecretStore: SecretResolver = () => {
-  throw new Error('no secret store is configured for this runner');
+const noSecretStore: SecretSource = {
+  resolve: () => {
+    throw new Error('no secret store is configured for this runner');
+  },
 };
 
 export class FunctionRunner {
@@ -90,7 +106,8 @@ export class FunctionRunner {
   private payload: AppPayload;
   private generation = 0;
   private readonly sandbox: SandboxProcess;
-  private readonly secrets: SecretResolver;
+  private readonly secrets: SecretSource;
+  private readonly mask = new SecretMask();
   private readonly log: Log;
   private readonly timeoutMs: number;
   private packages = new Map<string, Promise<PackageBundle>>();
@@ -98,7 +115,8 @@ export class FunctionRunner {
 
   constructor(options: RunnerOptions) {
     this.app = options.app;
-    this.secrets = options.secrets ?? noSecretStore;
+    const secrets = options.secrets ?? noSecretStore;
+    this.secrets = typeof secrets === 'function' ? { resolve: secrets } : secrets;
     this.log = options.log ?? silentLog;
     this.timeoutMs = positive(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs');
     const memoryMb = positive(options.memoryMb, DEFAULT_MEMORY_MB, 'memoryMb');
@@ -185,6 +203,9 @@ export class FunctionRunner {
     }
     const logs: string[] = [];
     const errorLogs: string[] = [];
+    const valueTrace: ValueTraceEntry[] = [];
+    let secretNames: Set<string> | undefined;
+    const mask = this.mask;
     const user = userObject(options.user);
     const timeoutMs = positive(options.timeoutMs, this.timeoutMs, 'timeoutMs');
     const outcome = await this.sandbox.call(
@@ -195,6 +216,7 @@ export class FunctionRunner {
         call: JSON.stringify({
           user,
           runAsSystem: fn.runAsSystem,
+          traceValues: options.traceValues === true,
           request: {
             remoteIPAddress: '127.0.0.1',
             requestHeaders: {},
@@ -205,7 +227,8 @@ export class FunctionRunner {
         timeoutMs,
       },
       {
-        onLog: (line) => {
+        onLog: (raw) => {
+          const line = { level: raw.level, message: mask.apply(raw.message) };
           logs.push(line.message);
           this.log.write({
             level: line.level === 'error' ? 'error' : line.level === 'warn' ? 'warn' : 'info',
@@ -213,6 +236,10 @@ export class FunctionRunner {
             tag: name,
           });
           options.onLog?.(line);
+        },
+        onTrace: (valueName, where) => {
+          secretNames ??= this.knownSecretNames();
+          valueTrace.push(traceValueGet(this.app, valueName, where, secretNames));
         },
         onAsk: (what, askedName, where) =>
           what === 'secret' ? this.resolveSecret(askedName) : this.bundle(askedName, where),
@@ -251,6 +278,7 @@ export class FunctionRunner {
       errorLogs,
       warnings: platformLogWarnings(logs),
       stats,
+      valueTrace,
     };
   }
 
@@ -262,13 +290,23 @@ export class FunctionRunner {
       return { ok: false, error: `value '${valueName}' is not linked to a secret` };
     }
     try {
-      return { ok: true, value: await this.secrets(value.secretName) };
+      const secret = await this.secrets.resolve(value.secretName);
+      this.mask.add(secret);
+      return { ok: true, value: secret };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       return {
         ok: false,
         error: `context.values.get('${valueName}'): value '${valueName}' (${value.file}) is linked to secret '${value.secretName}', which cannot be resolved: ${reason}`,
       };
+    }
+  }
+
+  private knownSecretNames(): Set<string> | undefined {
+    try {
+      return this.secrets.names ? new Set(this.secrets.names()) : undefined;
+    } catch {
+      return undefined;
     }
   }
 

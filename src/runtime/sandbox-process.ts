@@ -61,6 +61,7 @@ function setRef(child: ChildProcess, ref: boolean): void {
 
 export interface CallHandlers {
   onLog(line: LogLine): void;
+  onTrace(name: string, where: string): void;
   /** Requests for what only the parent has (secrets, package bundles). Must not reject. */
   onAsk(
     what: 'secret' | 'package',
@@ -168,6 +169,9 @@ export class SandboxProcess {
     switch (message.type) {
       case 'log':
         this.pending.get(message.id)?.handlers.onLog(message.line);
+        break;
+      case 'trace':
+        this.pending.get(message.id)?.handlers.onTrace(message.name, message.where);
         break;
       case 'done':
         this.settle(message.id, message.outcome);

@@ -163,6 +163,9 @@ class Lane {
             line: { level: a as LogLine['level'], message: String(b) },
           });
         return undefined;
+      case 'trace':
+        if (call) send({ type: 'trace', id: call.request.id, name: String(a), where: String(b) });
+        return undefined;
       case 'source': {
         const fn = current?.functions[String(a)];
         return fn === undefined ? null : [fn.file, fn.source, fn.syntaxError];

@@ -30,7 +30,25 @@ export type ErrorCode =
   /** Bad command-line or API input. */
   | 'InvalidInput'
   /** The runner was used after dispose(). */
-  | 'RunnerDisposed';
+  | 'RunnerDisposed'
+  /** The secret store exists but no master key was found. */
+  | 'SecretKeyMissing'
+  /** The master key does not open this secret store. */
+  | 'SecretKeyWrong'
+  /** TRIGGERBOX_MASTER_KEY or the key file does not hold a 32-byte key. */
+  | 'SecretKeyInvalid'
+  /** The secret store file is not a readable store (bad JSON, missing fields, bad encoding). */
+  | 'SecretStoreCorrupt'
+  /** The store is well-formed and the key is right, but its contents were altered. */
+  | 'SecretStoreTampered'
+  /** Another process held the store's lock for too long. */
+  | 'SecretStoreLocked'
+  /** No secret with that name or id. */
+  | 'SecretNotFound'
+  /** A secret with that name already exists. */
+  | 'SecretExists'
+  /** A secret name or value breaks the platform's rules. */
+  | 'SecretInvalid';
 
 export interface ErrorOptions {
   /** How to fix it, shown after the message. */

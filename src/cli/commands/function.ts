@@ -6,6 +6,8 @@ import {
   FunctionExecutionFailure,
   type ExecutionResult,
 } from '../../runtime/runner.js';
+import { formatValueTrace, type ValueTraceEntry } from '../../runtime/value-trace.js';
+import { openSecretStore } from '../../secrets/store.js';
 import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
 import { openApp, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
@@ -17,6 +19,7 @@ export interface RunOptions extends GlobalOptions {
   user?: string | undefined;
   timeout?: number | undefined;
   memory?: number | undefined;
+  traceValues?: boolean | undefined;
 }
 
 /**
@@ -65,19 +68,29 @@ export async function runFunction(options: RunOptions, io: CliIO): Promise<numbe
       for (const d of errors) printer.warn(formatDiagnostic(d));
     }
     const args = options.args.map(parseCliArg);
-    runner = createRunner({ app, timeoutMs: options.timeout, memoryMb: options.memory });
-    const result = await runner.execute(options.name, args, { user: options.user });
+    const store = openSecretStore({ root: app.root, env: io.env });
+    runner = createRunner({
+      app,
+      secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
+      timeoutMs: options.timeout,
+      memoryMb: options.memory,
+    });
+    const result = await runner.execute(options.name, args, {
+      user: options.user,
+      traceValues: options.traceValues,
+    });
     for (const warning of result.warnings) printer.warn(warning);
-    if (json) io.stdout(`${JSON.stringify(successJson(result))}\n`);
+    if (json) io.stdout(`${JSON.stringify(successJson(result, options.traceValues === true))}\n`);
     else io.stdout(successText(result));
     return 0;
   } catch (error) {
     if (json) {
-      io.stdout(`${JSON.stringify(failureJson(error))}\n`);
+      io.stdout(`${JSON.stringify(failureJson(error, options.traceValues === true))}\n`);
       return 1;
     }
     if (error instanceof FunctionExecutionFailure) {
       if (error.logs.length > 0) io.stdout(logsText(error.logs));
+      if (error.valueTrace.length > 0) io.stdout(traceText(error.valueTrace));
       const stack = userStack(error.functionStack);
       const withStack = stack.includes('\n') ? `\n${stack.split('\n').slice(1).join('\n')}` : '';
       printer.error(
@@ -98,9 +111,14 @@ function logsText(logs: string[]): string {
   return `Logs:\n${logs.map((line) => `  ${line.replace(/\n/g, '\n  ')}\n`).join('')}`;
 }
 
+function traceText(trace: ValueTraceEntry[]): string {
+  return `Values:\n${trace.map((entry) => `  ${formatValueTrace(entry)}\n`).join('')}`;
+}
+
 function successText(result: ExecutionResult): string {
   let text = '';
   if (result.logs.length > 0) text += logsText(result.logs);
+  if (result.valueTrace.length > 0) text += traceText(result.valueTrace);
   text += `Result:\n${formatCanonical(result.resultEJSON)}\n`;
   if (result.errorLogs.length > 0) {
     text += `Error Logs:\n${result.errorLogs.map((line) => `  ${line}\n`).join('')}`;
@@ -108,18 +126,24 @@ function successText(result: ExecutionResult): string {
   return text;
 }
 
-function successJson(result: ExecutionResult): Record<string, unknown> {
+function successJson(result: ExecutionResult, trace: boolean): Record<string, unknown> {
   return {
     result: sortKeys(parseCanonical(result.resultEJSON)),
     logs: result.logs,
     error_logs: result.errorLogs,
     stats: { execution_time_ms: Number(result.stats.durationMs.toFixed(3)) },
+    ...(trace ? { value_trace: result.valueTrace } : {}),
   };
 }
 
-function failureJson(error: unknown): Record<string, unknown> {
+function failureJson(error: unknown, trace: boolean): Record<string, unknown> {
   if (error instanceof FunctionExecutionFailure) {
-    return { error: error.message, error_code: error.errorCode, logs: error.logs };
+    return {
+      error: error.message,
+      error_code: error.errorCode,
+      logs: error.logs,
+      ...(trace ? { value_trace: error.valueTrace } : {}),
+    };
   }
   const message = error instanceof Error ? error.message : String(error);
   return {

@@ -1,6 +1,9 @@
 /** `triggerbox validate`: every problem of the app at once, exit 1 when there are errors. */
 import { formatDiagnostic } from '../../app/load-app.js';
 import { checkApp } from '../../runtime/check-app.js';
+import type { Diagnostic } from '../../app/types.js';
+import { openSecretStore, STORE_FILE } from '../../secrets/store.js';
+import { isTriggerboxError, messageOf } from '../../shared/errors.js';
 import { openApp, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
 import { Printer } from '../render.js';
@@ -8,7 +11,20 @@ import { Printer } from '../render.js';
 export async function validate(options: GlobalOptions, io: CliIO): Promise<number> {
   const printer = new Printer(io, options.outputFormat);
   const loaded = openApp(options, io);
-  const diagnostics = await checkApp(loaded);
+  let secretNames: Set<string> | undefined;
+  const storeProblems: Diagnostic[] = [];
+  try {
+    secretNames = new Set(openSecretStore({ root: loaded.app.root, env: io.env }).names());
+  } catch (error) {
+    // A broken store is one more problem to report, not a reason to stop checking.
+    storeProblems.push({
+      severity: 'error',
+      file: STORE_FILE,
+      message: messageOf(error),
+      hint: isTriggerboxError(error) ? error.hint : undefined,
+    });
+  }
+  const diagnostics = [...storeProblems, ...(await checkApp(loaded, secretNames))];
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = diagnostics.length - errors;
   const { app } = loaded;

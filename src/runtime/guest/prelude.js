@@ -287,8 +287,11 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
   globalThis.exports = {};
 
   // ---- context ----
+  let traceValues = false;
   const values = {
     get(name) {
+      // --trace-values: report which file asked (the first stack frame in a user's file).
+      if (traceValues) hostSync('trace', String(name), callerLocation() ?? '');
       const found = hostValue(String(name));
       if (found === null) return undefined;
       if (found === 'secret') {
@@ -417,6 +420,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
       context.request = options.request;
       const system = options.user.type === 'system' || options.runAsSystem === true;
       context.runningAsSystem = () => system;
+      traceValues = options.traceValues === true;
       const args =
         argsMode === 'copy'
           ? argsPayload

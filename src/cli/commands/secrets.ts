@@ -1,0 +1,133 @@
+/** `triggerbox secrets ...`: parity with `appservices secrets`, plus rotate-key and import. */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { openSecretStore, type SecretStore } from '../../secrets/store.js';
+import { TriggerboxError } from '../../shared/errors.js';
+import { openApp, type GlobalOptions } from '../app-context.js';
+import type { CliIO } from '../io.js';
+import { Printer } from '../render.js';
+
+function storeFor(options: GlobalOptions, io: CliIO): SecretStore {
+  const { app } = openApp(options, io);
+  return openSecretStore({ root: app.root, env: io.env });
+}
+
+/** Strips the one newline that `echo value |` adds; keeps any other whitespace. */
+function fromStdin(text: string): string {
+  return text.replace(/\r?\n$/, '');
+}
+
+async function askName(io: CliIO): Promise<string> {
+  if (io.stdin?.isTTY && io.prompt) return (await io.prompt('Secret Name: ', false)).trim();
+  throw new TriggerboxError('InvalidInput', 'missing --name', {
+    hint: 'pass --name <secret name>',
+  });
+}
+
+async function askValue(io: CliIO): Promise<string> {
+  if (io.stdin?.isTTY && io.prompt) return io.prompt('Secret Value: ', true);
+  if (io.stdin) {
+    const piped = fromStdin(await io.stdin.read());
+    if (piped !== '') return piped;
+  }
+  throw new TriggerboxError('InvalidInput', 'missing secret value', {
+    hint: 'pipe it on stdin (printf %s "$VALUE" | triggerbox secrets create --name N), or run in a terminal to be prompted; --value also works but stays in shell history',
+  });
+}
+
+export async function createSecret(
+  options: GlobalOptions & { name?: string | undefined; value?: string | undefined },
+  io: CliIO,
+): Promise<number> {
+  const store = storeFor(options, io);
+  const name = options.name ?? (await askName(io));
+  const value = options.value ?? (await askValue(io));
+  const { id } = await store.create(name, value);
+  new Printer(io, options.outputFormat).message(`Successfully created secret, id: ${id}`);
+  return 0;
+}
+
+export async function listSecrets(options: GlobalOptions, io: CliIO): Promise<number> {
+  const secrets = await storeFor(options, io).list();
+  const printer = new Printer(io, options.outputFormat);
+  if (secrets.length === 0) {
+    printer.message('No available secrets to show');
+    return 0;
+  }
+  printer.message(`Found ${secrets.length} secrets`, {
+    headers: ['ID', 'Name'],
+    rows: secrets.map((s) => ({ ID: s.id, Name: s.name })),
+  });
+  return 0;
+}
+
+export async function updateSecret(
+  options: GlobalOptions & {
+    secret: string;
+    name?: string | undefined;
+    value?: string | undefined;
+  },
+  io: CliIO,
+): Promise<number> {
+  const store = storeFor(options, io);
+  let value = options.value;
+  if (value === undefined && options.name === undefined && io.stdin && !io.stdin.isTTY) {
+    const piped = fromStdin(await io.stdin.read());
+    if (piped !== '') value = piped;
+  }
+  await store.update(options.secret, { name: options.name, value });
+  new Printer(io, options.outputFormat).message('Successfully updated secret');
+  return 0;
+}
+
+export async function deleteSecrets(
+  options: GlobalOptions & { secret: string[] },
+  io: CliIO,
+): Promise<number> {
+  const refs = options.secret
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (refs.length === 0)
+    throw new TriggerboxError('InvalidInput', 'name the secrets to delete with --secret a,b,c');
+  const deleted = await storeFor(options, io).delete(refs);
+  new Printer(io, options.outputFormat).message(`Deleted ${deleted.length} secret(s)`, {
+    headers: ['ID', 'Name', 'Deleted', 'Details'],
+    rows: deleted.map((d) => ({
+      ID: d.id,
+      Name: d.name,
+      Deleted: String(d.deleted),
+      Details: d.details,
+    })),
+  });
+  return 0;
+}
+
+export async function rotateKey(options: GlobalOptions, io: CliIO): Promise<number> {
+  const { count } = await storeFor(options, io).rotateKey();
+  new Printer(io, options.outputFormat).message(
+    `Re-encrypted ${count} secret(s) under a new master key in .triggerbox/master.key; keep a copy of it somewhere safe, the old key no longer opens the store`,
+  );
+  return 0;
+}
+
+export async function importSecrets(
+  options: GlobalOptions & { from: string },
+  io: CliIO,
+): Promise<number> {
+  const file = path.resolve(io.cwd, options.from);
+  if (!existsSync(file)) {
+    throw new TriggerboxError('InvalidInput', `no such file: ${file}`, {
+      hint: 'pass --from the path of a dotenv file (KEY=value lines)',
+    });
+  }
+  const entries = parseDotenv(readFileSync(file));
+  if (Object.keys(entries).length === 0)
+    throw new TriggerboxError('InvalidInput', `${file} holds no KEY=value lines`);
+  const { created, updated } = await storeFor(options, io).importEntries(entries);
+  new Printer(io, options.outputFormat).message(
+    `Imported ${created.length + updated.length} secret(s) from ${options.from} (${created.length} created, ${updated.length} updated). The plaintext file ${options.from} is no longer needed: delete it.`,
+  );
+  return 0;
+}

@@ -1,0 +1,136 @@
+/**
+ * The cryptography of the secret store (docs/secret-store.md): HKDF-SHA256 subkeys of the
+ * 32-byte master key, AES-256-GCM per secret with the store id, secret id and name as
+ * associated data, and HMAC-SHA256 over the whole set of entries.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
+
+export const FORMAT_VERSION = 1;
+export const MASTER_KEY_BYTES = 32;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface StoreKeys {
+  encryption: Buffer;
+  mac: Buffer;
+  check: Buffer;
+}
+
+function subkey(master: Buffer, storeId: string, purpose: string): Buffer {
+  return Buffer.from(
+    hkdfSync('sha256', master, Buffer.from(storeId, 'hex'), `triggerbox/v1/${purpose}`, 32),
+  );
+}
+
+export function deriveKeys(master: Buffer, storeId: string): StoreKeys {
+  return {
+    encryption: subkey(master, storeId, 'encryption'),
+    mac: subkey(master, storeId, 'mac'),
+    check: subkey(master, storeId, 'key-check'),
+  };
+}
+
+export function associatedData(storeId: string, id: string, name: string): Buffer {
+  return Buffer.from(`triggerbox-secrets/v1\0${storeId}\0${id}\0${name}`, 'utf8');
+}
+
+/** AES-256-GCM with a fresh random nonce; returns base64 nonce and base64 ciphertext||tag. */
+export function seal(
+  keys: StoreKeys,
+  storeId: string,
+  id: string,
+  name: string,
+  plaintext: string,
+  nonce: Buffer = randomBytes(NONCE_BYTES),
+): { nonce: string; ciphertext: string } {
+  const cipher = createCipheriv('aes-256-gcm', keys.encryption, nonce);
+  cipher.setAAD(associatedData(storeId, id, name));
+  const body = Buffer.concat([
+    cipher.update(plaintext, 'utf8'),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]);
+  return { nonce: nonce.toString('base64'), ciphertext: body.toString('base64') };
+}
+
+/** Decrypts one entry; undefined when it does not authenticate (tampered, swapped, wrong key). */
+export function open(
+  keys: StoreKeys,
+  storeId: string,
+  id: string,
+  name: string,
+  nonce: string,
+  ciphertext: string,
+): string | undefined {
+  const body = Buffer.from(ciphertext, 'base64');
+  const iv = Buffer.from(nonce, 'base64');
+  if (iv.length !== NONCE_BYTES || body.length < TAG_BYTES) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', keys.encryption, iv);
+    decipher.setAAD(associatedData(storeId, id, name));
+    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+    return Buffer.concat([
+      decipher.update(body.subarray(0, body.length - TAG_BYTES)),
+      decipher.final(),
+    ]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Proves a key belongs to a store without decrypting anything: tells a wrong key from tampering. */
+export function keyCheck(keys: StoreKeys, storeId: string): string {
+  return createHmac('sha256', keys.check)
+    .update(`triggerbox-key-check/v1\0${storeId}`)
+    .digest('base64');
+}
+
+export interface EntryForMac {
+  id: string;
+  name: string;
+  nonce: string;
+  ciphertext: string;
+}
+
+/** HMAC over every entry, in order: a removed, added, reordered or rolled-back entry changes it. */
+export function setMac(
+  keys: StoreKeys,
+  storeId: string,
+  check: string,
+  entries: readonly EntryForMac[],
+): string {
+  const mac = createHmac('sha256', keys.mac);
+  mac.update(`triggerbox-secrets/v1\0${storeId}\0${check}\0${entries.length}\0`);
+  for (const e of entries) mac.update(`${e.id}\0${e.name}\0${e.nonce}\0${e.ciphertext}\0`);
+  return mac.digest('base64');
+}
+
+/** Constant-time comparison of two base64 digests (timingSafeEqual throws on unequal lengths). */
+export function sameDigest(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'base64');
+  const y = Buffer.from(b, 'base64');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export function newMasterKey(): Buffer {
+  return randomBytes(MASTER_KEY_BYTES);
+}
+
+export function newStoreId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/** A 24-hex ObjectId-shaped id, as the platform's secret ids are. */
+export function newSecretId(): string {
+  const time = Math.floor(Date.now() / 1000)
+    .toString(16)
+    .padStart(8, '0');
+  return time + randomBytes(8).toString('hex');
+}

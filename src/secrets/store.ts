@@ -1,0 +1,490 @@
+/**
+ * The encrypted local secret store (docs/secret-store.md). The file .triggerbox/secrets.json
+ * is safe to commit: names are visible, values are AES-256-GCM ciphertexts, and an HMAC over
+ * every entry detects a removed, added, swapped or rolled-back entry. Every operation reads the
+ * file afresh; every change happens under a cross-process lock and replaces the file atomically.
+ * No plaintext value is ever written to disk or put in an error message.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { checkValueName, VALUE_NAME_RULE } from '../app/names.js';
+import { writeFileAtomic, syncDirectory } from '../shared/atomic-file.js';
+import { TriggerboxError } from '../shared/errors.js';
+import { withFileLock } from '../shared/file-lock.js';
+import {
+  deriveKeys,
+  FORMAT_VERSION,
+  keyCheck,
+  newMasterKey,
+  newSecretId,
+  newStoreId,
+  open,
+  sameDigest,
+  seal,
+  setMac,
+  type StoreKeys,
+} from './crypto.js';
+import {
+  findMasterKey,
+  ignoreKeyFiles,
+  KEY_FILE,
+  KEY_VARIABLE,
+  NEXT_KEY_FILE,
+  readKeyFile,
+  STORE_DIR,
+  writeKeyFile,
+  type MasterKey,
+} from './key.js';
+
+export const STORE_FILE = `${STORE_DIR}/secrets.json`;
+const LOCK_FILE = `${STORE_DIR}/secrets.lock`;
+export const MAX_VALUE_LENGTH = 500;
+export const VALUE_RULE = `secret values must be strings of at most ${MAX_VALUE_LENGTH} characters`;
+
+export interface SecretEntry {
+  id: string;
+  name: string;
+  nonce: string;
+  ciphertext: string;
+}
+
+export interface StoreDocument {
+  triggerbox_secret_store: number;
+  store_id: string;
+  key_check: string;
+  secrets: SecretEntry[];
+  mac: string;
+}
+
+export interface SecretSummary {
+  id: string;
+  name: string;
+}
+
+export interface DeletedSecret extends SecretSummary {
+  deleted: boolean;
+  details: string;
+}
+
+export interface OpenSecretStoreOptions {
+  /** The app directory. */
+  root: string;
+  /** Where TRIGGERBOX_MASTER_KEY is looked up first; defaults to process.env. */
+  env?: Record<string, string | undefined> | undefined;
+}
+
+interface Unlocked {
+  doc: StoreDocument;
+  keys: StoreKeys;
+  master: MasterKey;
+}
+
+function corrupt(file: string, detail: string): TriggerboxError {
+  return new TriggerboxError(
+    'SecretStoreCorrupt',
+    `the secret store ${file} is corrupted: ${detail}`,
+    {
+      hint: `restore ${file} from version control (git checkout -- ${file}); nothing was changed`,
+    },
+  );
+}
+
+function tampered(file: string, detail: string): TriggerboxError {
+  return new TriggerboxError(
+    'SecretStoreTampered',
+    `the secret store ${file} was modified outside triggerbox: ${detail}`,
+    {
+      hint: `restore ${file} from version control (git checkout -- ${file}); nothing was changed`,
+    },
+  );
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Checks the document's shape; every problem is a SecretStoreCorrupt naming the JSON path. */
+function parseDocument(text: string, file: string): StoreDocument {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw corrupt(file, `not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw corrupt(file, 'not a JSON object');
+  const d = doc as Record<string, unknown>;
+  if (d['triggerbox_secret_store'] !== FORMAT_VERSION) {
+    throw corrupt(
+      file,
+      `unsupported format version ${JSON.stringify(d['triggerbox_secret_store'])} (this triggerbox reads version ${FORMAT_VERSION})`,
+    );
+  }
+  for (const key of ['store_id', 'key_check', 'mac'] as const) {
+    if (typeof d[key] !== 'string' || d[key] === '') throw corrupt(file, `$.${key} is missing`);
+  }
+  if (!/^[0-9a-f]{32}$/.test(d['store_id'] as string))
+    throw corrupt(file, '$.store_id is not 32 hex digits');
+  if (!Array.isArray(d['secrets'])) throw corrupt(file, '$.secrets is not an array');
+  const ids = new Set<string>();
+  const names = new Set<string>();
+  (d['secrets'] as unknown[]).forEach((raw, i) => {
+    const e = raw as Record<string, unknown>;
+    if (typeof e !== 'object' || e === null)
+      throw corrupt(file, `$.secrets[${i}] is not an object`);
+    for (const key of ['id', 'name', 'nonce', 'ciphertext'] as const) {
+      if (typeof e[key] !== 'string') throw corrupt(file, `$.secrets[${i}].${key} is missing`);
+    }
+    if (!BASE64.test(e['nonce'] as string) || !BASE64.test(e['ciphertext'] as string)) {
+      throw corrupt(file, `$.secrets[${i}] has a nonce or ciphertext that is not base64`);
+    }
+    if (ids.has(e['id'] as string) || names.has(e['name'] as string)) {
+      throw corrupt(file, `$.secrets[${i}] repeats an id or a name`);
+    }
+    ids.add(e['id'] as string);
+    names.add(e['name'] as string);
+  });
+  return doc as StoreDocument;
+}
+
+function checkName(name: string): void {
+  const problem = checkValueName(name);
+  if (problem !== undefined)
+    throw new TriggerboxError('SecretInvalid', `invalid secret name '${name}': ${VALUE_NAME_RULE}`);
+}
+
+function checkValue(value: string): void {
+  if (value.length === 0)
+    throw new TriggerboxError('SecretInvalid', 'a secret value must not be empty');
+  if (value.length > MAX_VALUE_LENGTH) {
+    // Never the value itself in a message: only its length.
+    throw new TriggerboxError(
+      'SecretInvalid',
+      `the secret value is ${value.length} characters long: ${VALUE_RULE}`,
+    );
+  }
+}
+
+export class SecretStore {
+  readonly root: string;
+  /** Path of the store file relative to the app root, for messages. */
+  readonly file = STORE_FILE;
+  private readonly env: Record<string, string | undefined>;
+  private cached: { stamp: string; unlocked: Unlocked } | undefined;
+
+  constructor(options: OpenSecretStoreOptions) {
+    this.root = path.resolve(options.root);
+    this.env = options.env ?? process.env;
+  }
+
+  private abs(file: string): string {
+    return path.join(this.root, ...file.split('/'));
+  }
+
+  exists(): boolean {
+    return existsSync(this.abs(STORE_FILE));
+  }
+
+  private readDocument(): StoreDocument | undefined {
+    if (!this.exists()) return undefined;
+    return parseDocument(readFileSync(this.abs(STORE_FILE), 'utf8'), STORE_FILE);
+  }
+
+  /** Secret names without the key (they are not secret): for `values list` and `validate`. */
+  names(): string[] {
+    return this.readDocument()?.secrets.map((s) => s.name) ?? [];
+  }
+
+  /** Where the key would come from, for messages; undefined when there is none. */
+  keySource(): MasterKey['source'] | undefined {
+    return findMasterKey(this.root, this.env)?.source;
+  }
+
+  private missingKey(): TriggerboxError {
+    return new TriggerboxError(
+      'SecretKeyMissing',
+      `the secret store ${STORE_FILE} is encrypted, but no master key was found`,
+      {
+        hint: `set ${KEY_VARIABLE} (in the environment or the app's .env) to the store's key, or restore ${KEY_FILE}`,
+      },
+    );
+  }
+
+  /** Verifies the key and the whole-set MAC. Finishes an interrupted key rotation. */
+  private unlock(doc: StoreDocument): Unlocked {
+    const master = findMasterKey(this.root, this.env);
+    if (master === undefined) throw this.missingKey();
+    let keys = deriveKeys(master.key, doc.store_id);
+    let used = master;
+    if (!sameDigest(keyCheck(keys, doc.store_id), doc.key_check)) {
+      const next = master.source === 'key file' ? readKeyFile(this.root, NEXT_KEY_FILE) : undefined;
+      const nextKeys = next && deriveKeys(next, doc.store_id);
+      if (
+        next === undefined ||
+        nextKeys === undefined ||
+        !sameDigest(keyCheck(nextKeys, doc.store_id), doc.key_check)
+      ) {
+        throw new TriggerboxError(
+          'SecretKeyWrong',
+          `the master key from ${master.source === 'key file' ? KEY_FILE : `${KEY_VARIABLE} (${master.source})`} does not open ${STORE_FILE}`,
+          {
+            hint: `use the key this store was created with (store id ${doc.store_id}); nothing was changed`,
+          },
+        );
+      }
+      // `rotate-key` wrote the store under the new key, then stopped before renaming the key file.
+      renameSync(this.abs(NEXT_KEY_FILE), this.abs(KEY_FILE));
+      syncDirectory(this.abs(STORE_DIR));
+      keys = nextKeys;
+      used = { key: next, source: 'key file' };
+    }
+    if (!sameDigest(setMac(keys, doc.store_id, doc.key_check, doc.secrets), doc.mac)) {
+      throw tampered(
+        STORE_FILE,
+        'its integrity check (MAC over every entry) does not match: an entry was added, removed, swapped or rolled back',
+      );
+    }
+    return { doc, keys, master: used };
+  }
+
+  private write(doc: StoreDocument, keys: StoreKeys): void {
+    doc.mac = setMac(keys, doc.store_id, doc.key_check, doc.secrets);
+    mkdirSync(this.abs(STORE_DIR), { recursive: true });
+    writeFileAtomic(this.abs(STORE_FILE), `${JSON.stringify(doc, null, 1)}\n`);
+    this.cached = undefined;
+  }
+
+  /** Runs a change under the lock on a freshly read, verified store (created when absent). */
+  private async mutate<T>(change: (state: Unlocked) => T): Promise<T> {
+    mkdirSync(this.abs(STORE_DIR), { recursive: true });
+    return withFileLock(this.abs(LOCK_FILE), () => {
+      const existing = this.readDocument();
+      const state = existing === undefined ? this.createStore() : this.unlock(existing);
+      const result = change(state);
+      this.write(state.doc, state.keys);
+      return result;
+    });
+  }
+
+  /** A new empty store; creates the key file (0600, git-ignored) when no key exists yet. */
+  private createStore(): Unlocked {
+    let master = findMasterKey(this.root, this.env);
+    if (master === undefined) {
+      const key = newMasterKey();
+      writeKeyFile(this.root, KEY_FILE, key);
+      ignoreKeyFiles(this.root);
+      master = { key, source: 'key file' };
+    }
+    const storeId = newStoreId();
+    const keys = deriveKeys(master.key, storeId);
+    const doc: StoreDocument = {
+      triggerbox_secret_store: FORMAT_VERSION,
+      store_id: storeId,
+      key_check: keyCheck(keys, storeId),
+      secrets: [],
+      mac: '',
+    };
+    return { doc, keys, master };
+  }
+
+  /** Reads and verifies, reusing the last verified state while the file is unchanged. */
+  private current(): Unlocked | undefined {
+    if (!this.exists()) return undefined;
+    const stat = statSync(this.abs(STORE_FILE));
+    const stamp = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    if (this.cached?.stamp === stamp) return this.cached.unlocked;
+    const doc = this.readDocument();
+    if (doc === undefined) return undefined;
+    const unlocked = this.unlock(doc);
+    this.cached = { stamp, unlocked };
+    return unlocked;
+  }
+
+  async list(): Promise<SecretSummary[]> {
+    return (this.current()?.doc.secrets ?? []).map(({ id, name }) => ({ id, name }));
+  }
+
+  async create(name: string, value: string): Promise<SecretSummary> {
+    checkName(name);
+    checkValue(value);
+    return this.mutate(({ doc, keys }) => {
+      if (doc.secrets.some((s) => s.name === name)) {
+        throw new TriggerboxError('SecretExists', `a secret named '${name}' already exists`, {
+          hint: `change it with: triggerbox secrets update --secret ${name} --value ...`,
+        });
+      }
+      const id = newSecretId();
+      doc.secrets.push({ id, name, ...seal(keys, doc.store_id, id, name, value) });
+      return { id, name };
+    });
+  }
+
+  /** Matches by name first, then by id (as the platform's CLI does). */
+  private static find(doc: StoreDocument, ref: string): SecretEntry | undefined {
+    return doc.secrets.find((s) => s.name === ref) ?? doc.secrets.find((s) => s.id === ref);
+  }
+
+  async update(
+    ref: string,
+    change: { name?: string | undefined; value?: string | undefined },
+  ): Promise<SecretSummary> {
+    if (change.name === undefined && change.value === undefined) {
+      throw new TriggerboxError(
+        'InvalidInput',
+        'must set either --name or --value when updating a secret',
+      );
+    }
+    if (change.name !== undefined) checkName(change.name);
+    if (change.value !== undefined) checkValue(change.value);
+    return this.mutate(({ doc, keys }) => {
+      const entry = SecretStore.find(doc, ref);
+      if (entry === undefined)
+        throw new TriggerboxError('SecretNotFound', `unable to find secret: ${ref}`);
+      const name = change.name ?? entry.name;
+      if (name !== entry.name && doc.secrets.some((s) => s.name === name)) {
+        throw new TriggerboxError('SecretExists', `a secret named '${name}' already exists`);
+      }
+      const value =
+        change.value ??
+        open(keys, doc.store_id, entry.id, entry.name, entry.nonce, entry.ciphertext);
+      if (value === undefined)
+        throw tampered(STORE_FILE, `secret '${entry.name}' does not decrypt`);
+      // Re-sealed under the (possibly new) name: the name is bound into the ciphertext.
+      Object.assign(entry, { name, ...seal(keys, doc.store_id, entry.id, name, value) });
+      return { id: entry.id, name };
+    });
+  }
+
+  async delete(refs: readonly string[]): Promise<DeletedSecret[]> {
+    if (!this.exists()) throw new TriggerboxError('SecretNotFound', 'unable to find secrets');
+    return this.mutate(({ doc }) => {
+      const matched = new Map<string, SecretEntry>();
+      for (const ref of refs) {
+        const entry = SecretStore.find(doc, ref);
+        if (entry !== undefined) matched.set(entry.id, entry);
+      }
+      if (matched.size === 0) throw new TriggerboxError('SecretNotFound', 'unable to find secrets');
+      doc.secrets = doc.secrets.filter((s) => !matched.has(s.id));
+      return [...matched.values()].map(({ id, name }) => ({
+        id,
+        name,
+        deleted: true,
+        details: '',
+      }));
+    });
+  }
+
+  /** The value of a secret, by name. */
+  async resolve(name: string): Promise<string> {
+    const state = this.current();
+    const entry = state?.doc.secrets.find((s) => s.name === name);
+    if (state === undefined || entry === undefined) {
+      throw new TriggerboxError(
+        'SecretNotFound',
+        `secret '${name}' does not exist in ${STORE_FILE}`,
+        {
+          hint: `create it with: triggerbox secrets create --name ${name}`,
+        },
+      );
+    }
+    const value = open(
+      state.keys,
+      state.doc.store_id,
+      entry.id,
+      entry.name,
+      entry.nonce,
+      entry.ciphertext,
+    );
+    if (value === undefined) throw tampered(STORE_FILE, `secret '${name}' does not decrypt`);
+    return value;
+  }
+
+  /**
+   * Re-encrypts every secret under a new key. Crash-safe: the new key is written to
+   * master.key.next first, then the store (atomically), then the key file is renamed over
+   * master.key; an interrupted rotation is finished by the next open.
+   */
+  async rotateKey(): Promise<{ count: number }> {
+    const master = findMasterKey(this.root, this.env);
+    if (master !== undefined && master.source !== 'key file') {
+      throw new TriggerboxError(
+        'InvalidInput',
+        `the master key comes from ${KEY_VARIABLE} (${master.source}); rotate-key rotates the key file ${KEY_FILE}`,
+        {
+          hint: `unset ${KEY_VARIABLE} (and remove it from .env) so that ${KEY_FILE} holds the key, then run rotate-key again`,
+        },
+      );
+    }
+    if (!this.exists())
+      throw new TriggerboxError('SecretNotFound', 'there is no secret store to rotate yet', {
+        hint: 'create a secret first',
+      });
+    return withFileLock(this.abs(LOCK_FILE), () => {
+      const existing = this.readDocument();
+      if (existing === undefined)
+        throw new TriggerboxError('SecretNotFound', 'there is no secret store to rotate yet');
+      const { doc, keys } = this.unlock(existing);
+      const values = doc.secrets.map((s) => {
+        const value = open(keys, doc.store_id, s.id, s.name, s.nonce, s.ciphertext);
+        if (value === undefined) throw tampered(STORE_FILE, `secret '${s.name}' does not decrypt`);
+        return value;
+      });
+      const nextKey = newMasterKey();
+      writeKeyFile(this.root, NEXT_KEY_FILE, nextKey);
+      const storeId = newStoreId();
+      const nextKeys = deriveKeys(nextKey, storeId);
+      const rotated: StoreDocument = {
+        triggerbox_secret_store: FORMAT_VERSION,
+        store_id: storeId,
+        key_check: keyCheck(nextKeys, storeId),
+        secrets: doc.secrets.map((s, i) => ({
+          id: s.id,
+          name: s.name,
+          ...seal(nextKeys, storeId, s.id, s.name, values[i] ?? ''),
+        })),
+        mac: '',
+      };
+      this.write(rotated, nextKeys);
+      renameSync(this.abs(NEXT_KEY_FILE), this.abs(KEY_FILE));
+      syncDirectory(this.abs(STORE_DIR));
+      return { count: rotated.secrets.length };
+    });
+  }
+
+  /** Creates or updates one secret per entry, all in one atomic change (or none on any error). */
+  async importEntries(
+    entries: Record<string, string>,
+  ): Promise<{ created: string[]; updated: string[] }> {
+    for (const [name, value] of Object.entries(entries)) {
+      checkName(name);
+      try {
+        checkValue(value);
+      } catch (error) {
+        throw new TriggerboxError('SecretInvalid', `${name}: ${(error as Error).message}`);
+      }
+    }
+    return this.mutate(({ doc, keys }) => {
+      const created: string[] = [];
+      const updated: string[] = [];
+      for (const [name, value] of Object.entries(entries)) {
+        const entry = doc.secrets.find((s) => s.name === name);
+        if (entry === undefined) {
+          const id = newSecretId();
+          doc.secrets.push({ id, name, ...seal(keys, doc.store_id, id, name, value) });
+          created.push(name);
+        } else {
+          Object.assign(entry, seal(keys, doc.store_id, entry.id, name, value));
+          updated.push(name);
+        }
+      }
+      return { created, updated };
+    });
+  }
+
+  /** A resolver for createRunner({secrets}): re-reads the store when the file changes. */
+  resolver(): (secretName: string) => Promise<string> {
+    return (secretName) => this.resolve(secretName);
+  }
+}
+
+export function openSecretStore(options: OpenSecretStoreOptions): SecretStore {
+  return new SecretStore(options);
+}
