@@ -35,10 +35,23 @@ export interface CliRun {
   stderr: string;
 }
 
+export interface CliOptions {
+  env?: Record<string, string | undefined>;
+  /** Piped stdin content (stdin is then not a terminal). */
+  stdin?: string;
+  /** Answers to terminal prompts (stdin is then a terminal). */
+  answers?: string[];
+}
+
 /** Runs the CLI in-process, as `triggerbox <argv>` from `cwd`. */
-export async function runCli(argv: string[], cwd: string): Promise<CliRun> {
+export async function runCli(
+  argv: string[],
+  cwd: string,
+  options: CliOptions = {},
+): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
+  const answers = [...(options.answers ?? [])];
   const code = await main(argv, {
     stdout: (text) => {
       stdout += text;
@@ -47,7 +60,15 @@ export async function runCli(argv: string[], cwd: string): Promise<CliRun> {
       stderr += text;
     },
     cwd,
-    env: {},
+    env: options.env ?? {},
+    stdin: {
+      isTTY: options.answers !== undefined,
+      read: () => Promise.resolve(options.stdin ?? ''),
+    },
+    prompt: (question) => {
+      stderr += question;
+      return Promise.resolve(answers.shift() ?? '');
+    },
   });
   return { code, stdout, stderr };
 }

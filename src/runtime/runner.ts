@@ -247,14 +247,18 @@ export class FunctionRunner {
     );
     const stats = { durationMs: outcome.durationMs };
     if (!outcome.ok) {
-      errorLogs.push(outcome.message);
+      // Secret values a function put in its error message are masked like its logs.
+      const message = mask.apply(outcome.message);
+      errorLogs.push(message);
       throw new FunctionExecutionFailure(
         outcome.code,
-        outcome.message,
+        message,
         logs,
         errorLogs,
         stats,
-        outcome.stack,
+        mask.apply(outcome.stack),
+        {},
+        valueTrace,
       );
     }
     let resultEJSON: string;
@@ -269,6 +273,8 @@ export class FunctionRunner {
         [message],
         stats,
         '',
+        {},
+        valueTrace,
       );
     }
     return {

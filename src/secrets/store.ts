@@ -5,12 +5,20 @@
  * file afresh; every change happens under a cross-process lock and replaces the file atomically.
  * No plaintext value is ever written to disk or put in an error message.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import path from 'node:path';
 import { checkValueName, VALUE_NAME_RULE } from '../app/names.js';
 import { writeFileAtomic, syncDirectory } from '../shared/atomic-file.js';
 import { TriggerboxError } from '../shared/errors.js';
-import { withFileLock } from '../shared/file-lock.js';
+import { processRuns, withFileLock } from '../shared/file-lock.js';
 import {
   deriveKeys,
   FORMAT_VERSION,
@@ -256,12 +264,24 @@ export class SecretStore {
   private async mutate<T>(change: (state: Unlocked) => T): Promise<T> {
     mkdirSync(this.abs(STORE_DIR), { recursive: true });
     return withFileLock(this.abs(LOCK_FILE), () => {
+      this.removeStaleTempFiles();
       const existing = this.readDocument();
       const state = existing === undefined ? this.createStore() : this.unlock(existing);
       const result = change(state);
       this.write(state.doc, state.keys);
       return result;
     });
+  }
+
+  /** Temp files of writers that were killed before their rename (ciphertext only, but litter). */
+  private removeStaleTempFiles(): void {
+    for (const entry of readdirSync(this.abs(STORE_DIR))) {
+      const pid = /^\.(?:secrets\.json|master\.key(?:\.next)?)\.(\d+)\.[0-9a-f]+\.tmp$/.exec(
+        entry,
+      )?.[1];
+      if (pid !== undefined && !processRuns(Number(pid)))
+        unlinkSync(this.abs(`${STORE_DIR}/${entry}`));
+    }
   }
 
   /** A new empty store; creates the key file (0600, git-ignored) when no key exists yet. */

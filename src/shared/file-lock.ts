@@ -1,19 +1,21 @@
 /**
- * A lock file that serializes writers across processes: created with O_EXCL, holding the
- * owner's pid. A lock whose owner no longer runs is taken over, so a writer killed while
- * holding it does not block everyone after it.
+ * A lock file that serializes writers across processes. The lock is created atomically with
+ * its owner's pid inside (written to a temp file, then hard-linked into place: the link fails
+ * if the lock exists), so a waiter never sees an empty lock. A lock whose owner no longer runs
+ * is taken over, so a writer killed while holding it does not block everyone after it; the
+ * takeover itself is serialized by a second lock so that two waiters cannot both remove it.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { TriggerboxError } from './errors.js';
 
-function ownerAlive(lockFile: string): boolean {
-  let pid: number;
-  try {
-    pid = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
-  } catch {
-    return true; // vanished or being written: try again shortly
-  }
+/** A takeover lock older than this belongs to a process that died in the takeover itself. */
+const TAKEOVER_STALE_MS = 5_000;
+
+/** Whether a process with this pid exists (EPERM: it exists, owned by someone else). */
+export function processRuns(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
     return true;
@@ -22,22 +24,54 @@ function ownerAlive(lockFile: string): boolean {
   }
 }
 
-function tryAcquire(lockFile: string): boolean {
+function unlinkQuietly(file: string): void {
   try {
-    const fd = openSync(lockFile, 'wx', 0o600);
-    writeSync(fd, String(process.pid));
-    closeSync(fd);
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
+
+/** Creates `file` holding this process's pid, atomically; false if it already exists. */
+function createExclusive(file: string): boolean {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(temp, String(process.pid), { mode: 0o600 });
+  try {
+    linkSync(temp, file);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    if (!ownerAlive(lockFile)) {
-      try {
-        unlinkSync(lockFile);
-      } catch {
-        // another waiter removed it first
-      }
-    }
     return false;
+  } finally {
+    unlinkQuietly(temp);
+  }
+}
+
+function ownerOf(file: string): number | undefined {
+  try {
+    return Number.parseInt(readFileSync(file, 'utf8'), 10);
+  } catch {
+    return undefined; // vanished: the next attempt may succeed
+  }
+}
+
+/** Removes the lock if its owner is dead, holding the takeover lock while it checks. */
+function takeOverIfStale(lockFile: string): void {
+  const owner = ownerOf(lockFile);
+  if (owner === undefined || processRuns(owner)) return;
+  const takeover = `${lockFile}.takeover`;
+  if (!createExclusive(takeover)) {
+    try {
+      if (Date.now() - statSync(takeover).mtimeMs > TAKEOVER_STALE_MS) unlinkQuietly(takeover);
+    } catch {
+      // gone already
+    }
+    return;
+  }
+  try {
+    if (ownerOf(lockFile) === owner) unlinkQuietly(lockFile);
+  } finally {
+    unlinkQuietly(takeover);
   }
 }
 
@@ -47,7 +81,8 @@ export async function withFileLock<T>(
   timeoutMs = 15_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  while (!tryAcquire(lockFile)) {
+  while (!createExclusive(lockFile)) {
+    takeOverIfStale(lockFile);
     if (Date.now() > deadline) {
       throw new TriggerboxError('SecretStoreLocked', `timed out waiting for the lock ${lockFile}`, {
         hint: `another triggerbox process is writing the secret store; if none is running, delete ${lockFile}`,
@@ -58,10 +93,6 @@ export async function withFileLock<T>(
   try {
     return await action();
   } finally {
-    try {
-      unlinkSync(lockFile);
-    } catch {
-      // already gone: nothing to release
-    }
+    unlinkQuietly(lockFile);
   }
 }

@@ -1,0 +1,485 @@
+import assert from 'node:assert/strict';
+import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { deriveKeys, keyCheck, seal, setMac } from '../src/secrets/crypto.js';
+import { openSecretStore, type StoreDocument } from '../src/secrets/store.js';
+import { TriggerboxError } from '../src/index.js';
+import { repoRoot, runCli, tempApp } from './helpers.js';
+
+const STORE = '.triggerbox/secrets.json';
+const readStore = (root: string): StoreDocument =>
+  JSON.parse(readFileSync(path.join(root, STORE), 'utf8')) as StoreDocument;
+const writeStore = (root: string, doc: unknown): void =>
+  writeFileSync(path.join(root, STORE), JSON.stringify(doc));
+
+async function appWithSecrets(names: Record<string, string>): Promise<string> {
+  const root = tempApp({ 'functions/noop.js': 'exports = () => 1;' });
+  const store = openSecretStore({ root, env: {} });
+  for (const [name, value] of Object.entries(names)) await store.create(name, value);
+  return root;
+}
+
+/** Asserts that `action` fails with `code` and leaves the store file byte for byte as it was. */
+async function failsWithoutChange(
+  root: string,
+  code: string,
+  action: () => Promise<unknown>,
+): Promise<TriggerboxError> {
+  const before = readFileSync(path.join(root, STORE), 'utf8');
+  try {
+    await action();
+  } catch (error) {
+    assert.ok(error instanceof TriggerboxError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.equal(readFileSync(path.join(root, STORE), 'utf8'), before, 'the store file changed');
+    return error;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+describe('secret store format', () => {
+  it('test vectors: docs/secret-store.md matches the implementation and node:crypto used directly', () => {
+    const doc = readFileSync(path.join(repoRoot, 'docs/secret-store.md'), 'utf8');
+    const vector = (label: string): string => {
+      const match = new RegExp(`^\\| ${label.replace(/[()]/g, '\\$&')} \\| \`([^\`]+)\``, 'm').exec(
+        doc,
+      );
+      assert.ok(match, `no vector '${label}' in docs/secret-store.md`);
+      return match[1] ?? '';
+    };
+    const master = Buffer.from(vector('master key (hex)'), 'hex');
+    const storeId = vector('store_id');
+    const keys = deriveKeys(master, storeId);
+    assert.equal(keys.encryption.toString('hex'), vector('encryption key (hex)'));
+    assert.equal(keys.mac.toString('hex'), vector('MAC key (hex)'));
+    assert.equal(keys.check.toString('hex'), vector('key-check key (hex)'));
+    const hkdf = (info: string): string =>
+      Buffer.from(hkdfSync('sha256', master, Buffer.from(storeId, 'hex'), info, 32)).toString(
+        'hex',
+      );
+    assert.equal(hkdf('triggerbox/v1/encryption'), vector('encryption key (hex)'));
+    const check = keyCheck(keys, storeId);
+    assert.equal(check, vector('key_check'));
+    assert.equal(
+      createHmac('sha256', keys.check)
+        .update(`triggerbox-key-check/v1\0${storeId}`)
+        .digest('base64'),
+      check,
+    );
+    const nonce = Buffer.from(vector('nonce (hex)'), 'hex');
+    const sealed = seal(keys, storeId, '65f000000000000000000001', 'apiKey', 'hunter2', nonce);
+    assert.equal(sealed.ciphertext, vector('ciphertext (base64)'));
+    const cipher = createCipheriv('aes-256-gcm', keys.encryption, nonce);
+    cipher.setAAD(
+      Buffer.from(`triggerbox-secrets/v1\0${storeId}\0${'65f000000000000000000001'}\0apiKey`),
+    );
+    const direct = Buffer.concat([
+      cipher.update('hunter2'),
+      cipher.final(),
+      cipher.getAuthTag(),
+    ]).toString('base64');
+    assert.equal(direct, sealed.ciphertext);
+    const entry = { id: '65f000000000000000000001', name: 'apiKey', ...sealed };
+    assert.equal(
+      setMac(keys, storeId, check, [entry]),
+      vector('mac of a store holding that one entry'),
+    );
+  });
+
+  it('format: the file holds names and ciphertexts only, and a fresh nonce on every write', async () => {
+    const root = await appWithSecrets({ one: 'same-value', two: 'same-value' });
+    const doc = readStore(root);
+    assert.equal(doc.triggerbox_secret_store, 1);
+    assert.deepEqual(
+      doc.secrets.map((s) => s.name),
+      ['one', 'two'],
+    );
+    assert.ok(doc.secrets.every((s) => /^[0-9a-f]{24}$/.test(s.id)));
+    assert.notEqual(doc.secrets[0]?.ciphertext, doc.secrets[1]?.ciphertext);
+    assert.ok(!readFileSync(path.join(root, STORE), 'utf8').includes('same-value'));
+    const store = openSecretStore({ root, env: {} });
+    const nonce = doc.secrets[0]?.nonce;
+    await store.update('one', { value: 'same-value' });
+    assert.notEqual(readStore(root).secrets[0]?.nonce, nonce);
+    assert.equal(await store.resolve('one'), 'same-value');
+  });
+
+  it('key file: created with mode 0600 on the first create, and kept out of git', async () => {
+    const root = await appWithSecrets({ a: 'value-a' });
+    const keyFile = path.join(root, '.triggerbox/master.key');
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    assert.match(
+      readFileSync(path.join(root, '.gitignore'), 'utf8'),
+      /^\.triggerbox\/master\.key$/m,
+    );
+  });
+
+  it("key: TRIGGERBOX_MASTER_KEY (environment, then the app's .env) wins over the key file", async () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const root = tempApp({ '.env': `TRIGGERBOX_MASTER_KEY=${key}\n` });
+    await openSecretStore({ root, env: {} }).create('s', 'from-dotenv-key');
+    assert.equal(existsSync(path.join(root, '.triggerbox/master.key')), false);
+    assert.equal(
+      await openSecretStore({ root, env: { TRIGGERBOX_MASTER_KEY: key } }).resolve('s'),
+      'from-dotenv-key',
+    );
+    const other = Buffer.alloc(32, 9).toString('hex');
+    await failsWithoutChange(root, 'SecretKeyWrong', () =>
+      openSecretStore({ root, env: { TRIGGERBOX_MASTER_KEY: other } }).list(),
+    );
+  });
+});
+
+describe('secret store damage', () => {
+  it('keys: a wrong, a missing and a malformed key are distinct errors that change nothing', async () => {
+    const root = await appWithSecrets({ a: 'value-a' });
+    const wrong = Buffer.alloc(32, 1).toString('base64');
+    const error = await failsWithoutChange(root, 'SecretKeyWrong', () =>
+      openSecretStore({ root, env: { TRIGGERBOX_MASTER_KEY: wrong } }).list(),
+    );
+    assert.match(error.hint ?? '', /store id [0-9a-f]{32}/);
+    await failsWithoutChange(root, 'SecretKeyInvalid', () =>
+      openSecretStore({ root, env: { TRIGGERBOX_MASTER_KEY: 'short' } }).list(),
+    );
+    const keyFile = path.join(root, '.triggerbox/master.key');
+    const key = readFileSync(keyFile, 'utf8');
+    writeFileSync(keyFile, '');
+    await failsWithoutChange(root, 'SecretKeyInvalid', () =>
+      openSecretStore({ root, env: {} }).create('b', 'x'),
+    );
+    (await import('node:fs')).unlinkSync(keyFile);
+    const missing = await failsWithoutChange(root, 'SecretKeyMissing', () =>
+      openSecretStore({ root, env: {} }).create('b', 'value'),
+    );
+    assert.match(missing.hint ?? '', /TRIGGERBOX_MASTER_KEY/);
+    writeFileSync(keyFile, key);
+    assert.equal(await openSecretStore({ root, env: {} }).resolve('a'), 'value-a');
+  });
+
+  it('tampering: changing any part of the file is detected, and nothing changes', async () => {
+    const root = await appWithSecrets({ a: 'value-a', b: 'value-b', c: 'value-c' });
+    const original = readStore(root);
+    const flip = (text: string): string => (text[0] === 'A' ? 'B' : 'A') + text.slice(1);
+    const mutations: [string, (d: StoreDocument) => void, string][] = [
+      ['store_id', (d) => void (d.store_id = 'ff' + d.store_id.slice(2)), 'SecretKeyWrong'],
+      ['key_check', (d) => void (d.key_check = flip(d.key_check)), 'SecretKeyWrong'],
+      ['mac', (d) => void (d.mac = flip(d.mac)), 'SecretStoreTampered'],
+      ['an id', (d) => void (d.secrets[1]!.id = '0'.repeat(24)), 'SecretStoreTampered'],
+      ['a name', (d) => void (d.secrets[1]!.name = 'renamed'), 'SecretStoreTampered'],
+      [
+        'a nonce',
+        (d) => void (d.secrets[1]!.nonce = flip(d.secrets[1]!.nonce)),
+        'SecretStoreTampered',
+      ],
+      [
+        'a ciphertext',
+        (d) => void (d.secrets[1]!.ciphertext = flip(d.secrets[1]!.ciphertext)),
+        'SecretStoreTampered',
+      ],
+      [
+        'swapped ciphertexts',
+        (d) => {
+          const [x, y] = [d.secrets[0]!, d.secrets[1]!];
+          [x.ciphertext, y.ciphertext, x.nonce, y.nonce] = [
+            y.ciphertext,
+            x.ciphertext,
+            y.nonce,
+            x.nonce,
+          ];
+        },
+        'SecretStoreTampered',
+      ],
+      ['a removed entry', (d) => void d.secrets.splice(1, 1), 'SecretStoreTampered'],
+      ['reordered entries', (d) => void d.secrets.reverse(), 'SecretStoreTampered'],
+      [
+        'a duplicated entry',
+        (d) => void d.secrets.push({ ...d.secrets[0]!, id: '1'.repeat(24), name: 'copy' }),
+        'SecretStoreTampered',
+      ],
+      ['the version', (d) => void (d.triggerbox_secret_store = 2), 'SecretStoreCorrupt'],
+      [
+        'a missing field',
+        (d) => void delete (d as Partial<StoreDocument>).mac,
+        'SecretStoreCorrupt',
+      ],
+      ['bad base64', (d) => void (d.secrets[0]!.ciphertext = '%%%'), 'SecretStoreCorrupt'],
+    ];
+    for (const [what, mutate, code] of mutations) {
+      const doc = structuredClone(original);
+      mutate(doc);
+      writeStore(root, doc);
+      const store = openSecretStore({ root, env: {} });
+      const error = await failsWithoutChange(root, code, () => store.list()).catch((e: unknown) => {
+        throw new Error(`${what}: ${String(e)}`);
+      });
+      assert.match(error.hint ?? '', /restore|key/, what);
+      await failsWithoutChange(root, code, () => store.create('new', 'value'));
+    }
+    writeFileSync(path.join(root, STORE), '{not json');
+    await failsWithoutChange(root, 'SecretStoreCorrupt', () =>
+      openSecretStore({ root, env: {} }).list(),
+    );
+    writeStore(root, original);
+    assert.equal(await openSecretStore({ root, env: {} }).resolve('b'), 'value-b');
+  });
+
+  it('tampering: a rolled-back entry (an older ciphertext of the same secret) is detected', async () => {
+    const root = await appWithSecrets({ a: 'version-1' });
+    const old = readStore(root).secrets[0]!;
+    await openSecretStore({ root, env: {} }).update('a', { value: 'version-2' });
+    const doc = readStore(root);
+    doc.secrets[0] = old;
+    writeStore(root, doc);
+    await failsWithoutChange(root, 'SecretStoreTampered', () =>
+      openSecretStore({ root, env: {} }).resolve('a'),
+    );
+  });
+});
+
+describe('secrets commands', () => {
+  it('secrets create/list: the appservices messages, table and -f json lines', async () => {
+    const root = tempApp({});
+    assert.equal(
+      (await runCli(['secrets', 'list'], root)).stdout,
+      'No available secrets to show\n',
+    );
+    const created = await runCli(['secrets', 'create', '--name', 'apiKey', '--value', 'v1'], root);
+    assert.equal(created.code, 0, created.stderr);
+    const id = /^Successfully created secret, id: ([0-9a-f]{24})\n$/.exec(created.stdout)?.[1];
+    assert.ok(id, created.stdout);
+    await runCli(['secrets', 'create', '-n', 'dbPassword', '-v', 'v2'], root);
+    const list = await runCli(['secrets', 'ls'], root);
+    const lines = list.stdout.split('\n');
+    assert.equal(lines[0], 'Found 2 secrets');
+    assert.equal(lines[1], '  ID                        Name');
+    assert.equal(lines[2], '  ------------------------  ----------');
+    assert.equal(lines[3], `  ${id}  apiKey`);
+    const json = JSON.parse(
+      (await runCli(['secrets', 'list', '-f', 'json'], root)).stdout,
+    ) as Record<string, unknown>;
+    assert.equal(json['level'], 'info');
+    assert.equal(json['message'], 'Found 2 secrets');
+    assert.deepEqual(json['headers'], ['ID', 'Name']);
+    assert.deepEqual((json['data'] as Record<string, string>[])[0], { ID: id, Name: 'apiKey' });
+    assert.match(String(json['time']), /^\d{4}-\d{2}-\d{2}T/);
+  });
+
+  it('secrets create: the value from stdin, or from a masked prompt, never echoed', async () => {
+    const root = tempApp({});
+    assert.equal(
+      (await runCli(['secrets', 'create', '--name', 'piped'], root, { stdin: 'from-stdin\n' }))
+        .code,
+      0,
+    );
+    const prompted = await runCli(['secrets', 'create'], root, {
+      answers: ['prompted', 'from-prompt'],
+    });
+    assert.equal(prompted.code, 0, prompted.stderr);
+    assert.match(prompted.stderr, /Secret Name: Secret Value: /);
+    const store = openSecretStore({ root, env: {} });
+    assert.equal(await store.resolve('piped'), 'from-stdin');
+    assert.equal(await store.resolve('prompted'), 'from-prompt');
+    const none = await runCli(['secrets', 'create', '--name', 'empty'], root, { stdin: '' });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /missing secret value/);
+  });
+
+  it('secrets create: names and values break the platform rules with the rule quoted; duplicates are refused', async () => {
+    const root = tempApp({});
+    const badName = await runCli(['secrets', 'create', '--name=-bad', '--value', 'x'], root);
+    assert.equal(badName.code, 1);
+    assert.match(
+      badName.stderr,
+      /invalid secret name '-bad': names must be at most 64 characters long, contain only ASCII letters, digits, underscores \(_\) and hyphens \(-\), and start with a letter or digit/,
+    );
+    const long = await runCli(
+      ['secrets', 'create', '--name', 'ok', '--value', 'x'.repeat(501)],
+      root,
+    );
+    assert.equal(long.code, 1);
+    assert.match(
+      long.stderr,
+      /the secret value is 501 characters long: secret values must be strings of at most 500 characters/,
+    );
+    assert.equal(
+      (await runCli(['secrets', 'create', '--name', 'ok', '--value', 'x'.repeat(500)], root)).code,
+      0,
+    );
+    const dup = await runCli(
+      ['secrets', 'create', '--name', 'ok', '--value', 'y', '-f', 'json'],
+      root,
+    );
+    assert.equal(dup.code, 1);
+    const err = JSON.parse(dup.stderr) as Record<string, string>;
+    assert.equal(err['level'], 'error');
+    assert.match(err['err'] ?? '', /a secret named 'ok' already exists/);
+    assert.equal(dup.stdout, '');
+  });
+
+  it("secrets update: by name or id, rename and/or new value; the platform's errors", async () => {
+    const root = tempApp({});
+    const id =
+      /id: (\w+)/.exec(
+        (await runCli(['secrets', 'create', '-n', 'old', '-v', 'v1'], root)).stdout,
+      )?.[1] ?? '';
+    const neither = await runCli(['secrets', 'update', '--secret', 'old'], root);
+    assert.equal(neither.code, 1);
+    assert.equal(
+      neither.stderr,
+      'error: must set either --name or --value when updating a secret\n',
+    );
+    const unknown = await runCli(['secrets', 'update', '--secret', 'nope', '--value', 'x'], root);
+    assert.equal(unknown.stderr, 'error: unable to find secret: nope\n');
+    assert.equal(
+      (await runCli(['secrets', 'update', '-s', 'old', '-n', 'renamed'], root)).stdout,
+      'Successfully updated secret\n',
+    );
+    assert.equal((await runCli(['secrets', 'update', '-s', id, '-v', 'v2'], root)).code, 0);
+    assert.equal(
+      (await runCli(['secrets', 'update', '-s', 'renamed'], root, { stdin: 'v3\n' })).code,
+      0,
+    );
+    const store = openSecretStore({ root, env: {} });
+    assert.deepEqual(await store.list(), [{ id, name: 'renamed' }]);
+    assert.equal(await store.resolve('renamed'), 'v3');
+  });
+
+  it('secrets delete: comma-separated and repeated, names or ids; unmatched dropped; none matched is an error', async () => {
+    const root = tempApp({});
+    const ids: string[] = [];
+    for (const name of ['a', 'b', 'c', 'd']) {
+      ids.push(
+        /id: (\w+)/.exec(
+          (await runCli(['secrets', 'create', '-n', name, '-v', `value-${name}`], root)).stdout,
+        )?.[1] ?? '',
+      );
+    }
+    const run = await runCli(['secrets', 'delete', '--secret', 'a,nope', '-s', ids[2] ?? ''], root);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.split('\n');
+    assert.equal(lines[0], 'Deleted 2 secret(s)');
+    assert.match(lines[1] ?? '', /^ {2}ID +Name +Deleted +Details$/);
+    assert.match(lines[3] ?? '', new RegExp(`^  ${ids[0]}  a +true$`));
+    assert.deepEqual(
+      (await openSecretStore({ root, env: {} }).list()).map((s) => s.name),
+      ['b', 'd'],
+    );
+    const none = await runCli(['secrets', 'delete', '-s', 'x,y'], root);
+    assert.equal(none.code, 1);
+    assert.equal(none.stderr, 'error: unable to find secrets\n');
+  });
+
+  it('secrets rotate-key: every secret re-encrypted under a new key; the old key no longer opens the store', async () => {
+    const root = tempApp({});
+    await runCli(['secrets', 'create', '-n', 'a', '-v', 'value-a'], root);
+    await runCli(['secrets', 'create', '-n', 'b', '-v', 'value-b'], root);
+    const oldKey = readFileSync(path.join(root, '.triggerbox/master.key'), 'utf8').trim();
+    const before = readStore(root);
+    const run = await runCli(['secrets', 'rotate-key'], root);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Re-encrypted 2 secret\(s\) under a new master key/);
+    const after = readStore(root);
+    assert.notEqual(after.store_id, before.store_id);
+    assert.deepEqual(
+      after.secrets.map((s) => s.id),
+      before.secrets.map((s) => s.id),
+    );
+    assert.equal(statSync(path.join(root, '.triggerbox/master.key')).mode & 0o777, 0o600);
+    assert.equal(await openSecretStore({ root, env: {} }).resolve('b'), 'value-b');
+    await failsWithoutChange(root, 'SecretKeyWrong', () =>
+      openSecretStore({ root, env: { TRIGGERBOX_MASTER_KEY: oldKey } }).list(),
+    );
+    const fromEnv = await runCli(['secrets', 'rotate-key'], root, {
+      env: {
+        TRIGGERBOX_MASTER_KEY: readFileSync(
+          path.join(root, '.triggerbox/master.key'),
+          'utf8',
+        ).trim(),
+      },
+    });
+    assert.equal(fromEnv.code, 1);
+    assert.match(fromEnv.stderr, /rotate-key rotates the key file/);
+  });
+
+  it('secrets rotate-key: a rotation interrupted after the store was written is finished by the next open', async () => {
+    const root = await appWithSecrets({ a: 'value-a' });
+    const keyFile = path.join(root, '.triggerbox/master.key');
+    const oldKey = readFileSync(keyFile, 'utf8');
+    await openSecretStore({ root, env: {} }).rotateKey();
+    // Simulate the crash: the new key still only in master.key.next, the old one in master.key.
+    writeFileSync(path.join(root, '.triggerbox/master.key.next'), readFileSync(keyFile, 'utf8'), {
+      mode: 0o600,
+    });
+    writeFileSync(keyFile, oldKey);
+    assert.equal(await openSecretStore({ root, env: {} }).resolve('a'), 'value-a');
+    assert.equal(existsSync(path.join(root, '.triggerbox/master.key.next')), false);
+  });
+
+  it('secrets import: a dotenv file comes in whole (or not at all), then says the plaintext can go', async () => {
+    const root = tempApp({
+      'prod.env': 'API_KEY=abc123\nDB_PASSWORD="p@ss word"\n',
+      'bad.env': 'GOOD=1\nBAD NAME=2\n-x=3\n',
+    });
+    const run = await runCli(['secrets', 'import', '--from', 'prod.env'], root);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /Imported 2 secret\(s\) from prod\.env \(2 created, 0 updated\)\. The plaintext file prod\.env is no longer needed: delete it\./,
+    );
+    assert.equal(await openSecretStore({ root, env: {} }).resolve('DB_PASSWORD'), 'p@ss word');
+    const before = readFileSync(path.join(root, STORE), 'utf8');
+    const bad = await runCli(['secrets', 'import', '--from', 'bad.env'], root);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid secret name '-x'/);
+    assert.equal(readFileSync(path.join(root, STORE), 'utf8'), before);
+    assert.equal((await runCli(['secrets', 'import', '--from', 'missing.env'], root)).code, 1);
+  });
+
+  it('canary: a secret value never appears in any command output, log line, error, or file in clear', async () => {
+    const canary = 'CANARY-9f2c1e7d-s3cr3t';
+    const root = tempApp({
+      'values/token.json': { name: 'token', value: 'tokenSecret', from_secret: true },
+      'values/copy.json': { name: 'copy', value: 'tokenSecret', from_secret: true },
+      'functions/leaky.js':
+        'exports = function () { const t = context.values.get("token"); console.log("token=" + t); console.error(`again ${context.values.get("copy")}`); throw new Error("failed with " + t); };',
+    });
+    const outputs: string[] = [];
+    const run = async (args: string[], stdin?: string): Promise<void> => {
+      const result = await runCli(args, root, stdin === undefined ? {} : { stdin });
+      outputs.push(result.stdout, result.stderr);
+    };
+    await run(['secrets', 'create', '--name', 'tokenSecret'], `${canary}\n`);
+    await run(['secrets', 'list']);
+    await run(['secrets', 'list', '-f', 'json']);
+    await run(['secrets', 'create', '--name', 'tokenSecret', '--value', canary]);
+    await run(['secrets', 'update', '--secret', 'tokenSecret', '--value', canary]);
+    await run([
+      'secrets',
+      'update',
+      '--secret',
+      'tokenSecret',
+      '--value',
+      `${canary}${'x'.repeat(500)}`,
+    ]);
+    await run(['values', 'list']);
+    await run(['values', 'check']);
+    await run(['validate']);
+    await run(['function', 'run', '--name', 'leaky', '--trace-values']);
+    await run(['function', 'run', '--name', 'leaky', '--trace-values', '-f', 'json']);
+    await run(['secrets', 'rotate-key']);
+    await run(['secrets', 'delete', '--secret', 'tokenSecret']);
+    const all = outputs.join('\n');
+    assert.ok(!all.includes(canary), `the canary leaked:\n${all}`);
+    assert.match(all, /token=\*{8}/);
+    assert.match(all, /again \*{8}/);
+    assert.match(all, /failed with \*{8}/);
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)],
+      );
+    for (const file of files(root))
+      assert.ok(!readFileSync(file, 'utf8').includes(canary), `${file} holds the canary`);
+  });
+});
