@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { createRunner, loadApp } from '../src/index.js';
+import { openSecretStore } from '../src/secrets/store.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
@@ -193,7 +194,103 @@ async function memory(): Promise<void> {
   console.log(`flat between 5,000 and 10,000 calls: ${fmt(childEnd / afterFirstHalf, 2)}x`);
 }
 
+async function secretValues(): Promise<void> {
+  const root = makeApp(1);
+  writeFileSync(
+    path.join(root, 'values/apiKey.json'),
+    JSON.stringify({ name: 'apiKey', value: 'apiKeySecret', from_secret: true }),
+  );
+  writeFileSync(
+    path.join(root, 'functions/plainValue.js'),
+    'exports = () => context.values.get("greeting");',
+  );
+  writeFileSync(
+    path.join(root, 'functions/secretValue.js'),
+    'exports = () => context.values.get("apiKey");',
+  );
+  const store = openSecretStore({ root, env: {} });
+  await store.create('apiKeySecret', 'k-0123456789');
+  const runner = createRunner({
+    app: loadApp({ root }).app,
+    secrets: (name) => store.resolve(name),
+  });
+  const n = 1000;
+  const plain = await measure(() => runner.execute('plainValue'), n);
+  const secret = await measure(() => runner.execute('secretValue'), n);
+  runner.dispose();
+  rmSync(root, { recursive: true, force: true });
+  console.log(
+    `\n## context.values.get of a Secret-linked Value vs a plain Value (one call per run, ${n} runs)`,
+  );
+  console.log('| Value | p50 ms | p95 ms | ratio to plain (p50) |');
+  console.log('| --- | ---: | ---: | ---: |');
+  console.log(`| plain | ${fmt(plain.p50)} | ${fmt(plain.p95)} | 1.00 |`);
+  console.log(
+    `| Secret-linked (decrypted from the store) | ${fmt(secret.p50)} | ${fmt(secret.p95)} | ${fmt(secret.p50 / plain.p50, 2)} |`,
+  );
+}
+
+async function secretStoreScale(): Promise<void> {
+  const count = 10_000;
+  const root = mkdtempSync(path.join(tmpdir(), 'triggerbox-bench-secrets-'));
+  writeFileSync(
+    path.join(root, 'root_config.json'),
+    JSON.stringify({ name: 'bench', environment: '' }),
+  );
+  const entries: Record<string, string> = {};
+  for (let i = 0; i < count; i++) entries[`secret_${i}`] = `value-${i}-${'x'.repeat(40)}`;
+  await openSecretStore({ root, env: {} }).importEntries(entries);
+  const repeat = async (
+    action: (i: number) => Promise<unknown>,
+    times: number,
+  ): Promise<number> => {
+    const samples: number[] = [];
+    for (let i = 0; i < times; i++) {
+      const start = performance.now();
+      await action(i);
+      samples.push(performance.now() - start);
+    }
+    return percentile(samples, 0.5);
+  };
+  // A fresh store object each time: every operation reads and verifies the whole file.
+  const list = await repeat(() => openSecretStore({ root, env: {} }).list(), 10);
+  const create = await repeat(
+    (i) => openSecretStore({ root, env: {} }).create(`new_${i}`, 'v'),
+    10,
+  );
+  const resolve = await repeat(() => openSecretStore({ root, env: {} }).resolve('secret_5000'), 10);
+  const cli = (args: (i: number) => string[]): number => {
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      const result = spawnSync(process.execPath, [BIN, ...args(i)], { cwd: root, stdio: 'ignore' });
+      if (result.status !== 0) throw new Error(`${args(i).join(' ')} exited ${result.status}`);
+      samples.push(performance.now() - start);
+    }
+    return percentile(samples, 0.5);
+  };
+  const baseline = cli(() => ['--help']);
+  const cliList = cli(() => ['secrets', 'list']);
+  const cliCreate = cli((i) => ['secrets', 'create', '--name', `cli_${i}`, '--value', 'v']);
+  rmSync(root, { recursive: true, force: true });
+  console.log(`\n## Secret store with ${count.toLocaleString('en')} secrets (median)`);
+  console.log(
+    '| operation | library ms | CLI process ms | CLI minus `triggerbox --help` ms | target |',
+  );
+  console.log('| --- | ---: | ---: | ---: | --- |');
+  console.log(
+    `| secrets list | ${fmt(list, 1)} | ${fmt(cliList, 0)} | ${fmt(cliList - baseline, 0)} | under 200 ms |`,
+  );
+  console.log(
+    `| secrets create | ${fmt(create, 1)} | ${fmt(cliCreate, 0)} | ${fmt(cliCreate - baseline, 0)} | under 300 ms |`,
+  );
+  console.log(`| resolve one secret | ${fmt(resolve, 1)} | | | |`);
+  console.log(`(\`triggerbox --help\`, the CLI's own start-up: ${fmt(baseline, 0)} ms)`);
+}
+
 console.log(`# triggerbox bench (${new Date().toISOString()}, Node ${process.version})`);
 await callLatency();
 coldStart();
 await memory();
+await secretValues();
+await secretStoreScale();

@@ -22,10 +22,18 @@ export {
   type ExecutionStats,
   type RunnerOptions,
   type SecretResolver,
+  type SecretSource,
   type UserObject,
 } from './runtime/runner.js';
 export type { ExecutionErrorCode, LogLine } from './runtime/protocol.js';
+export type { ValueTraceEntry } from './runtime/value-trace.js';
 export { scanDependencies } from './runtime/bundle.js';
 export { checkApp as validateApp } from './runtime/check-app.js';
+export {
+  openSecretStore,
+  SecretStore,
+  type OpenSecretStoreOptions,
+  type SecretSummary,
+} from './secrets/store.js';
 export { TriggerboxError, isTriggerboxError, type ErrorCode } from './shared/errors.js';
 export { RecordingLog, silentLog, type Log, type LogEntry, type LogLevel } from './shared/log.js';
