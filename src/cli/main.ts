@@ -234,6 +234,71 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
         )
         .demandCommand(1, 'name a values subcommand: list or check'),
     )
+    .command(
+      'dev',
+      'serve the app locally with hot reload on every save',
+      (c) =>
+        c
+          .option('port', {
+            type: 'number',
+            default: 8787,
+            describe: 'HTTP port of the invoke endpoint (0: any free port)',
+          })
+          .option('host', {
+            type: 'string',
+            default: '127.0.0.1',
+            describe: 'address to listen on',
+          })
+          .option('run', {
+            type: 'string',
+            describe: 're-run this function after every reload and print its logs and result',
+          })
+          .option('args', {
+            type: 'string',
+            array: true,
+            default: [],
+            describe: 'arguments for --run (as in function run)',
+          })
+          .option('user', {
+            type: 'string',
+            describe: 'run --run as this user id (default: the system user)',
+          })
+          .option('trace-values', {
+            type: 'boolean',
+            describe: 'trace context.values.get in --run',
+          })
+          .option('timeout', {
+            type: 'number',
+            coerce: positiveNumber('timeout'),
+            describe: 'wall-time limit per call in ms (default 300000)',
+          })
+          .option('memory', {
+            type: 'number',
+            coerce: positiveNumber('memory'),
+            describe: 'memory limit per call in MB (default 350)',
+          }),
+      (argv) =>
+        select(async () => {
+          const [{ dev }, { parseCliArg }] = await Promise.all([
+            import('./commands/dev.js'),
+            import('./commands/function.js'),
+          ]);
+          return dev(
+            {
+              ...globals(argv),
+              port: argv.port,
+              host: argv.host,
+              run: argv.run,
+              args: (argv.args ?? []).map((a) => parseCliArg(String(a))),
+              user: argv.user,
+              traceValues: argv.traceValues,
+              timeout: argv.timeout,
+              memory: argv.memory,
+            },
+            io,
+          );
+        }),
+    )
     .command('validate', 'check the app directory and report every problem', {}, (argv) =>
       select(async () => (await import('./commands/validate.js')).validate(globals(argv), io)),
     )

@@ -1,4 +1,7 @@
 /** Output in the appservices CLI's shapes: messages, tables, `-f json` lines, errors. */
+import { formatCanonical } from '../runtime/ejson.js';
+import type { ExecutionResult } from '../runtime/runner.js';
+import { formatValueTrace, type ValueTraceEntry } from '../runtime/value-trace.js';
 import { isTriggerboxError } from '../shared/errors.js';
 import type { CliIO } from './io.js';
 
@@ -78,4 +81,24 @@ export function formatTable(headers: string[], rows: Record<string, string>[]): 
     line(widths.map((width) => '-'.repeat(width))) +
     rows.map((row) => line(headers.map((header) => row[header] ?? ''))).join('')
   );
+}
+
+/** `function run`'s text output: Logs, Values (with --trace-values), Result, Error Logs. */
+export function logsText(logs: string[]): string {
+  return `Logs:\n${logs.map((line) => `  ${line.replace(/\n/g, '\n  ')}\n`).join('')}`;
+}
+
+export function traceText(trace: ValueTraceEntry[]): string {
+  return `Values:\n${trace.map((entry) => `  ${formatValueTrace(entry)}\n`).join('')}`;
+}
+
+export function successText(result: ExecutionResult): string {
+  let text = '';
+  if (result.logs.length > 0) text += logsText(result.logs);
+  if (result.valueTrace.length > 0) text += traceText(result.valueTrace);
+  text += `Result:\n${formatCanonical(result.resultEJSON)}\n`;
+  if (result.errorLogs.length > 0) {
+    text += `Error Logs:\n${result.errorLogs.map((line) => `  ${line}\n`).join('')}`;
+  }
+  return text;
 }

@@ -1,17 +1,16 @@
 /** `triggerbox function run` and `triggerbox function list`. */
 import { formatDiagnostic } from '../../app/load-app.js';
-import { decodeResult, formatCanonical, parseCanonical, sortKeys } from '../../runtime/ejson.js';
+import { decodeResult, parseCanonical, sortKeys } from '../../runtime/ejson.js';
 import {
   createRunner,
   FunctionExecutionFailure,
   type ExecutionResult,
 } from '../../runtime/runner.js';
-import { formatValueTrace, type ValueTraceEntry } from '../../runtime/value-trace.js';
 import { openSecretStore } from '../../secrets/store.js';
 import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
 import { openApp, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
-import { Printer } from '../render.js';
+import { logsText, Printer, successText, traceText } from '../render.js';
 
 export interface RunOptions extends GlobalOptions {
   name: string;
@@ -105,25 +104,6 @@ export async function runFunction(options: RunOptions, io: CliIO): Promise<numbe
   } finally {
     runner?.dispose();
   }
-}
-
-function logsText(logs: string[]): string {
-  return `Logs:\n${logs.map((line) => `  ${line.replace(/\n/g, '\n  ')}\n`).join('')}`;
-}
-
-function traceText(trace: ValueTraceEntry[]): string {
-  return `Values:\n${trace.map((entry) => `  ${formatValueTrace(entry)}\n`).join('')}`;
-}
-
-function successText(result: ExecutionResult): string {
-  let text = '';
-  if (result.logs.length > 0) text += logsText(result.logs);
-  if (result.valueTrace.length > 0) text += traceText(result.valueTrace);
-  text += `Result:\n${formatCanonical(result.resultEJSON)}\n`;
-  if (result.errorLogs.length > 0) {
-    text += `Error Logs:\n${result.errorLogs.map((line) => `  ${line}\n`).join('')}`;
-  }
-  return text;
 }
 
 function successJson(result: ExecutionResult, trace: boolean): Record<string, unknown> {

@@ -1,0 +1,115 @@
+/** `triggerbox dev`: renders the dev server's events until Ctrl-C or SIGTERM. */
+import { formatDiagnostic } from '../../app/load-app.js';
+import { startDevServer, type CallEvent, type DevServer } from '../../dev/dev-server.js';
+import { FunctionExecutionFailure } from '../../runtime/runner.js';
+import type { GlobalOptions } from '../app-context.js';
+import type { CliIO } from '../io.js';
+import { logsText, Printer, successText, traceText } from '../render.js';
+import { userStack } from './function.js';
+
+export interface DevOptions extends GlobalOptions {
+  port: number;
+  host: string;
+  run?: string | undefined;
+  args: unknown[];
+  user?: string | undefined;
+  traceValues?: boolean | undefined;
+  timeout?: number | undefined;
+  memory?: number | undefined;
+}
+
+const ms = (n: number): string => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
+
+function renderCall(event: CallEvent, io: CliIO): void {
+  if (event.source === 'http') {
+    const error = event.error
+      ? `: ${event.error.message} (${event.error instanceof FunctionExecutionFailure ? event.error.errorCode : event.error.code})`
+      : '';
+    io.stdout(
+      `POST /functions/${event.name} ${event.status ?? ''} in ${ms(event.durationMs)}${error}\n`,
+    );
+    return;
+  }
+  io.stdout(`--- run ${event.name} (${ms(event.durationMs)})\n`);
+  if (event.result !== undefined) {
+    io.stdout(successText(event.result));
+    return;
+  }
+  const error = event.error;
+  if (error instanceof FunctionExecutionFailure) {
+    if (error.logs.length > 0) io.stdout(logsText(error.logs));
+    if (error.valueTrace.length > 0) io.stdout(traceText(error.valueTrace));
+    const stack = userStack(error.functionStack).split('\n').slice(1).join('\n');
+    io.stdout(`error: ${error.message} (${error.errorCode})${stack ? `\n${stack}` : ''}\n`);
+  } else if (error !== undefined) {
+    io.stdout(`error: ${error.message}\n`);
+  }
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export async function dev(
+  options: DevOptions,
+  io: CliIO,
+  stop: Promise<unknown> = untilSignal(),
+): Promise<number> {
+  const printer = new Printer(io, options.outputFormat);
+  if (options.app !== undefined) {
+    // --app is checked the same way as in every other command.
+    (await import('../app-context.js')).openApp(options, io);
+  }
+  const server: DevServer = await startDevServer({
+    root: options.local,
+    cwd: io.cwd,
+    environment: options.env,
+    port: options.port,
+    host: options.host,
+    env: io.env,
+    timeoutMs: options.timeout,
+    memoryMb: options.memory,
+    run:
+      options.run === undefined
+        ? undefined
+        : {
+            name: options.run,
+            args: options.args,
+            user: options.user,
+            traceValues: options.traceValues,
+          },
+  });
+  server.on('reload', (event) => {
+    const files = event.files.join(', ') || 'the app';
+    if (event.applied) {
+      io.stdout(`${files} changed: ${event.summary} in ${ms(event.durationMs)}\n`);
+    } else {
+      io.stderr(
+        `${files} changed, but:\n${event.problems.map((d) => `  ${formatDiagnostic(d)}\n`).join('')}  kept the last good version running; fix it and save again\n`,
+      );
+    }
+  });
+  server.on('log', ({ name, line }) => io.stdout(`[${name}] ${line.message}\n`));
+  server.on('call', (event) => renderCall(event, io));
+  server.on('secrets', () => io.stdout('secrets changed: the next call reads them\n'));
+  const { app } = server;
+  io.stdout(
+    `triggerbox dev: app '${app.info.name}' with ${app.functions.size} functions on ${server.url} (POST /functions/<name>, GET /functions)\n`,
+  );
+  io.stdout(`watching ${app.root}; Ctrl-C to stop\n`);
+  for (const problem of server.problems) printer.warn(formatDiagnostic(problem));
+  if (options.run !== undefined) await server.runOnce();
+  await stop;
+  await server.close();
+  io.stdout('triggerbox dev: stopped\n');
+  return 0;
+}

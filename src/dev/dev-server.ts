@@ -1,0 +1,450 @@
+/**
+ * `triggerbox dev` as a library: loads the app, keeps warm sandboxes, watches the app directory
+ * and hot-reloads on every save (keeping the last good version when a save breaks something),
+ * and serves a local invoke endpoint. It renders nothing: it emits events that the CLI prints.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadApp } from '../app/load-app.js';
+import type { App, Diagnostic, LoadedApp } from '../app/types.js';
+import { decodeResult } from '../runtime/ejson.js';
+import type { LogLine } from '../runtime/protocol.js';
+import {
+  createRunner,
+  FunctionExecutionFailure,
+  type ExecutionResult,
+  type FunctionRunner,
+} from '../runtime/runner.js';
+import { checkFunctionSyntax } from '../runtime/syntax.js';
+import { openSecretStore } from '../secrets/store.js';
+import { messageOf, TriggerboxError } from '../shared/errors.js';
+import { didYouMean } from '../shared/suggest.js';
+import { AppWatcher } from '../watch/app-watcher.js';
+import { describeDiff, diffApps, isEmptyDiff } from './app-diff.js';
+
+export interface DevServerOptions {
+  /** The app directory; found by walking up from `cwd` when absent. */
+  root?: string | undefined;
+  cwd?: string | undefined;
+  environment?: string | undefined;
+  /** 8787 by default; 0 picks a free port. */
+  port?: number | undefined;
+  /** 127.0.0.1 by default (loopback only). */
+  host?: string | undefined;
+  env?: Record<string, string | undefined> | undefined;
+  timeoutMs?: number | undefined;
+  memoryMb?: number | undefined;
+  /** Re-run this function after every reload (the edit-save-see loop). */
+  run?:
+    | {
+        name: string;
+        args: unknown[];
+        user?: string | undefined;
+        traceValues?: boolean | undefined;
+      }
+    | undefined;
+}
+
+export interface ReloadEvent {
+  /** App-relative paths that changed. */
+  files: string[];
+  /** False when the change broke something and the last good version keeps running. */
+  applied: boolean;
+  /** `rebuilt greet; reloaded values greeting` */
+  summary: string;
+  problems: Diagnostic[];
+  durationMs: number;
+}
+
+export interface CallEvent {
+  source: 'http' | 'run';
+  name: string;
+  /** HTTP status for calls over HTTP. */
+  status?: number | undefined;
+  durationMs: number;
+  result?: ExecutionResult | undefined;
+  error?: FunctionExecutionFailure | TriggerboxError | undefined;
+}
+
+export interface DevServerEvents {
+  reload: [ReloadEvent];
+  call: [CallEvent];
+  log: [{ name: string; line: LogLine }];
+  secrets: [];
+}
+
+/** The largest request body accepted (the platform's arguments + request size limit). */
+const MAX_BODY_BYTES = 18 * 1024 * 1024;
+/** A second look after each batch: chokidar may have dropped a write that came right after. */
+const SETTLE_MS = 60;
+
+const STATUS: Record<string, number> = {
+  FunctionNotFound: 404,
+  FunctionSyntaxError: 500,
+  FunctionExecutionError: 500,
+  ExecutionTimeLimitExceeded: 504,
+};
+
+export class DevServer extends EventEmitter<DevServerEvents> {
+  private current: LoadedApp;
+  /** The last version read from disk, applied or not: the settle pass compares against it. */
+  private lastSeen: LoadedApp;
+  private readonly runner: FunctionRunner;
+  private server: Server | undefined;
+  private watcher: AppWatcher | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private settleTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  url = '';
+
+  private constructor(
+    private readonly options: DevServerOptions,
+    loaded: LoadedApp,
+  ) {
+    super();
+    this.current = loaded;
+    this.lastSeen = loaded;
+    const store = openSecretStore({ root: loaded.app.root, env: options.env });
+    this.runner = createRunner({
+      app: loaded.app,
+      secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
+      timeoutMs: options.timeoutMs,
+      memoryMb: options.memoryMb,
+    });
+  }
+
+  static async start(options: DevServerOptions = {}): Promise<DevServer> {
+    const loaded = loadApp({
+      root: options.root,
+      cwd: options.cwd,
+      environment: options.environment,
+    });
+    const dev = new DevServer(options, loaded);
+    try {
+      await dev.listen();
+      dev.watcher = await AppWatcher.start({
+        root: loaded.app.root,
+        onChange: (paths) => dev.schedule(paths),
+      });
+    } catch (error) {
+      await dev.close();
+      throw error;
+    }
+    return dev;
+  }
+
+  get app(): App {
+    return this.current.app;
+  }
+
+  /** Problems of the running version (loader diagnostics and function syntax errors). */
+  get problems(): Diagnostic[] {
+    return problemsOf(this.current, undefined);
+  }
+
+  private async listen(): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    this.server = server;
+    const host = this.options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === 'EADDRINUSE'
+            ? new TriggerboxError(
+                'InvalidInput',
+                `port ${this.options.port ?? 8787} on ${host} is already in use`,
+                { hint: 'pass --port <another port>, or --port 0 for any free one' },
+              )
+            : error,
+        ),
+      );
+      server.listen(this.options.port ?? 8787, host, () => resolve());
+    });
+    const address = server.address() as AddressInfo;
+    this.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  }
+
+  /** Queues a reload for these changed paths; reloads never overlap. */
+  private schedule(paths: string[]): void {
+    if (this.closed) return;
+    if (paths.some((p) => p.startsWith('.triggerbox/') || p === '.env')) this.emit('secrets');
+    const relevant = paths.filter((p) => !p.startsWith('.triggerbox/'));
+    if (relevant.length === 0) return;
+    this.queue = this.queue.then(() => this.reload(relevant));
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.queue = this.queue.then(() => this.reload(undefined));
+    }, SETTLE_MS);
+  }
+
+  /**
+   * Re-reads the app. With `paths` (from the watcher) a reload is always reported; without
+   * (the settle pass) only when the files turn out to differ from what is running.
+   */
+  async reload(paths: string[] | undefined): Promise<ReloadEvent | undefined> {
+    if (this.closed) return undefined;
+    const started = performance.now();
+    let loaded: LoadedApp;
+    try {
+      loaded = loadApp({ root: this.app.root, environment: this.options.environment });
+    } catch (error) {
+      const event: ReloadEvent = {
+        files: paths ?? [],
+        applied: false,
+        summary: messageOf(error),
+        problems: [{ severity: 'error', file: paths?.[0] ?? '', message: messageOf(error) }],
+        durationMs: performance.now() - started,
+      };
+      this.emit('reload', event);
+      return event;
+    }
+    if (paths === undefined && isEmptyDiff(diffApps(this.lastSeen.app, loaded.app)))
+      return undefined;
+    this.lastSeen = loaded;
+    const diff = diffApps(this.app, loaded.app);
+    const files = paths ?? diff.files;
+    const problems = problemsOf(loaded, new Set([...files, ...diff.files]));
+    if (problems.length > 0) {
+      const event: ReloadEvent = {
+        files,
+        applied: false,
+        summary: 'kept the last good version',
+        problems,
+        durationMs: performance.now() - started,
+      };
+      this.emit('reload', event);
+      return event;
+    }
+    this.current = loaded;
+    this.runner.reload(loaded.app);
+    const event: ReloadEvent = {
+      files,
+      applied: true,
+      summary: describeDiff(diff, loaded.app),
+      problems: [],
+      durationMs: performance.now() - started,
+    };
+    this.emit('reload', event);
+    if (this.options.run !== undefined) await this.runOnce();
+    return event;
+  }
+
+  /** Runs the --run function and reports it as a 'run' call. */
+  async runOnce(): Promise<CallEvent | undefined> {
+    const run = this.options.run;
+    if (run === undefined) return undefined;
+    return this.invoke('run', run.name, run.args, { user: run.user, traceValues: run.traceValues });
+  }
+
+  private async invoke(
+    source: CallEvent['source'],
+    name: string,
+    args: unknown[],
+    options: {
+      user?: string | undefined;
+      traceValues?: boolean | undefined;
+      status?: (event: CallEvent) => number;
+    },
+  ): Promise<CallEvent> {
+    const started = performance.now();
+    let event: CallEvent;
+    try {
+      const result = await this.runner.execute(name, args, {
+        user: options.user,
+        traceValues: options.traceValues,
+        onLog: (line) => this.emit('log', { name, line }),
+      });
+      event = { source, name, status: 200, durationMs: performance.now() - started, result };
+    } catch (error) {
+      const failure =
+        error instanceof TriggerboxError
+          ? error
+          : new TriggerboxError('FunctionExecutionError', messageOf(error));
+      const code = failure instanceof FunctionExecutionFailure ? failure.errorCode : failure.code;
+      event = {
+        source,
+        name,
+        status: STATUS[code] ?? 400,
+        durationMs: performance.now() - started,
+        error: failure,
+      };
+    }
+    this.emit('call', event);
+    return event;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const send = (status: number, body: unknown): void => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+    };
+    try {
+      if (url.pathname === '/functions' && req.method === 'GET') {
+        send(
+          200,
+          [...this.app.functions.values()].map((fn) => ({
+            name: fn.name,
+            private: fn.private,
+            run_as_system: fn.runAsSystem,
+          })),
+        );
+        return;
+      }
+      const match = /^\/functions\/(.+)$/.exec(url.pathname);
+      if (match === null || req.method !== 'POST') {
+        send(404, {
+          error: `no route ${req.method} ${url.pathname}: use GET /functions or POST /functions/<name>`,
+          error_code: 'NotFound',
+        });
+        return;
+      }
+      const name = decodeURIComponent(match[1] ?? '');
+      const args = parseArgs(await readBody(req));
+      const fn = this.app.functions.get(name);
+      if (fn === undefined) {
+        const hint = didYouMean(name, this.app.functions.keys());
+        send(404, {
+          error: `function not found: '${name}'${hint ? `; ${hint}` : ''}`,
+          error_code: 'FunctionNotFound',
+        });
+        this.emit('call', {
+          source: 'http',
+          name,
+          status: 404,
+          durationMs: 0,
+          error: new TriggerboxError('FunctionNotFound', `function not found: '${name}'`),
+        });
+        return;
+      }
+      const system = /^(1|true|yes)$/i.test(
+        String(req.headers['x-triggerbox-run-as-system'] ?? ''),
+      );
+      if (fn.private && !system) {
+        const error = `function '${name}' is private: only other functions, triggers and system requests may call it (send the header X-Triggerbox-Run-As-System: true)`;
+        send(403, { error, error_code: 'FunctionPrivate' });
+        this.emit('call', {
+          source: 'http',
+          name,
+          status: 403,
+          durationMs: 0,
+          error: new TriggerboxError('InvalidInput', error),
+        });
+        return;
+      }
+      const user = system ? undefined : String(req.headers['x-triggerbox-user'] ?? 'local-user');
+      const event = await this.invoke('http', name, args, { user });
+      if (event.result !== undefined) {
+        send(200, {
+          result: JSON.parse(event.result.resultEJSON) as unknown,
+          logs: event.result.logs,
+          error_logs: event.result.errorLogs,
+          stats: { execution_time_ms: Number(event.result.stats.durationMs.toFixed(3)) },
+        });
+      } else {
+        const failure = event.error;
+        const code =
+          failure instanceof FunctionExecutionFailure
+            ? failure.errorCode
+            : (failure?.code ?? 'FunctionExecutionError');
+        send(event.status ?? 500, { error: failure?.message ?? 'failed', error_code: code });
+      }
+    } catch (error) {
+      const status = error instanceof TriggerboxError && error.code === 'InvalidInput' ? 400 : 500;
+      send(status, {
+        error: messageOf(error),
+        error_code: error instanceof TriggerboxError ? error.code : 'InternalError',
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    await this.watcher?.close();
+    const server = this.server;
+    if (server !== undefined) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await this.queue.catch(() => undefined);
+    this.runner.dispose();
+  }
+}
+
+export function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  return DevServer.start(options);
+}
+
+/** Problems that block a reload: loader errors and syntax errors, in `files` when given. */
+function problemsOf(loaded: LoadedApp, files: ReadonlySet<string> | undefined): Diagnostic[] {
+  const problems = loaded.diagnostics.filter(
+    (d) => d.severity === 'error' && (files === undefined || files.has(d.file)),
+  );
+  for (const fn of loaded.app.functions.values()) {
+    if (files !== undefined && !files.has(fn.file)) continue;
+    const syntax = checkFunctionSyntax(fn.file, fn.source);
+    if (syntax === undefined) continue;
+    const [, line, column, message] = /^.*?:(\d+):(\d+): (.*)$/s.exec(syntax) ?? [];
+    problems.push({
+      severity: 'error',
+      file: fn.file,
+      line: Number(line),
+      column: Number(column),
+      message: `syntax error: ${message ?? syntax}`,
+    });
+  }
+  return problems;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(
+          new TriggerboxError(
+            'InvalidInput',
+            `the request body is over ${MAX_BODY_BYTES} bytes (the platform's 18 MB limit)`,
+          ),
+        );
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** The body is an Extended JSON array of arguments (empty body: no arguments). */
+function parseArgs(body: string): unknown[] {
+  if (body.trim() === '') return [];
+  let args: unknown;
+  try {
+    args = decodeResult(body);
+  } catch (error) {
+    throw new TriggerboxError(
+      'InvalidInput',
+      `the request body is not Extended JSON: ${messageOf(error)}`,
+      { hint: 'send a JSON array of arguments, e.g. ["Ada", {"$oid": "..."}]' },
+    );
+  }
+  if (!Array.isArray(args)) {
+    throw new TriggerboxError(
+      'InvalidInput',
+      'the request body must be a JSON array of arguments',
+      { hint: 'wrap a single argument in [ ]' },
+    );
+  }
+  return args;
+}
