@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { createRunner, loadApp } from '../src/index.js';
 import { openSecretStore } from '../src/secrets/store.js';
+import { startDevServer } from '../src/dev/dev-server.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
@@ -288,9 +291,106 @@ async function secretStoreScale(): Promise<void> {
   console.log(`(\`triggerbox --help\`, the CLI's own start-up: ${fmt(baseline, 0)} ms)`);
 }
 
+async function devServer(): Promise<void> {
+  const root = makeApp(1);
+  writeFileSync(path.join(root, 'functions/live.js'), 'exports = () => 0;');
+  const server = await startDevServer({ root, port: 0, env: {} });
+  const post = async (name: string): Promise<unknown> => {
+    const response = await fetch(`${server.url}/functions/${name}`, {
+      method: 'POST',
+      body: '["Ada"]',
+    });
+    return ((await response.json()) as { result: unknown }).result;
+  };
+  // Save-to-live: from writing the file to the first call that returns the new result.
+  const samples: number[] = [];
+  for (let i = 1; i <= 50; i++) {
+    const start = performance.now();
+    writeFileSync(path.join(root, 'functions/live.js'), `exports = () => ${i};`);
+    for (;;) {
+      const result = (await post('live')) as { $numberInt?: string };
+      if (result.$numberInt === String(i)) break;
+    }
+    samples.push(performance.now() - start);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+  }
+  // Calls per second through the HTTP endpoint, beside a bare Node server answering the same JSON.
+  const body = JSON.stringify({
+    result: 'hello, Ada',
+    logs: [],
+    error_logs: [],
+    stats: { execution_time_ms: 0.5 },
+  });
+  const bare = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', () => resolve()));
+  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/functions/trivial`;
+  const throughput = async (url: string): Promise<number> => {
+    const n = 1000;
+    let sent = 0;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (sent < n) {
+          sent++;
+          await (await fetch(url, { method: 'POST', body: '["Ada"]' })).json();
+        }
+      }),
+    );
+    return n / ((performance.now() - start) / 1000);
+  };
+  const bareRate = await throughput(bareUrl);
+  const devRate = await throughput(`${server.url}/functions/trivial`);
+  bare.close();
+  // Memory across 500 reloads of one function, each a real save seen by the watcher.
+  const reloadOnce = async (i: number): Promise<void> => {
+    const reloaded = new Promise<void>((resolve) => {
+      const listener = (): void => {
+        server.off('reload', listener);
+        resolve();
+      };
+      server.on('reload', listener);
+    });
+    writeFileSync(path.join(root, 'functions/live.js'), `exports = () => ${1000 + i};`);
+    await reloaded;
+    await post('live');
+  };
+  await reloadOnce(0);
+  const parentFirst = process.memoryUsage.rss() / 1024 / 1024;
+  const childFirst = rssMb(server.sandboxPid);
+  for (let i = 1; i < 500; i++) await reloadOnce(i);
+  const parentEnd = process.memoryUsage.rss() / 1024 / 1024;
+  const childEnd = rssMb(server.sandboxPid);
+  await server.close();
+  rmSync(root, { recursive: true, force: true });
+  const p50 = percentile(samples, 0.5);
+  const p95 = percentile(samples, 0.95);
+  console.log('\n## triggerbox dev');
+  console.log('| figure | measured | target |');
+  console.log('| --- | ---: | --- |');
+  console.log(
+    `| save-to-live p50 / p95 over 50 edits | ${fmt(p50, 1)} / ${fmt(p95, 1)} ms | p50 < 50 ms (${p50 < 50 ? 'met' : 'NOT met'}), p95 < 150 ms (${p95 < 150 ? 'met' : 'NOT met'}) |`,
+  );
+  console.log(
+    `| HTTP calls/s, 20 in flight: dev endpoint / bare Node server | ${fmt(devRate, 0)} / ${fmt(bareRate, 0)} = ${fmt(devRate / bareRate, 2)}x | |`,
+  );
+  console.log(
+    `| sandbox process RSS after 500 reloads / after the first | ${fmt(childEnd, 1)} / ${fmt(childFirst, 1)} MB = ${fmt(childEnd / childFirst, 2)}x | no growth beyond noise |`,
+  );
+  console.log(
+    `| dev server (caller) RSS after 500 reloads / after the first | ${fmt(parentEnd, 1)} / ${fmt(parentFirst, 1)} MB = ${fmt(parentEnd / parentFirst, 2)}x | no growth beyond noise |`,
+  );
+}
+
 console.log(`# triggerbox bench (${new Date().toISOString()}, Node ${process.version})`);
 await callLatency();
 coldStart();
 await memory();
 await secretValues();
 await secretStoreScale();
+await devServer();

@@ -138,6 +138,11 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     return this.current.app;
   }
 
+  /** The pid of the sandbox process (diagnostics, benchmarks). */
+  get sandboxPid(): number | undefined {
+    return this.runner.sandboxPid;
+  }
+
   /** Problems of the running version (loader diagnostics and function syntax errors). */
   get problems(): Diagnostic[] {
     return problemsOf(this.current, undefined);
