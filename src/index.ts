@@ -18,6 +18,8 @@ export {
   DEFAULT_MEMORY_MB,
   DEFAULT_TIMEOUT_MS,
   type ExecuteOptions,
+  type FireOptions,
+  type TriggerRun,
   type ExecutionResult,
   type ExecutionStats,
   type RunnerOptions,
@@ -37,3 +39,19 @@ export {
 } from './secrets/store.js';
 export { TriggerboxError, isTriggerboxError, type ErrorCode } from './shared/errors.js';
 export { RecordingLog, silentLog, type Log, type LogEntry, type LogLevel } from './shared/log.js';
+export {
+  startDevServer,
+  DevServer,
+  type DevServerOptions,
+  type ReloadEvent,
+  type CallEvent,
+} from './dev/dev-server.js';
+export { generateEvent, updateDescription, type EventOptions } from './triggers/events.js';
+export { applyFilters, type FilterOutcome } from './triggers/filters.js';
+export {
+  Scheduler,
+  checkSchedule,
+  nextRun,
+  systemClock,
+  type Clock,
+} from './triggers/scheduler.js';

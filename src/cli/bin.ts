@@ -7,7 +7,11 @@ import { discardPreforked, preforkSandbox } from '../runtime/sandbox-process.js'
 
 const argv = process.argv.slice(2);
 // A command that will run functions: start the sandbox process while the CLI loads.
-if ((argv[0] === 'function' && argv[1] === 'run') || argv[0] === 'dev') preforkSandbox();
+const runsFunctions =
+  (argv[0] === 'function' && argv[1] === 'run') ||
+  (argv[0] === 'trigger' && argv[1] === 'fire') ||
+  argv[0] === 'dev';
+if (runsFunctions) preforkSandbox();
 const { main } = await import('./main.js');
 process.exitCode = await main(argv);
 discardPreforked();

@@ -234,6 +234,106 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
         )
         .demandCommand(1, 'name a values subcommand: list or check'),
     )
+    .command('trigger', 'list triggers, generate their events, fire them', (y) => {
+      const eventFlags = (c: Argv): Argv =>
+        c
+          .option('op', {
+            type: 'string',
+            describe:
+              'DATABASE: insert, update, replace or delete; AUTHENTICATION: LOGIN, CREATE or DELETE',
+          })
+          .option('doc', {
+            type: 'string',
+            describe: 'DATABASE: the document (Extended JSON); _id added when missing',
+          })
+          .option('before', {
+            type: 'string',
+            describe: 'DATABASE: the document before the change (update, replace, delete)',
+          })
+          .option('user', {
+            type: 'string',
+            describe: 'AUTHENTICATION: user fields (JSON) merged over a sample user',
+          });
+      return y
+        .command(
+          'list',
+          'list the triggers with their type, function, configuration and state',
+          {},
+          (argv) =>
+            select(async () =>
+              (await import('./commands/trigger.js')).listTriggers(globals(argv), io),
+            ),
+        )
+        .command(
+          'event',
+          'print a realistic event for a trigger (Extended JSON: save it, edit it, fire it)',
+          (c) =>
+            eventFlags(
+              c.option('name', { type: 'string', demandOption: true, describe: 'the trigger' }),
+            ),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/trigger.js')).printEvent(
+                {
+                  ...globals(argv),
+                  name: String(argv['name']),
+                  op: argv['op'] as string | undefined,
+                  doc: argv['doc'] as string | undefined,
+                  before: argv['before'] as string | undefined,
+                  user: argv['user'] as string | undefined,
+                },
+                io,
+              ),
+            ),
+        )
+        .command(
+          'fire',
+          "run a trigger's function as the platform would, with a generated or given event",
+          (c) =>
+            eventFlags(
+              c.option('name', { type: 'string', demandOption: true, describe: 'the trigger' }),
+            )
+              .option('event', {
+                type: 'string',
+                describe: 'an event file (Extended JSON), or - for stdin',
+              })
+              .option('force', { type: 'boolean', describe: 'fire a disabled trigger' })
+              .option('trace-values', {
+                type: 'boolean',
+                describe: 'report every context.values.get call',
+              })
+              .option('timeout', {
+                type: 'number',
+                coerce: positiveNumber('timeout'),
+                describe: 'wall-time limit in ms (default 300000)',
+              })
+              .option('memory', {
+                type: 'number',
+                coerce: positiveNumber('memory'),
+                describe: 'memory limit in MB (default 350)',
+              }),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/trigger.js')).fireTrigger(
+                {
+                  ...globals(argv),
+                  name: String(argv['name']),
+                  op: argv['op'] as string | undefined,
+                  doc: argv['doc'] as string | undefined,
+                  before: argv['before'] as string | undefined,
+                  user: argv['user'] as string | undefined,
+                  event: argv['event'] as string | undefined,
+                  force: argv['force'] as boolean | undefined,
+                  traceValues: argv['traceValues'] as boolean | undefined,
+                  timeout: argv['timeout'] as number | undefined,
+                  memory: argv['memory'] as number | undefined,
+                },
+                io,
+              ),
+            ),
+        )
+        .demandCommand(1, 'name a trigger subcommand: list, event or fire');
+    })
     .command(
       'dev',
       'serve the app locally with hot reload on every save',
@@ -294,6 +394,7 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
               traceValues: argv.traceValues,
               timeout: argv.timeout,
               memory: argv.memory,
+              schedules: argv.schedules as boolean | undefined,
             },
             io,
           );
@@ -309,8 +410,24 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
     .wrap(100);
 }
 
+/** `--event -` (stdin) would reach yargs as an option without value and a stray `-`. */
+function joinDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg.startsWith('--') && !arg.includes('=') && argv[i + 1] === '-') {
+      out.push(`${arg}=-`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
-export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+export async function main(rawArgv: string[], io: CliIO = processIO()): Promise<number> {
+  const argv = joinDashValues(rawArgv);
   let selected: Selected | undefined;
   let failure: Error | undefined;
   let output = '';

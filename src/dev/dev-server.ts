@@ -20,6 +20,7 @@ import { checkFunctionSyntax } from '../runtime/syntax.js';
 import { openSecretStore } from '../secrets/store.js';
 import { messageOf, TriggerboxError } from '../shared/errors.js';
 import { didYouMean } from '../shared/suggest.js';
+import { Scheduler, type Clock } from '../triggers/scheduler.js';
 import { AppWatcher } from '../watch/app-watcher.js';
 import { describeDiff, diffApps, isEmptyDiff } from './app-diff.js';
 
@@ -35,6 +36,10 @@ export interface DevServerOptions {
   env?: Record<string, string | undefined> | undefined;
   timeoutMs?: number | undefined;
   memoryMb?: number | undefined;
+  /** Run SCHEDULED triggers on their CRON (default true). */
+  schedules?: boolean | undefined;
+  /** The scheduler's clock (tests drive time with their own). */
+  clock?: Clock | undefined;
   /** Re-run this function after every reload (the edit-save-see loop). */
   run?:
     | {
@@ -58,8 +63,11 @@ export interface ReloadEvent {
 }
 
 export interface CallEvent {
-  source: 'http' | 'run';
+  source: 'http' | 'run' | 'schedule';
+  /** The function; for 'schedule', the trigger. */
   name: string;
+  /** For 'schedule': the time the CRON named. */
+  scheduledFor?: Date | undefined;
   /** HTTP status for calls over HTTP. */
   status?: number | undefined;
   durationMs: number;
@@ -96,6 +104,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   private queue: Promise<unknown> = Promise.resolve();
   private settleTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly scheduler: Scheduler | undefined;
   url = '';
 
   private constructor(
@@ -112,6 +121,49 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       timeoutMs: options.timeoutMs,
       memoryMb: options.memoryMb,
     });
+    if (options.schedules !== false) {
+      this.scheduler = new Scheduler({
+        clock: options.clock,
+        onFire: (trigger, at) => void this.fireScheduled(trigger.name, at),
+      });
+      this.scheduler.update(loaded.app.triggers.values());
+    }
+  }
+
+  /** When each SCHEDULED trigger runs next (empty with schedules off). */
+  nextScheduledRuns(): { name: string; at: Date }[] {
+    return this.scheduler?.nextRuns() ?? [];
+  }
+
+  private async fireScheduled(name: string, at: Date): Promise<CallEvent> {
+    const started = performance.now();
+    let event: CallEvent;
+    try {
+      const result = await this.runner.fireTrigger(name, undefined, {
+        onLog: (line) => this.emit('log', { name, line }),
+      });
+      event = {
+        source: 'schedule',
+        name,
+        scheduledFor: at,
+        durationMs: performance.now() - started,
+        result,
+      };
+    } catch (error) {
+      const failure =
+        error instanceof TriggerboxError
+          ? error
+          : new TriggerboxError('FunctionExecutionError', messageOf(error));
+      event = {
+        source: 'schedule',
+        name,
+        scheduledFor: at,
+        durationMs: performance.now() - started,
+        error: failure,
+      };
+    }
+    this.emit('call', event);
+    return event;
   }
 
   static async start(options: DevServerOptions = {}): Promise<DevServer> {
@@ -223,6 +275,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     }
     this.current = loaded;
     this.runner.reload(loaded.app);
+    this.scheduler?.update(loaded.app.triggers.values());
     const event: ReloadEvent = {
       files,
       applied: true,
@@ -371,6 +424,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.scheduler?.stop();
     if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
     await this.watcher?.close();
     const server = this.server;

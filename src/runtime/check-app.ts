@@ -1,6 +1,7 @@
 import type { Diagnostic, LoadedApp } from '../app/types.js';
 import { missingSecretLinks } from '../app/value-usage.js';
 import { scanDependencies } from './bundle.js';
+import { checkSchedule } from '../triggers/scheduler.js';
 import { checkFunctionSyntax } from './syntax.js';
 
 /**
@@ -30,6 +31,18 @@ export async function checkApp(
         message: `syntax error: ${message ?? problem}`,
       });
     }
+  }
+  for (const trigger of loaded.app.triggers.values()) {
+    const schedule = trigger.config['schedule'];
+    if (trigger.type !== 'SCHEDULED' || typeof schedule !== 'string') continue;
+    const problem = checkSchedule(schedule);
+    if (problem !== undefined)
+      diagnostics.push({
+        severity: 'error',
+        file: trigger.file,
+        jsonPath: '$.config.schedule',
+        message: problem,
+      });
   }
   diagnostics.push(...(await scanDependencies(loaded.app)));
   return diagnostics;

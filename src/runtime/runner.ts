@@ -10,6 +10,8 @@ import { bundlePackage, type PackageBundle } from './bundle.js';
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { SandboxProcess } from './sandbox-process.js';
+import { generateEvent } from '../triggers/events.js';
+import { applyFilters } from '../triggers/filters.js';
 import { SecretMask } from './secret-mask.js';
 import { checkFunctionSyntax } from './syntax.js';
 import { traceValueGet, type ValueTraceEntry } from './value-trace.js';
@@ -100,6 +102,19 @@ const noSecretStore: SecretSource = {
     throw new Error('no secret store is configured for this runner');
   },
 };
+
+export interface FireOptions extends Omit<ExecuteOptions, 'user'> {
+  /** Fire a disabled trigger anyway. */
+  force?: boolean | undefined;
+  /** The time of a generated event. */
+  now?: Date | undefined;
+}
+
+export interface TriggerRun extends ExecutionResult {
+  trigger: string;
+  /** The argument the function received (after the trigger's project); none for SCHEDULED. */
+  event: Record<string, unknown> | undefined;
+}
 
 export class FunctionRunner {
   private app: App;
@@ -286,6 +301,73 @@ export class FunctionRunner {
       stats,
       valueTrace,
     };
+  }
+
+  /**
+   * Fires a trigger as the platform would: its function runs as the system user, with the event
+   * as its one argument (none for SCHEDULED). A DATABASE event must pass the trigger's
+   * operation_types, then its match; the function gets the event after its project. Without an
+   * event, a realistic one is generated.
+   */
+  async fireTrigger(
+    name: string,
+    event?: Record<string, unknown>,
+    options: FireOptions = {},
+  ): Promise<TriggerRun> {
+    this.assertLive();
+    const trigger = this.app.triggers.get(name);
+    if (trigger === undefined) {
+      throw new TriggerboxError('TriggerNotFound', `trigger not found: '${name}'`, {
+        hint:
+          didYouMean(name, this.app.triggers.keys()) ||
+          "the app's triggers are listed by `triggerbox trigger list`",
+      });
+    }
+    if (trigger.disabled && options.force !== true) {
+      throw new TriggerboxError(
+        'TriggerDisabled',
+        `trigger '${name}' is disabled (${trigger.file} has "disabled": true)`,
+        {
+          hint: 'fire it anyway with --force (library: {force: true})',
+        },
+      );
+    }
+    if (trigger.functionName === undefined || !this.app.functions.has(trigger.functionName)) {
+      throw new FunctionExecutionFailure(
+        'FunctionNotFound',
+        `trigger '${name}' calls function '${trigger.functionName ?? '(none)'}', which does not exist`,
+        [],
+        [],
+        { durationMs: 0 },
+        '',
+        {
+          hint: `fix ${trigger.file} or create the function; \`triggerbox validate\` lists such problems`,
+        },
+      );
+    }
+    let argument: Record<string, unknown> | undefined;
+    if (trigger.type !== 'SCHEDULED') {
+      const given = event ?? generateEvent(trigger, { now: options.now });
+      const outcome = applyFilters(trigger, given ?? {});
+      if (!outcome.fires) {
+        throw new TriggerboxError(
+          'TriggerEventFiltered',
+          `the event does not fire trigger '${name}': ${outcome.reason} (${outcome.stage} filter); nothing ran`,
+          {
+            hint: 'generate a passing event with `triggerbox trigger event`, edit it, and fire it with --event <file>',
+          },
+        );
+      }
+      argument = outcome.event;
+    }
+    const { force: _force, now: _now, ...execute } = options;
+    // Triggers run as the system user (SPEC section 6).
+    const result = await this.execute(
+      trigger.functionName,
+      argument === undefined ? [] : [argument],
+      { ...execute, user: undefined },
+    );
+    return { ...result, trigger: name, event: argument };
   }
 
   private async resolveSecret(

@@ -48,7 +48,13 @@ export type ErrorCode =
   /** A secret with that name already exists. */
   | 'SecretExists'
   /** A secret name or value breaks the platform's rules. */
-  | 'SecretInvalid';
+  | 'SecretInvalid'
+  /** A trigger name that the app does not define. */
+  | 'TriggerNotFound'
+  /** The trigger is disabled (fire it anyway with --force). */
+  | 'TriggerDisabled'
+  /** The event does not pass the trigger's filters, so nothing ran. */
+  | 'TriggerEventFiltered';
 
 export interface ErrorOptions {
   /** How to fix it, shown after the message. */

@@ -16,6 +16,7 @@ export interface DevOptions extends GlobalOptions {
   traceValues?: boolean | undefined;
   timeout?: number | undefined;
   memory?: number | undefined;
+  schedules?: boolean | undefined;
 }
 
 const ms = (n: number): string => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
@@ -30,7 +31,11 @@ function renderCall(event: CallEvent, io: CliIO): void {
     );
     return;
   }
-  io.stdout(`--- run ${event.name} (${ms(event.durationMs)})\n`);
+  io.stdout(
+    event.source === 'schedule'
+      ? `--- scheduled trigger ${event.name} (${event.scheduledFor?.toISOString() ?? ''}, ${ms(event.durationMs)})\n`
+      : `--- run ${event.name} (${ms(event.durationMs)})\n`,
+  );
   if (event.result !== undefined) {
     io.stdout(successText(event.result));
     return;
@@ -78,6 +83,7 @@ export async function dev(
     env: io.env,
     timeoutMs: options.timeout,
     memoryMb: options.memory,
+    schedules: options.schedules,
     run:
       options.run === undefined
         ? undefined
@@ -107,6 +113,8 @@ export async function dev(
   );
   io.stdout(`watching ${app.root}; Ctrl-C to stop\n`);
   for (const problem of server.problems) printer.warn(formatDiagnostic(problem));
+  for (const { name, at } of server.nextScheduledRuns())
+    io.stdout(`scheduled trigger ${name}: next run ${at.toISOString()}\n`);
   if (options.run !== undefined) await server.runOnce();
   await stop;
   await server.close();

@@ -1,10 +1,12 @@
 /** `triggerbox function run` and `triggerbox function list`. */
 import { formatDiagnostic } from '../../app/load-app.js';
 import { decodeResult, parseCanonical, sortKeys } from '../../runtime/ejson.js';
+import type { App } from '../../app/types.js';
 import {
   createRunner,
   FunctionExecutionFailure,
   type ExecutionResult,
+  type FunctionRunner,
 } from '../../runtime/runner.js';
 import { openSecretStore } from '../../secrets/store.js';
 import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
@@ -12,13 +14,10 @@ import { openApp, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
 import { logsText, Printer, successText, traceText } from '../render.js';
 
-export interface RunOptions extends GlobalOptions {
+export interface RunOptions extends ExecutionCommandOptions {
   name: string;
   args: string[];
   user?: string | undefined;
-  timeout?: number | undefined;
-  memory?: number | undefined;
-  traceValues?: boolean | undefined;
 }
 
 /**
@@ -53,10 +52,24 @@ export function userStack(stack: string): string {
     .join('\n');
 }
 
-export async function runFunction(options: RunOptions, io: CliIO): Promise<number> {
+export interface ExecutionCommandOptions extends GlobalOptions {
+  timeout?: number | undefined;
+  memory?: number | undefined;
+  traceValues?: boolean | undefined;
+}
+
+/**
+ * What `function run` and `trigger fire` share: load the app, create a runner wired to the
+ * secret store, run, and render the outcome (text, or exactly one JSON object with -f json).
+ */
+export async function runAndRender(
+  options: ExecutionCommandOptions,
+  io: CliIO,
+  action: (runner: FunctionRunner, app: App) => Promise<ExecutionResult>,
+): Promise<number> {
   const printer = new Printer(io, options.outputFormat);
   const json = options.outputFormat === 'json';
-  let runner: ReturnType<typeof createRunner> | undefined;
+  let runner: FunctionRunner | undefined;
   try {
     const { app, diagnostics } = openApp(options, io);
     const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -66,7 +79,6 @@ export async function runFunction(options: RunOptions, io: CliIO): Promise<numbe
       );
       for (const d of errors) printer.warn(formatDiagnostic(d));
     }
-    const args = options.args.map(parseCliArg);
     const store = openSecretStore({ root: app.root, env: io.env });
     runner = createRunner({
       app,
@@ -74,10 +86,7 @@ export async function runFunction(options: RunOptions, io: CliIO): Promise<numbe
       timeoutMs: options.timeout,
       memoryMb: options.memory,
     });
-    const result = await runner.execute(options.name, args, {
-      user: options.user,
-      traceValues: options.traceValues,
-    });
+    const result = await action(runner, app);
     for (const warning of result.warnings) printer.warn(warning);
     if (json) io.stdout(`${JSON.stringify(successJson(result, options.traceValues === true))}\n`);
     else io.stdout(successText(result));
@@ -104,6 +113,15 @@ export async function runFunction(options: RunOptions, io: CliIO): Promise<numbe
   } finally {
     runner?.dispose();
   }
+}
+
+export function runFunction(options: RunOptions, io: CliIO): Promise<number> {
+  return runAndRender(options, io, (runner) =>
+    runner.execute(options.name, options.args.map(parseCliArg), {
+      user: options.user,
+      traceValues: options.traceValues,
+    }),
+  );
 }
 
 function successJson(result: ExecutionResult, trace: boolean): Record<string, unknown> {

@@ -1,0 +1,28 @@
+/** One line of configuration per trigger, for `trigger list`. */
+import type { TriggerDef } from '../app/types.js';
+
+const list = (value: unknown): string[] =>
+  Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)];
+
+export function describeTrigger(trigger: TriggerDef): string {
+  const c = trigger.config;
+  switch (trigger.type) {
+    case 'DATABASE': {
+      const parts = [
+        `${String(c['database'])}.${String(c['collection'])}`,
+        list(c['operation_types']).join(',') || '(no operation types)',
+      ];
+      if (c['match'] !== undefined && Object.keys(c['match'] as object).length > 0)
+        parts.push(`match ${JSON.stringify(c['match'])}`);
+      if (c['project'] !== undefined && Object.keys(c['project'] as object).length > 0)
+        parts.push(`project ${JSON.stringify(c['project'])}`);
+      if (c['full_document'] === true) parts.push('full_document');
+      if (c['full_document_before_change'] === true) parts.push('full_document_before_change');
+      return parts.join(' ');
+    }
+    case 'AUTHENTICATION':
+      return `${list(c['operation_type']).join(',') || 'LOGIN'} via ${list(c['providers']).join(',') || '(any provider)'}`;
+    case 'SCHEDULED':
+      return `schedule "${String(c['schedule'])}" (UTC)`;
+  }
+}

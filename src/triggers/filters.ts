@@ -1,0 +1,76 @@
+/**
+ * Whether an event fires a trigger, in the platform's order: DATABASE operation_types, then the
+ * `match` expression, then the `project` applied to what the function receives. $match and
+ * $project semantics come from mingo (MongoDB's query language in JS), not a hand-written matcher.
+ */
+import { EJSON } from 'bson';
+import { aggregate } from 'mingo';
+import type { TriggerDef } from '../app/types.js';
+import { decodeResult } from '../runtime/ejson.js';
+
+export type FilterOutcome =
+  | { fires: true; event: Record<string, unknown> }
+  | {
+      fires: false;
+      stage: 'operation_types' | 'match' | 'operation_type' | 'providers';
+      reason: string;
+    };
+
+/** Trigger config expressions are Extended JSON in the file: {"$oid": ...} is an ObjectId. */
+function expression(value: unknown): Record<string, unknown> {
+  return decodeResult(JSON.stringify(value)) as Record<string, unknown>;
+}
+
+const list = (value: unknown): string[] =>
+  Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)];
+
+export function applyFilters(trigger: TriggerDef, event: Record<string, unknown>): FilterOutcome {
+  const config = trigger.config;
+  if (trigger.type === 'AUTHENTICATION') {
+    const operations = list(config['operation_type']).map((o) => o.toUpperCase());
+    const op = String(event['operationType'] ?? '').toUpperCase();
+    if (operations.length > 0 && !operations.includes(op)) {
+      return {
+        fires: false,
+        stage: 'operation_type',
+        reason: `operationType '${op}' is not one of the trigger's ${operations.join(', ')}`,
+      };
+    }
+    const providers = list(config['providers']);
+    const eventProviders = list(event['providers']);
+    if (providers.length > 0 && !eventProviders.some((p) => providers.includes(p))) {
+      return {
+        fires: false,
+        stage: 'providers',
+        reason: `providers ${eventProviders.join(', ') || '(none)'} are not among the trigger's ${providers.join(', ')}`,
+      };
+    }
+    return { fires: true, event };
+  }
+  const types = list(config['operation_types']).map((t) => t.toUpperCase());
+  const op = String(event['operationType'] ?? '').toUpperCase();
+  if (!types.includes(op)) {
+    return {
+      fires: false,
+      stage: 'operation_types',
+      reason: `operationType '${op.toLowerCase()}' is not one of the trigger's operation_types ${types.join(', ') || '(none)'}`,
+    };
+  }
+  const match = config['match'];
+  if (match !== undefined && match !== null && Object.keys(match as object).length > 0) {
+    const passed = aggregate([event], [{ $match: expression(match) }]);
+    if (passed.length === 0) {
+      return {
+        fires: false,
+        stage: 'match',
+        reason: `the event does not match ${EJSON.stringify(match as never)}`,
+      };
+    }
+  }
+  const project = config['project'];
+  if (project !== undefined && project !== null && Object.keys(project as object).length > 0) {
+    const [projected] = aggregate([event], [{ $project: expression(project) }]);
+    return { fires: true, event: (projected ?? {}) as Record<string, unknown> };
+  }
+  return { fires: true, event };
+}
