@@ -219,29 +219,60 @@ describe('triggerbox dev', () => {
   });
 });
 
+/** Starts `triggerbox dev` and resolves with its first lines, up to "Ctrl-C to stop". */
+async function startDevProcess(
+  args: string[],
+  cwd: string,
+): Promise<{ child: ReturnType<typeof spawn>; stdout: () => string }> {
+  const child = spawn(process.execPath, [BIN, 'dev', '--port', '0', ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  await new Promise<void>((resolve, reject) => {
+    const guard = setTimeout(
+      () => reject(new Error(`dev did not start: ${stdout}`)),
+      HANG_GUARD_MS,
+    );
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('Ctrl-C to stop')) {
+        clearTimeout(guard);
+        resolve();
+      }
+    });
+  });
+  return { child, stdout: () => stdout };
+}
+
 describe('triggerbox dev process', () => {
+  it('dev: lists when each SCHEDULED trigger runs next; --no-schedules turns schedules off', async () => {
+    const fixture = path.join(repoRoot, 'test/fixtures/apps/triggers');
+    for (const [args, expected] of [
+      [[], true],
+      [['--no-schedules'], false],
+    ] as const) {
+      const { child, stdout } = await startDevProcess([...args], fixture);
+      const exited = new Promise<number | null>((resolve) =>
+        child.on('exit', (code) => resolve(code)),
+      );
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.equal(
+        /scheduled trigger everyFive: next run \d{4}-\d{2}-\d{2}T\d{2}:\d[05]:00\.000Z/.test(
+          stdout(),
+        ),
+        expected,
+        stdout(),
+      );
+    }
+  });
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`dev: ${signal} releases everything and exits 0`, async () => {
       const root = tempApp({ 'functions/hello.js': 'exports = () => "hi";' });
-      const child = spawn(process.execPath, [BIN, 'dev', '--port', '0'], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      await new Promise<void>((resolve, reject) => {
-        const guard = setTimeout(
-          () => reject(new Error(`dev did not start: ${stdout}`)),
-          HANG_GUARD_MS,
-        );
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          if (stdout.includes('Ctrl-C to stop')) {
-            clearTimeout(guard);
-            resolve();
-          }
-        });
-      });
-      const url = /on (http:\/\/[^ ]+) /.exec(stdout)?.[1] ?? '';
+      const { child, stdout: output } = await startDevProcess([], root);
+      const url = /on (http:\/\/[^ ]+) /.exec(output())?.[1] ?? '';
       const response = await fetch(`${url}/functions/hello`, { method: 'POST', body: '[]' });
       assert.equal(((await response.json()) as Record<string, unknown>)['result'], 'hi');
       const exited = new Promise<number | null>((resolve) =>
@@ -249,8 +280,8 @@ describe('triggerbox dev process', () => {
       );
       child.kill(signal);
       assert.equal(await exited, 0);
-      assert.match(stdout, /POST \/functions\/hello 200 in/);
-      assert.match(stdout, /triggerbox dev: stopped/);
+      assert.match(output(), /POST \/functions\/hello 200 in/);
+      assert.match(output(), /triggerbox dev: stopped/);
     });
   }
 });

@@ -29,6 +29,37 @@ function positiveNumber(name: string) {
   };
 }
 
+/** --timeout, --memory and --trace-values: every command that runs functions takes them. */
+function executionOptions<T>(c: Argv<T>) {
+  return c
+    .option('trace-values', {
+      type: 'boolean',
+      describe:
+        'report every context.values.get call: who asked, for what, and what it resolved to',
+    })
+    .option('timeout', {
+      type: 'number',
+      coerce: positiveNumber('timeout'),
+      describe: 'wall-time limit per call in ms (default 300000)',
+    })
+    .option('memory', {
+      type: 'number',
+      coerce: positiveNumber('memory'),
+      describe: 'memory limit per call in MB (default 350)',
+    });
+}
+
+/** The trigger event generator's flags, as parsed. */
+function eventFlagValues(argv: Record<string, unknown>) {
+  return {
+    name: String(argv['name']),
+    op: argv['op'] as string | undefined,
+    doc: argv['doc'] as string | undefined,
+    before: argv['before'] as string | undefined,
+    user: argv['user'] as string | undefined,
+  };
+}
+
 function parser(io: CliIO, select: (run: Selected) => void): Argv {
   return yargs()
     .scriptName('triggerbox')
@@ -59,37 +90,25 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
           'run',
           'run a function and print its logs and result',
           (c) =>
-            c
-              .option('name', {
-                type: 'string',
-                demandOption: true,
-                describe: 'the function to run',
-              })
-              .option('args', {
-                type: 'string',
-                array: true,
-                default: [],
-                describe: 'an argument (repeatable): JSON object/array, integer, float, or string',
-              })
-              .option('user', {
-                type: 'string',
-                describe: 'run as the user with this id (default: the system user)',
-              })
-              .option('timeout', {
-                type: 'number',
-                coerce: positiveNumber('timeout'),
-                describe: 'wall-time limit in ms (default 300000)',
-              })
-              .option('memory', {
-                type: 'number',
-                coerce: positiveNumber('memory'),
-                describe: 'memory limit in MB (default 350)',
-              })
-              .option('trace-values', {
-                type: 'boolean',
-                describe:
-                  'report every context.values.get call: who asked, for what, and what it resolved to',
-              }),
+            executionOptions(
+              c
+                .option('name', {
+                  type: 'string',
+                  demandOption: true,
+                  describe: 'the function to run',
+                })
+                .option('args', {
+                  type: 'string',
+                  array: true,
+                  default: [],
+                  describe:
+                    'an argument (repeatable): JSON object/array, integer, float, or string',
+                })
+                .option('user', {
+                  type: 'string',
+                  describe: 'run as the user with this id (default: the system user)',
+                }),
+            ),
           (argv) =>
             select(async () => {
               const { runFunction } = await import('./commands/function.js');
@@ -274,14 +293,7 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
           (argv) =>
             select(async () =>
               (await import('./commands/trigger.js')).printEvent(
-                {
-                  ...globals(argv),
-                  name: String(argv['name']),
-                  op: argv['op'] as string | undefined,
-                  doc: argv['doc'] as string | undefined,
-                  before: argv['before'] as string | undefined,
-                  user: argv['user'] as string | undefined,
-                },
+                { ...globals(argv), ...eventFlagValues(argv) },
                 io,
               ),
             ),
@@ -290,38 +302,22 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
           'fire',
           "run a trigger's function as the platform would, with a generated or given event",
           (c) =>
-            eventFlags(
-              c.option('name', { type: 'string', demandOption: true, describe: 'the trigger' }),
-            )
-              .option('event', {
-                type: 'string',
-                describe: 'an event file (Extended JSON), or - for stdin',
-              })
-              .option('force', { type: 'boolean', describe: 'fire a disabled trigger' })
-              .option('trace-values', {
-                type: 'boolean',
-                describe: 'report every context.values.get call',
-              })
-              .option('timeout', {
-                type: 'number',
-                coerce: positiveNumber('timeout'),
-                describe: 'wall-time limit in ms (default 300000)',
-              })
-              .option('memory', {
-                type: 'number',
-                coerce: positiveNumber('memory'),
-                describe: 'memory limit in MB (default 350)',
-              }),
+            executionOptions(
+              eventFlags(
+                c.option('name', { type: 'string', demandOption: true, describe: 'the trigger' }),
+              )
+                .option('event', {
+                  type: 'string',
+                  describe: 'an event file (Extended JSON), or - for stdin',
+                })
+                .option('force', { type: 'boolean', describe: 'fire a disabled trigger' }),
+            ),
           (argv) =>
             select(async () =>
               (await import('./commands/trigger.js')).fireTrigger(
                 {
                   ...globals(argv),
-                  name: String(argv['name']),
-                  op: argv['op'] as string | undefined,
-                  doc: argv['doc'] as string | undefined,
-                  before: argv['before'] as string | undefined,
-                  user: argv['user'] as string | undefined,
+                  ...eventFlagValues(argv),
                   event: argv['event'] as string | undefined,
                   force: argv['force'] as boolean | undefined,
                   traceValues: argv['traceValues'] as boolean | undefined,
@@ -338,45 +334,38 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
       'dev',
       'serve the app locally with hot reload on every save',
       (c) =>
-        c
-          .option('port', {
-            type: 'number',
-            default: 8787,
-            describe: 'HTTP port of the invoke endpoint (0: any free port)',
-          })
-          .option('host', {
-            type: 'string',
-            default: '127.0.0.1',
-            describe: 'address to listen on',
-          })
-          .option('run', {
-            type: 'string',
-            describe: 're-run this function after every reload and print its logs and result',
-          })
-          .option('args', {
-            type: 'string',
-            array: true,
-            default: [],
-            describe: 'arguments for --run (as in function run)',
-          })
-          .option('user', {
-            type: 'string',
-            describe: 'run --run as this user id (default: the system user)',
-          })
-          .option('trace-values', {
-            type: 'boolean',
-            describe: 'trace context.values.get in --run',
-          })
-          .option('timeout', {
-            type: 'number',
-            coerce: positiveNumber('timeout'),
-            describe: 'wall-time limit per call in ms (default 300000)',
-          })
-          .option('memory', {
-            type: 'number',
-            coerce: positiveNumber('memory'),
-            describe: 'memory limit per call in MB (default 350)',
-          }),
+        executionOptions(
+          c
+            .option('port', {
+              type: 'number',
+              default: 8787,
+              describe: 'HTTP port of the invoke endpoint (0: any free port)',
+            })
+            .option('host', {
+              type: 'string',
+              default: '127.0.0.1',
+              describe: 'address to listen on',
+            })
+            .option('run', {
+              type: 'string',
+              describe: 're-run this function after every reload and print its logs and result',
+            })
+            .option('args', {
+              type: 'string',
+              array: true,
+              default: [],
+              describe: 'arguments for --run (as in function run)',
+            })
+            .option('user', {
+              type: 'string',
+              describe: 'run --run as this user id (default: the system user)',
+            })
+            .option('schedules', {
+              type: 'boolean',
+              default: true,
+              describe: 'run SCHEDULED triggers on their CRON (--no-schedules turns that off)',
+            }),
+        ),
       (argv) =>
         select(async () => {
           const [{ dev }, { parseCliArg }] = await Promise.all([

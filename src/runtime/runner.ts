@@ -10,6 +10,7 @@ import { bundlePackage, type PackageBundle } from './bundle.js';
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { SandboxProcess } from './sandbox-process.js';
+import { findTrigger } from '../triggers/describe.js';
 import { generateEvent } from '../triggers/events.js';
 import { applyFilters } from '../triggers/filters.js';
 import { SecretMask } from './secret-mask.js';
@@ -315,14 +316,7 @@ export class FunctionRunner {
     options: FireOptions = {},
   ): Promise<TriggerRun> {
     this.assertLive();
-    const trigger = this.app.triggers.get(name);
-    if (trigger === undefined) {
-      throw new TriggerboxError('TriggerNotFound', `trigger not found: '${name}'`, {
-        hint:
-          didYouMean(name, this.app.triggers.keys()) ||
-          "the app's triggers are listed by `triggerbox trigger list`",
-      });
-    }
+    const trigger = findTrigger(this.app.triggers, name);
     if (trigger.disabled && options.force !== true) {
       throw new TriggerboxError(
         'TriggerDisabled',

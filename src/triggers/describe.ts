@@ -1,5 +1,20 @@
-/** One line of configuration per trigger, for `trigger list`. */
+/** Looking triggers up and describing them in one line, for `trigger list`. */
 import type { TriggerDef } from '../app/types.js';
+import { TriggerboxError } from '../shared/errors.js';
+import { didYouMean } from '../shared/suggest.js';
+
+/** The trigger with this name, or a TriggerNotFound error with "did you mean". */
+export function findTrigger(triggers: Map<string, TriggerDef>, name: string): TriggerDef {
+  const trigger = triggers.get(name);
+  if (trigger === undefined) {
+    throw new TriggerboxError('TriggerNotFound', `trigger not found: '${name}'`, {
+      hint:
+        didYouMean(name, triggers.keys()) ||
+        "the app's triggers are listed by `triggerbox trigger list`",
+    });
+  }
+  return trigger;
+}
 
 const list = (value: unknown): string[] =>
   Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)];

@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EJSON } from 'bson';
 import { decodeResult } from '../../runtime/ejson.js';
-import { describeTrigger } from '../../triggers/describe.js';
+import { describeTrigger, findTrigger } from '../../triggers/describe.js';
 import { generateEvent } from '../../triggers/events.js';
 import { TriggerboxError, messageOf } from '../../shared/errors.js';
-import { didYouMean } from '../../shared/suggest.js';
 import type { TriggerDef } from '../../app/types.js';
 import { openApp, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
@@ -36,18 +35,6 @@ function jsonFlag(flag: string, text: string | undefined): Record<string, unknow
     throw new TriggerboxError('InvalidInput', `--${flag} must be a JSON object`);
   }
   return value as Record<string, unknown>;
-}
-
-function findTrigger(triggers: Map<string, TriggerDef>, name: string): TriggerDef {
-  const trigger = triggers.get(name);
-  if (trigger === undefined) {
-    throw new TriggerboxError('TriggerNotFound', `trigger not found: '${name}'`, {
-      hint:
-        didYouMean(name, triggers.keys()) ||
-        "the app's triggers are listed by `triggerbox trigger list`",
-    });
-  }
-  return trigger;
 }
 
 export function listTriggers(options: GlobalOptions, io: CliIO): number {
