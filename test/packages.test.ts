@@ -23,6 +23,16 @@ describe('npm packages', () => {
       'functions/node_modules/tiny-greeter/lib/index.js':
         'const { shout } = require("./shout");\nconst { Buffer } = require("buffer");\nmodule.exports = (name) => shout("hello " + name) + " " + Buffer.from(name).toString("hex");',
       'functions/node_modules/tiny-greeter/lib/shout.js': 'exports.shout = (s) => s.toUpperCase();',
+      'functions/node_modules/thrower/package.json': {
+        name: 'thrower',
+        version: '1.0.0',
+        main: 'index.js',
+      },
+      'functions/node_modules/thrower/index.js':
+        'const helper = require("./helper");\nmodule.exports = (x) => helper.check(x);',
+      'functions/node_modules/thrower/helper.js':
+        'exports.check = function check(x) {\n  if (x < 0) {\n    throw new RangeError("negative: " + x);\n  }\n  return x;\n};',
+      'functions/usesThrower.js': 'exports = function (x) {\n  return require("thrower")(x);\n};',
       'functions/greet.js':
         'exports = function (name) {\n  const greet = require("tiny-greeter");\n  return greet(name);\n};',
       'functions/twice.js':
@@ -41,6 +51,19 @@ describe('npm packages', () => {
 
   it('require: a package is evaluated once per call (cached like Node modules)', async () => {
     assert.equal((await runner.execute('twice')).result, true);
+  });
+
+  it("require: stack frames inside package code are mapped back to the package's own files", async () => {
+    await assert.rejects(runner.execute('usesThrower', [-1]), (error: unknown) => {
+      assert.ok(error instanceof FunctionExecutionFailure);
+      assert.equal(error.message, 'negative: -1');
+      assert.match(
+        error.functionStack,
+        /at check \(functions\/node_modules\/thrower\/helper\.js:3:11\)/,
+      );
+      assert.match(error.functionStack, /functions\/usesThrower\.js:2:\d+/);
+      return true;
+    });
   });
 
   it('require: a missing package fails with the file and line of the require and how to fix it', async () => {

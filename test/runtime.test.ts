@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import {
   Binary,
   BSONRegExp,
+  Code,
+  DBRef,
   Decimal128,
   Double,
   Int32,
@@ -11,11 +13,13 @@ import {
   MinKey,
   ObjectId,
   Timestamp,
+  UUID,
 } from 'bson';
 import {
   createRunner,
   FunctionExecutionFailure,
   loadApp,
+  RecordingLog,
   type FunctionRunner,
 } from '../src/index.js';
 import { tempApp } from './helpers.js';
@@ -203,6 +207,9 @@ describe('FunctionRunner', () => {
       'text',
       true,
       { nested: [1, { deep: new ObjectId('64b7f0c2a1b2c3d4e5f60719') }] },
+      new UUID('0f3c6a2e-9b1d-4c7e-8a5f-2d4b6c8e0a1f'),
+      new Code('function () { return 1; }'),
+      new DBRef('orders', new ObjectId('64b7f0c2a1b2c3d4e5f6071a')),
     ];
     const { resultEJSON, result } = await runner.execute('echo', args);
     assert.deepEqual(JSON.parse(resultEJSON), [
@@ -222,6 +229,14 @@ describe('FunctionRunner', () => {
       'text',
       true,
       { nested: [{ $numberInt: '1' }, { deep: { $oid: '64b7f0c2a1b2c3d4e5f60719' } }] },
+      {
+        $binary: {
+          base64: Buffer.from('0f3c6a2e9b1d4c7e8a5f2d4b6c8e0a1f', 'hex').toString('base64'),
+          subType: '04',
+        },
+      },
+      { $code: 'function () { return 1; }' },
+      { $ref: 'orders', $id: { $oid: '64b7f0c2a1b2c3d4e5f6071a' } },
     ]);
     const decoded = result as unknown[];
     assert.ok(decoded[0] instanceof ObjectId);
@@ -339,6 +354,24 @@ describe('FunctionRunner', () => {
       results.map((r) => r.result),
       Array.from({ length: 20 }, (_, i) => i * 2),
     );
+  });
+});
+
+describe('FunctionRunner log', () => {
+  it('log: function console output goes through the injected Log, tagged with the function name', async () => {
+    const root = tempApp(FUNCTIONS);
+    const log = new RecordingLog();
+    const runner = createRunner({ app: loadApp({ root }).app, log });
+    try {
+      await runner.execute('logs');
+      assert.deepEqual(log.entries, [
+        { level: 'info', message: 'one 2 {"three":3}', tag: 'logs' },
+        { level: 'error', message: 'bad', tag: 'logs' },
+        { level: 'warn', message: 'careful', tag: 'logs' },
+      ]);
+    } finally {
+      runner.dispose();
+    }
   });
 });
 

@@ -6,7 +6,7 @@
  * stack traces need no source map. The dependency scan reports missing packages and unsupported
  * Node built-ins with file, line and column.
  */
-import { builtinModules } from 'node:module';
+import { builtinModules, SourceMap, type SourceMapPayload } from 'node:module';
 import path from 'node:path';
 import type { App, Diagnostic } from '../app/types.js';
 
@@ -15,6 +15,34 @@ let esbuild: Esbuild | undefined;
 async function loadEsbuild(): Promise<Esbuild> {
   esbuild ??= await import('esbuild');
   return esbuild;
+}
+
+/** Lines the sandbox wrapper adds before a package bundle. */
+const PACKAGE_LINE_OFFSET = 1;
+
+/**
+ * Maps the stack frames that point into package bundles (`functions/node_modules/<spec>:L:C`)
+ * back to the package's own files and lines.
+ */
+export function mapPackageFrames(
+  stack: string,
+  maps: ReadonlyMap<string, SourceMap | undefined>,
+): string {
+  return stack.replace(
+    /functions\/node_modules\/(.+?):(\d+):(\d+)/g,
+    (whole, spec: string, line: string, column: string) => {
+      const map = maps.get(spec);
+      if (map === undefined) return whole;
+      const entry = map.findEntry(Number(line) - 1 - PACKAGE_LINE_OFFSET, Number(column) - 1) as {
+        originalSource?: string;
+        originalLine?: number;
+        originalColumn?: number;
+      };
+      if (entry.originalSource === undefined || entry.originalLine === undefined) return whole;
+      const source = entry.originalSource.replace(/^.*?(node_modules\/)/, 'functions/$1');
+      return `${source}:${entry.originalLine + 1}:${(entry.originalColumn ?? 0) + 1}`;
+    },
+  );
 }
 
 /** Node built-ins that App Services functions cannot use (SPEC section 2). */
@@ -30,7 +58,8 @@ function installHint(spec: string): string {
   return `run \`npm install ${name}\` in functions/`;
 }
 
-export type PackageBundle = { ok: true; code: string } | { ok: false; error: string };
+export type PackageBundle =
+  { ok: true; code: string; map: SourceMap | undefined } | { ok: false; error: string };
 
 /** Bundles `require(spec)` from functions/node_modules into a factory script for the sandbox. */
 export async function bundlePackage(
@@ -55,11 +84,19 @@ export async function bundlePackage(
       target: 'es2022',
       logLevel: 'silent',
       nodePaths: [path.join(functionsDir, 'node_modules')],
+      // The map stays on the host: stack frames in package code are mapped back to the
+      // package's own files (RUNTIME-NOTES: inline maps cost compile time in the sandbox).
+      sourcemap: 'external',
+      outfile: path.join(functionsDir, 'triggerbox-package.js'),
     });
-    const code = result.outputFiles[0]?.text ?? '';
+    const code = result.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
+    const mapText = result.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
     return {
       ok: true,
+      // One line of wrapper before the bundle: mapped lines are shifted by PACKAGE_LINE_OFFSET.
       code: `globalThis.__tb_module = function (module, exports, require) {\n${code}\n};`,
+      map:
+        mapText === undefined ? undefined : new SourceMap(JSON.parse(mapText) as SourceMapPayload),
     };
   } catch (error) {
     const at = where ? `${where}: ` : '';

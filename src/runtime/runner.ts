@@ -6,7 +6,8 @@ import type { App } from '../app/types.js';
 import { TriggerboxError, type ErrorOptions } from '../shared/errors.js';
 import { silentLog, type Log } from '../shared/log.js';
 import { didYouMean } from '../shared/suggest.js';
-import { bundlePackage, type PackageBundle } from './bundle.js';
+import type { SourceMap } from 'node:module';
+import { bundlePackage, mapPackageFrames, type PackageBundle } from './bundle.js';
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { SandboxProcess } from './sandbox-process.js';
@@ -127,6 +128,8 @@ export class FunctionRunner {
   private readonly log: Log;
   private readonly timeoutMs: number;
   private packages = new Map<string, Promise<PackageBundle>>();
+  /** Source maps of the package bundles, to map stack frames in package code. */
+  private readonly packageMaps = new Map<string, SourceMap | undefined>();
   private disposed = false;
 
   constructor(options: RunnerOptions) {
@@ -148,6 +151,7 @@ export class FunctionRunner {
     this.assertLive();
     this.app = app;
     this.packages = new Map();
+    this.packageMaps.clear();
     this.payload = this.buildPayload();
     this.sandbox.setApp(this.payload);
   }
@@ -272,7 +276,7 @@ export class FunctionRunner {
         logs,
         errorLogs,
         stats,
-        mask.apply(outcome.stack),
+        mask.apply(mapPackageFrames(outcome.stack, this.packageMaps)),
         {},
         valueTrace,
       );
@@ -403,6 +407,7 @@ export class FunctionRunner {
     }
     const bundle = await pending;
     if (!bundle.ok) this.packages.delete(spec);
+    else this.packageMaps.set(spec, bundle.map);
     return bundle.ok ? { ok: true, value: bundle.code } : { ok: false, error: bundle.error };
   }
 
