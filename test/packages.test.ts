@@ -59,7 +59,7 @@ describe('npm packages', () => {
       assert.equal(error.message, 'negative: -1');
       assert.match(
         error.functionStack,
-        /at check \(functions\/node_modules\/thrower\/helper\.js:3:11\)/,
+        /at (Object\.)?check \(functions\/node_modules\/thrower\/helper\.js:3:11\)/,
       );
       assert.match(error.functionStack, /functions\/usesThrower\.js:2:\d+/);
       return true;
