@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   Binary,
@@ -354,6 +356,33 @@ describe('FunctionRunner', () => {
       results.map((r) => r.result),
       Array.from({ length: 20 }, (_, i) => i * 2),
     );
+  });
+});
+
+describe('FunctionRunner reload', () => {
+  it('reload: calls sent just before a reload still complete (on the new version), none hangs', async () => {
+    const root = tempApp({
+      'functions/version.js': 'exports = async () => { await null; return 1; };',
+    });
+    const runner = createRunner({ app: loadApp({ root }).app });
+    try {
+      await runner.execute('version');
+      // More calls than prepared contexts, so some wait in the sandbox while the app changes.
+      const inFlight = Array.from({ length: 8 }, () => runner.execute('version'));
+      writeFileSync(
+        path.join(root, 'functions/version.js'),
+        'exports = async () => { await null; return 2; };',
+      );
+      runner.reload(loadApp({ root }).app);
+      const guard = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('a call hung across the reload')), 60_000).unref(),
+      );
+      const results = await Promise.race([Promise.all(inFlight), guard]);
+      for (const { result } of results) assert.ok(result === 1 || result === 2);
+      assert.equal((await runner.execute('version')).result, 2);
+    } finally {
+      runner.dispose();
+    }
   });
 });
 

@@ -12,8 +12,6 @@ import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { SandboxProcess } from './sandbox-process.js';
 import { findTrigger } from '../triggers/describe.js';
-import { generateEvent } from '../triggers/events.js';
-import { applyFilters } from '../triggers/filters.js';
 import { SecretMask } from './secret-mask.js';
 import { checkFunctionSyntax } from './syntax.js';
 import { traceValueGet, type ValueTraceEntry } from './value-trace.js';
@@ -345,6 +343,11 @@ export class FunctionRunner {
     }
     let argument: Record<string, unknown> | undefined;
     if (trigger.type !== 'SCHEDULED') {
+      // Loaded on first use: mingo is large, and most runs never fire a trigger.
+      const [{ generateEvent }, { applyFilters }] = await Promise.all([
+        import('../triggers/events.js'),
+        import('../triggers/filters.js'),
+      ]);
       const given = event ?? generateEvent(trigger, { now: options.now });
       const outcome = applyFilters(trigger, given ?? {});
       if (!outcome.fires) {

@@ -271,7 +271,7 @@ class Pool {
     for (;;) {
       const slot = this.ready.pop();
       if (slot === undefined) break;
-      if (slot.generation === generation && !slot.lane.isolate.isDisposed)
+      if (slot.generation >= generation && !slot.lane.isolate.isDisposed)
         return Promise.resolve(slot);
       slot.lane.dispose();
     }
@@ -320,7 +320,9 @@ class Pool {
           this.topUp();
           return;
         }
-        const waiter = this.waiters.findIndex((w) => w.generation === slot.generation);
+        // A call sent just before a reload carries the older generation: it runs on the newest
+        // app (it raced with the save), rather than waiting for contexts nobody prepares.
+        const waiter = this.waiters.findIndex((w) => slot.generation >= w.generation);
         if (waiter >= 0) this.waiters.splice(waiter, 1)[0]?.resolve(slot);
         else this.ready.push(slot);
       },
