@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { loadApp } from '../app/load-app.js';
 import type { App, Diagnostic, LoadedApp } from '../app/types.js';
-import { decodeResult } from '../runtime/ejson.js';
+import { parseUserEjson } from '../runtime/ejson.js';
 import type { LogLine } from '../runtime/protocol.js';
 import {
   createRunner,
@@ -488,16 +488,11 @@ function readBody(req: IncomingMessage): Promise<string> {
 /** The body is an Extended JSON array of arguments (empty body: no arguments). */
 function parseArgs(body: string): unknown[] {
   if (body.trim() === '') return [];
-  let args: unknown;
-  try {
-    args = decodeResult(body);
-  } catch (error) {
-    throw new TriggerboxError(
-      'InvalidInput',
-      `the request body is not Extended JSON: ${messageOf(error)}`,
-      { hint: 'send a JSON array of arguments, e.g. ["Ada", {"$oid": "..."}]' },
-    );
-  }
+  const args = parseUserEjson(
+    body,
+    'the request body',
+    'send a JSON array of arguments, e.g. ["Ada", {"$oid": "..."}]',
+  );
   if (!Array.isArray(args)) {
     throw new TriggerboxError(
       'InvalidInput',

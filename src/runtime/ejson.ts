@@ -1,6 +1,7 @@
 /** Host-side Extended JSON: what crosses into and out of the sandbox (SPEC section 2). */
 import { EJSON } from 'bson';
 
+import { messageOf, TriggerboxError } from '../shared/errors.js';
 import type { Transfer } from './protocol.js';
 
 /**
@@ -71,4 +72,20 @@ export function isPlainTree(value: unknown): boolean {
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return false;
   return Object.values(value as Record<string, unknown>).every(isPlainTree);
+}
+
+/**
+ * Parses user-given Extended JSON (a CLI flag, a request body, an event file); a syntax error
+ * is an InvalidInput error that names what was being read and how to fix it.
+ */
+export function parseUserEjson(text: string, what: string, hint: string): unknown {
+  try {
+    return decodeResult(text);
+  } catch (error) {
+    throw new TriggerboxError(
+      'InvalidInput',
+      `${what} is not (Extended) JSON: ${messageOf(error)}`,
+      { hint },
+    );
+  }
 }

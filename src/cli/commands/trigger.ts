@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EJSON } from 'bson';
-import { decodeResult } from '../../runtime/ejson.js';
+import { parseUserEjson } from '../../runtime/ejson.js';
 import { describeTrigger, findTrigger } from '../../triggers/describe.js';
 import { generateEvent } from '../../triggers/events.js';
-import { TriggerboxError, messageOf } from '../../shared/errors.js';
+import { TriggerboxError } from '../../shared/errors.js';
 import type { TriggerDef } from '../../app/types.js';
 import { openApp, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
@@ -21,16 +21,11 @@ export interface EventFlags {
 
 function jsonFlag(flag: string, text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = decodeResult(text);
-  } catch (error) {
-    throw new TriggerboxError(
-      'InvalidInput',
-      `--${flag} is not (Extended) JSON: ${messageOf(error)}`,
-      { hint: `pass a JSON object, e.g. --${flag} '{"status": "active"}'` },
-    );
-  }
+  const value = parseUserEjson(
+    text,
+    `--${flag}`,
+    `pass a JSON object, e.g. --${flag} '{"status": "active"}'`,
+  );
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new TriggerboxError('InvalidInput', `--${flag} must be a JSON object`);
   }
