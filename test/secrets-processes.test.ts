@@ -74,6 +74,10 @@ for (let i = 1; ; i++) {
       assert.match(value, /^value-\d+$/);
       for (const { name } of await fresh.list()) assert.ok(await fresh.resolve(name));
     }
+    // Leftovers of writers killed mid-attempt (a pid that cannot exist): a lock-attempt temp file,
+    // and a store temp file.
+    writeFileSync(path.join(root, '.triggerbox/secrets.lock.2147483646.0badcafe'), '2147483646');
+    writeFileSync(path.join(root, '.triggerbox/.secrets.json.2147483646.0badcafe.tmp'), '{}');
     // The next writer takes over the dead writer's lock and clears its temp files.
     await store.update('counter', { value: 'after' });
     assert.equal(await store.resolve('counter'), 'after');

@@ -5,8 +5,9 @@
  * is taken over, so a writer killed while holding it does not block everyone after it; the
  * takeover itself is serialized by a second lock so that two waiters cannot both remove it.
  */
-import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { TriggerboxError } from './errors.js';
 
 /** A takeover lock older than this belongs to a process that died in the takeover itself. */
@@ -61,8 +62,11 @@ function takeOverIfStale(lockFile: string): void {
   if (owner === undefined || processRuns(owner)) return;
   const takeover = `${lockFile}.takeover`;
   if (!createExclusive(takeover)) {
+    // Another waiter is taking over; its takeover lock is stale if its owner died meanwhile.
+    const taker = ownerOf(takeover);
     try {
-      if (Date.now() - statSync(takeover).mtimeMs > TAKEOVER_STALE_MS) unlinkQuietly(takeover);
+      const old = Date.now() - statSync(takeover).mtimeMs > TAKEOVER_STALE_MS;
+      if (old || (taker !== undefined && !processRuns(taker))) unlinkQuietly(takeover);
     } catch {
       // gone already
     }
@@ -72,6 +76,17 @@ function takeOverIfStale(lockFile: string): void {
     if (ownerOf(lockFile) === owner) unlinkQuietly(lockFile);
   } finally {
     unlinkQuietly(takeover);
+  }
+}
+
+/** Temp files of lock attempts by processes that were killed before they could remove them. */
+function removeDeadTemps(lockFile: string): void {
+  const base = path.basename(lockFile).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^${base}(?:\\.takeover)?\\.(\\d+)\\.[0-9a-f]+$`);
+  for (const entry of readdirSync(path.dirname(lockFile))) {
+    const pid = pattern.exec(entry)?.[1];
+    if (pid !== undefined && !processRuns(Number(pid)))
+      unlinkQuietly(path.join(path.dirname(lockFile), entry));
   }
 }
 
@@ -91,6 +106,7 @@ export async function withFileLock<T>(
     await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8));
   }
   try {
+    removeDeadTemps(lockFile);
     return await action();
   } finally {
     unlinkQuietly(lockFile);
