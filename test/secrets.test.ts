@@ -453,6 +453,9 @@ describe('secrets commands', () => {
     await run(['secrets', 'create', '--name', 'tokenSecret'], `${canary}\n`);
     await run(['secrets', 'list']);
     await run(['secrets', 'list', '-f', 'json']);
+    // A value that looks like flags must not be echoed back letter by letter by the parser.
+    await run(['secrets', 'update', '--secret', 'tokenSecret', '--value', `-${canary}`]);
+    await run(['secrets', 'create', '--name', 'other', '-v', `--${canary}`]);
     await run(['secrets', 'create', '--name', 'tokenSecret', '--value', canary]);
     await run(['secrets', 'update', '--secret', 'tokenSecret', '--value', canary]);
     await run([
@@ -472,6 +475,8 @@ describe('secrets commands', () => {
     await run(['secrets', 'delete', '--secret', 'tokenSecret']);
     const all = outputs.join('\n');
     assert.ok(!all.includes(canary), `the canary leaked:\n${all}`);
+    assert.ok(!all.includes('Unknown argument'), `the parser echoed a value:\n${all}`);
+    assert.match(all, /a value that starts with '-' must be written --value=-/);
     assert.match(all, /token=\*{8}/);
     assert.match(all, /again \*{8}/);
     assert.match(all, /failed with \*{8}/);

@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import type { GlobalOptions } from './app-context.js';
+import { TriggerboxError } from '../shared/errors.js';
 import { processIO, type CliIO } from './io.js';
 import { Printer } from './render.js';
 
@@ -144,6 +145,9 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
               .option('value', {
                 alias: 'v',
                 type: 'string',
+                // Take the next word as the value even when it starts with '-': otherwise yargs
+                // parses it as flags and echoes its letters in an "Unknown arguments" error.
+                nargs: 1,
                 describe:
                   'the secret value (prefer stdin or the prompt: --value stays in shell history)',
               }),
@@ -175,6 +179,9 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
               .option('value', {
                 alias: 'v',
                 type: 'string',
+                // Take the next word as the value even when it starts with '-': otherwise yargs
+                // parses it as flags and echoes its letters in an "Unknown arguments" error.
+                nargs: 1,
                 describe: 'a new value (or pipe it on stdin)',
               }),
           (argv) =>
@@ -435,7 +442,13 @@ export async function main(rawArgv: string[], io: CliIO = processIO()): Promise<
   if (failure !== undefined) {
     const printer = new Printer(io, format);
     if (output && format === 'text') io.stderr(`${output}\n\n`);
-    printer.error(failure.message);
+    printer.error(
+      /following: value/.test(failure.message)
+        ? new TriggerboxError('InvalidInput', failure.message, {
+            hint: "a value that starts with '-' must be written --value=-..., or piped on stdin",
+          })
+        : failure.message,
+    );
     return 1;
   }
   if (selected === undefined) {
