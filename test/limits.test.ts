@@ -57,11 +57,22 @@ describe('limits', () => {
     assert.equal((await runner.execute('ok', [1])).result, 1);
   });
 
+  it('limits: time and heap limits end the isolate, not the sandbox process', async () => {
+    await runner.execute('ok');
+    const pid = runner.sandboxPid;
+    await failure(runner.execute('loop', [], { timeoutMs: 300 }));
+    await failure(runner.execute('never', [], { timeoutMs: 300 }));
+    assert.equal((await runner.execute('ok', [4])).result, 4);
+    assert.equal(runner.sandboxPid, pid);
+  });
+
   it('memory: heap growth past the limit fails clearly and the next call works', async () => {
+    const pid = runner.sandboxPid;
     const error = await failure(runner.execute('grow'));
     assert.equal(error.errorCode, 'FunctionExecutionError');
     assert.match(error.message, /memory limit of 64 MB.*--memory/);
     assert.equal((await runner.execute('ok', [2])).result, 2);
+    assert.equal(runner.sandboxPid, pid);
   });
 
   it("memory: one allocation too large (isolated-vm's catastrophic case) restarts the sandbox process, and the next call works", async () => {
