@@ -16,7 +16,7 @@ import {
   type ExecutionResult,
   type FunctionRunner,
 } from '../runtime/runner.js';
-import { checkFunctionSyntax } from '../runtime/syntax.js';
+import { functionSyntaxDiagnostic } from '../runtime/syntax.js';
 import { openSecretStore } from '../secrets/store.js';
 import { messageOf, TriggerboxError } from '../shared/errors.js';
 import { didYouMean } from '../shared/suggest.js';
@@ -448,16 +448,8 @@ function problemsOf(loaded: LoadedApp, files: ReadonlySet<string> | undefined): 
   );
   for (const fn of loaded.app.functions.values()) {
     if (files !== undefined && !files.has(fn.file)) continue;
-    const syntax = checkFunctionSyntax(fn.file, fn.source);
-    if (syntax === undefined) continue;
-    const [, line, column, message] = /^.*?:(\d+):(\d+): (.*)$/s.exec(syntax) ?? [];
-    problems.push({
-      severity: 'error',
-      file: fn.file,
-      line: Number(line),
-      column: Number(column),
-      message: `syntax error: ${message ?? syntax}`,
-    });
+    const problem = functionSyntaxDiagnostic(fn);
+    if (problem !== undefined) problems.push(problem);
   }
   return problems;
 }

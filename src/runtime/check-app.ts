@@ -2,7 +2,7 @@ import type { Diagnostic, LoadedApp } from '../app/types.js';
 import { missingSecretLinks } from '../app/value-usage.js';
 import { scanDependencies } from './bundle.js';
 import { checkSchedule } from '../triggers/scheduler.js';
-import { checkFunctionSyntax } from './syntax.js';
+import { functionSyntaxDiagnostic } from './syntax.js';
 
 /**
  * Every problem of a loaded app that can be found without running it: what the loader found,
@@ -20,18 +20,10 @@ export async function checkApp(
   const diagnostics = [...loaded.diagnostics];
   if (secretNames !== undefined) diagnostics.push(...missingSecretLinks(loaded.app, secretNames));
   for (const fn of loaded.app.functions.values()) {
-    const problem = checkFunctionSyntax(fn.file, fn.source);
-    if (problem !== undefined) {
-      const [, line, column, message] = /^.*?:(\d+):(\d+): (.*)$/s.exec(problem) ?? [];
-      diagnostics.push({
-        severity: 'error',
-        file: fn.file,
-        line: Number(line),
-        column: Number(column),
-        message: `syntax error: ${message ?? problem}`,
-      });
-    }
+    const problem = functionSyntaxDiagnostic(fn);
+    if (problem !== undefined) diagnostics.push(problem);
   }
+
   for (const trigger of loaded.app.triggers.values()) {
     const schedule = trigger.config['schedule'];
     if (trigger.type !== 'SCHEDULED' || typeof schedule !== 'string') continue;

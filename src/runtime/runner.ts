@@ -169,7 +169,7 @@ export class FunctionRunner {
       functions[fn.name] = {
         file: fn.file,
         source: fn.source,
-        syntaxError: checkFunctionSyntax(fn.file, fn.source) ?? null,
+        syntaxError: syntaxErrorText(fn.file, fn.source),
       };
     }
     const values: Record<string, string> = {};
@@ -430,6 +430,14 @@ export class FunctionRunner {
 
 export function createRunner(options: RunnerOptions): FunctionRunner {
   return new FunctionRunner(options);
+}
+
+/** `file:line:column: message` for the sandbox to throw as FunctionSyntaxError, or null. */
+function syntaxErrorText(file: string, source: string): string | null {
+  const problem = checkFunctionSyntax(file, source);
+  return problem === undefined
+    ? null
+    : `${file}:${problem.line}:${problem.column}: ${problem.message}`;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

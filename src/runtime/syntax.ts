@@ -1,11 +1,18 @@
 import { Script } from 'node:vm';
+import type { Diagnostic, FunctionDef } from '../app/types.js';
+
+export interface SyntaxProblem {
+  line: number;
+  column: number;
+  message: string;
+}
 
 /**
  * Checks a function file's syntax with the host's V8 (the same parser version as the sandbox's),
  * only compiling, never running it, to get the line and column that the sandbox's eval() does
- * not report. Returns `file:line:column: message`, or undefined when the file parses.
+ * not report. Undefined when the file parses.
  */
-export function checkFunctionSyntax(file: string, source: string): string | undefined {
+export function checkFunctionSyntax(file: string, source: string): SyntaxProblem | undefined {
   try {
     new Script(source, { filename: file });
     return undefined;
@@ -13,8 +20,21 @@ export function checkFunctionSyntax(file: string, source: string): string | unde
     if (!(error instanceof SyntaxError)) return undefined;
     // V8 puts "file:line\n<source line>\n   ^^^\n" at the top of a SyntaxError's stack.
     const [head = '', , caret = ''] = String(error.stack).split('\n');
-    const line = /:(\d+)$/.exec(head)?.[1] ?? '1';
+    const line = Number(/:(\d+)$/.exec(head)?.[1] ?? '1');
     const column = caret.indexOf('^') + 1 || 1;
-    return `${file}:${line}:${column}: ${error.message}`;
+    return { line, column, message: error.message };
   }
+}
+
+/** A function file's syntax error as a diagnostic (validate, dev reloads). */
+export function functionSyntaxDiagnostic(fn: FunctionDef): Diagnostic | undefined {
+  const problem = checkFunctionSyntax(fn.file, fn.source);
+  if (problem === undefined) return undefined;
+  return {
+    severity: 'error',
+    file: fn.file,
+    line: problem.line,
+    column: problem.column,
+    message: `syntax error: ${problem.message}`,
+  };
 }
