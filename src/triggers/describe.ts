@@ -2,6 +2,7 @@
 import type { TriggerDef } from '../app/types.js';
 import { TriggerboxError } from '../shared/errors.js';
 import { didYouMean } from '../shared/suggest.js';
+import { configList } from './config-list.js';
 
 /** The trigger with this name, or a TriggerNotFound error with "did you mean". */
 export function findTrigger(triggers: Map<string, TriggerDef>, name: string): TriggerDef {
@@ -16,16 +17,13 @@ export function findTrigger(triggers: Map<string, TriggerDef>, name: string): Tr
   return trigger;
 }
 
-const list = (value: unknown): string[] =>
-  Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)];
-
 export function describeTrigger(trigger: TriggerDef): string {
   const c = trigger.config;
   switch (trigger.type) {
     case 'DATABASE': {
       const parts = [
         `${String(c['database'])}.${String(c['collection'])}`,
-        list(c['operation_types']).join(',') || '(no operation types)',
+        configList(c['operation_types']).join(',') || '(no operation types)',
       ];
       if (c['match'] !== undefined && Object.keys(c['match'] as object).length > 0)
         parts.push(`match ${JSON.stringify(c['match'])}`);
@@ -36,7 +34,7 @@ export function describeTrigger(trigger: TriggerDef): string {
       return parts.join(' ');
     }
     case 'AUTHENTICATION':
-      return `${list(c['operation_type']).join(',') || 'LOGIN'} via ${list(c['providers']).join(',') || '(any provider)'}`;
+      return `${configList(c['operation_type']).join(',') || 'LOGIN'} via ${configList(c['providers']).join(',') || '(any provider)'}`;
     case 'SCHEDULED':
       return `schedule "${String(c['schedule'])}" (UTC)`;
   }

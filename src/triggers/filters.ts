@@ -7,6 +7,7 @@ import { EJSON } from 'bson';
 import { aggregate } from 'mingo';
 import type { TriggerDef } from '../app/types.js';
 import { decodeResult } from '../runtime/ejson.js';
+import { configList } from './config-list.js';
 
 export type FilterOutcome =
   | { fires: true; event: Record<string, unknown> }
@@ -21,13 +22,10 @@ function expression(value: unknown): Record<string, unknown> {
   return decodeResult(JSON.stringify(value)) as Record<string, unknown>;
 }
 
-const list = (value: unknown): string[] =>
-  Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)];
-
 export function applyFilters(trigger: TriggerDef, event: Record<string, unknown>): FilterOutcome {
   const config = trigger.config;
   if (trigger.type === 'AUTHENTICATION') {
-    const operations = list(config['operation_type']).map((o) => o.toUpperCase());
+    const operations = configList(config['operation_type']).map((o) => o.toUpperCase());
     const op = String(event['operationType'] ?? '').toUpperCase();
     if (operations.length > 0 && !operations.includes(op)) {
       return {
@@ -36,8 +34,8 @@ export function applyFilters(trigger: TriggerDef, event: Record<string, unknown>
         reason: `operationType '${op}' is not one of the trigger's ${operations.join(', ')}`,
       };
     }
-    const providers = list(config['providers']);
-    const eventProviders = list(event['providers']);
+    const providers = configList(config['providers']);
+    const eventProviders = configList(event['providers']);
     if (providers.length > 0 && !eventProviders.some((p) => providers.includes(p))) {
       return {
         fires: false,
@@ -47,7 +45,7 @@ export function applyFilters(trigger: TriggerDef, event: Record<string, unknown>
     }
     return { fires: true, event };
   }
-  const types = list(config['operation_types']).map((t) => t.toUpperCase());
+  const types = configList(config['operation_types']).map((t) => t.toUpperCase());
   const op = String(event['operationType'] ?? '').toUpperCase();
   if (!types.includes(op)) {
     return {
