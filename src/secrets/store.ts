@@ -201,11 +201,6 @@ export class SecretStore {
     return this.readDocument()?.secrets.map((s) => s.name) ?? [];
   }
 
-  /** Where the key would come from, for messages; undefined when there is none. */
-  keySource(): MasterKey['source'] | undefined {
-    return findMasterKey(this.root, this.env)?.source;
-  }
-
   private missingKey(): TriggerboxError {
     return new TriggerboxError(
       'SecretKeyMissing',

@@ -5,8 +5,6 @@
 export type ErrorCode =
   /** No app root (root_config.json, realm_config.json, config.json, stitch.json) was found. */
   | 'AppNotFound'
-  /** The app directory has validation errors; `details` lists them. */
-  | 'AppInvalid'
   /** `--app` names an app other than the local one. */
   | 'AppMismatch'
   /** `--env` names an environment the app has no file for. */
@@ -21,12 +19,8 @@ export type ErrorCode =
   | 'ExecutionTimeLimitExceeded'
   /** The call went past its memory limit. */
   | 'ExecutionMemoryLimitExceeded'
-  /** A function requires a package that is missing or a Node built-in that is unsupported. */
-  | 'DependencyError'
   /** The sandbox process died or stopped answering; it was replaced. */
   | 'SandboxCrashed'
-  /** A Secret-linked Value could not be resolved (no store, missing secret, ...). */
-  | 'SecretUnavailable'
   /** Bad command-line or API input. */
   | 'InvalidInput'
   /** The runner was used after dispose(). */
