@@ -102,3 +102,12 @@ export function successText(result: ExecutionResult): string {
   }
   return text;
 }
+
+/** The stack frames that point at the user's files (without the message line): the sandbox's own frames are noise. */
+export function userFrames(stack: string): string {
+  return stack
+    .split('\n')
+    .slice(1)
+    .filter((line) => /^\s+at /.test(line) && !/triggerbox:|<isolated-vm/.test(line))
+    .join('\n');
+}

@@ -4,8 +4,7 @@ import { startDevServer, type CallEvent, type DevServer } from '../../dev/dev-se
 import { FunctionExecutionFailure } from '../../runtime/runner.js';
 import type { GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
-import { logsText, Printer, successText, traceText } from '../render.js';
-import { userStack } from './function.js';
+import { logsText, Printer, successText, traceText, userFrames } from '../render.js';
 
 export interface DevOptions extends GlobalOptions {
   port: number;
@@ -44,7 +43,7 @@ function renderCall(event: CallEvent, io: CliIO): void {
   if (error instanceof FunctionExecutionFailure) {
     if (error.logs.length > 0) io.stdout(logsText(error.logs));
     if (error.valueTrace.length > 0) io.stdout(traceText(error.valueTrace));
-    const stack = userStack(error.functionStack).split('\n').slice(1).join('\n');
+    const stack = userFrames(error.functionStack);
     io.stdout(`error: ${error.message} (${error.errorCode})${stack ? `\n${stack}` : ''}\n`);
   } else if (error !== undefined) {
     io.stdout(`error: ${error.message}\n`);

@@ -12,7 +12,7 @@ import { openSecretStore } from '../../secrets/store.js';
 import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
 import { openApp, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
-import { logsText, Printer, successText, traceText } from '../render.js';
+import { logsText, Printer, successText, traceText, userFrames } from '../render.js';
 
 export interface RunOptions extends ExecutionCommandOptions {
   name: string;
@@ -39,17 +39,6 @@ export function parseCliArg(text: string): unknown {
   }
   if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(trimmed)) return Number(trimmed);
   return text;
-}
-
-/** Keeps the frames that point at the user's files: the sandbox's own frames are noise. */
-export function userStack(stack: string): string {
-  return stack
-    .split('\n')
-    .filter(
-      (line, index) =>
-        index === 0 || (/^\s+at /.test(line) && !/triggerbox:|<isolated-vm/.test(line)),
-    )
-    .join('\n');
 }
 
 export interface ExecutionCommandOptions extends GlobalOptions {
@@ -99,8 +88,8 @@ export async function runAndRender(
     if (error instanceof FunctionExecutionFailure) {
       if (error.logs.length > 0) io.stdout(logsText(error.logs));
       if (error.valueTrace.length > 0) io.stdout(traceText(error.valueTrace));
-      const stack = userStack(error.functionStack);
-      const withStack = stack.includes('\n') ? `\n${stack.split('\n').slice(1).join('\n')}` : '';
+      const frames = userFrames(error.functionStack);
+      const withStack = frames ? `\n${frames}` : '';
       printer.error(
         new TriggerboxError(error.errorCode, `${error.message} (${error.errorCode})${withStack}`, {
           hint: error.hint,
