@@ -165,11 +165,18 @@ export class FunctionRunner {
 
   private buildPayload(): AppPayload {
     const functions: AppPayload['functions'] = {};
+    // A hot reload re-checks only the files whose text changed (a compile per function on every
+    // save would sit on the save-to-live path of a large app).
+    const previous = this.payload as AppPayload | undefined;
     for (const fn of this.app.functions.values()) {
+      const before = previous?.functions[fn.name];
       functions[fn.name] = {
         file: fn.file,
         source: fn.source,
-        syntaxError: syntaxErrorText(fn.file, fn.source),
+        syntaxError:
+          before !== undefined && before.file === fn.file && before.source === fn.source
+            ? before.syntaxError
+            : syntaxErrorText(fn.file, fn.source),
       };
     }
     const values: Record<string, string> = {};
