@@ -14,9 +14,9 @@ export function loadIsolatedVm(): Ivm {
     try {
       loaded = createRequire(import.meta.url)('isolated-vm') as Ivm;
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       throw new Error(
-        `isolated-vm failed to load (${reason}). Run \`npm rebuild isolated-vm\`; it needs Node 20 with python3, make and g++ to build, and package.json's "allowScripts" must allow it.`,
+        `isolated-vm failed to load on Node ${process.versions.node} (${reason}). triggerbox needs Node 24 or later; reinstall isolated-vm with \`npm rebuild isolated-vm\` (package.json's "allowScripts" must allow it).`,
       );
     }
   }
