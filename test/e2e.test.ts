@@ -33,7 +33,7 @@ describe('e2e: the triggerbox binary', () => {
       repoRoot,
     );
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /^Logs:\n {2}2 order lines, total 29 EUR\nResult:\n/);
+    assert.match(run.stdout, /^Logs\n {2}2 order lines, total 29 EUR\nResult\n/);
     assert.match(run.stdout, /"total": \{\n\s+"\$numberInt": "29"/);
   });
 

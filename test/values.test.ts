@@ -56,7 +56,7 @@ describe('Secret-linked Values', () => {
     const root = await appWithStore();
     const run = await runCli(['function', 'run', '--name', 'reads', '--trace-values'], root);
     assert.equal(run.code, 0, run.stderr);
-    const trace = run.stdout.split('Values:\n')[1]?.split('Result:')[0] ?? '';
+    const trace = run.stdout.split('Values\n')[1]?.split('Result\n')[0] ?? '';
     const lines = trace
       .trimEnd()
       .split('\n')
@@ -99,18 +99,18 @@ describe('Secret-linked Values', () => {
     assert.equal(run.code, 0);
     const lines = run.stdout.split('\n');
     assert.equal(lines[0], 'Found 4 values');
-    assert.match(lines[1] ?? '', /^ {2}Name +Kind +Secret +Secret Exists +File$/);
+    assert.match(lines[1] ?? '', /^ {2}Name +Kind +Secret +Secret Exists +File +$/);
     assert.ok(
       lines.some((l) =>
-        /^ {2}apiKey +secret-linked +apiKeySecret +true +values\/apiKey\.json$/.test(l),
+        /^ {2}apiKey +secret-linked +apiKeySecret +true +values\/apiKey\.json *$/.test(l),
       ),
     );
     assert.ok(
       lines.some((l) =>
-        /^ {2}dbPass +secret-linked +dbSecret +false +values\/dbPass\.json$/.test(l),
+        /^ {2}dbPass +secret-linked +dbSecret +false +values\/dbPass\.json *$/.test(l),
       ),
     );
-    assert.ok(lines.some((l) => /^ {2}greeting +plain +values\/greeting\.json$/.test(l)));
+    assert.ok(lines.some((l) => /^ {2}greeting +plain +values\/greeting\.json *$/.test(l)));
     assert.ok(!run.stdout.includes('k-123456'));
   });
 

@@ -11,7 +11,30 @@ export interface GlobalOptions {
   outputFormat: 'text' | 'json';
 }
 
+const setupErrors = new WeakSet<object>();
+
+/**
+ * Marks an error as happening while a command resolved its inputs (finding the app, asking for
+ * a missing flag): appservices prints those as `<command> setup failed: ...`.
+ */
+export function setupFailure<E>(error: E): E {
+  if (typeof error === 'object' && error !== null) setupErrors.add(error);
+  return error;
+}
+
+export function isSetupFailure(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && setupErrors.has(error);
+}
+
 export function openApp(options: GlobalOptions, io: CliIO): LoadedApp {
+  try {
+    return resolveApp(options, io);
+  } catch (error) {
+    throw setupFailure(error);
+  }
+}
+
+function resolveApp(options: GlobalOptions, io: CliIO): LoadedApp {
   const loaded = loadApp({ root: options.local, cwd: io.cwd, environment: options.env });
   const wanted = options.app;
   if (wanted !== undefined && wanted !== '') {

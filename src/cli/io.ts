@@ -16,6 +16,14 @@ export interface CliIO {
   stdin?: CliStdin | undefined;
   /** Asks a question on the terminal; `masked` echoes `*` instead of what is typed. */
   prompt?: ((question: string, masked: boolean) => Promise<string>) | undefined;
+  /** True when stdout is a terminal (table headers are then bold, as appservices prints them). */
+  stdoutIsTTY?: boolean | undefined;
+  /**
+   * Set by main() once a command is selected: its name as appservices prints it in errors
+   * (`run failed: ...`, `secrets create failed: ...`), and whether colours are off.
+   */
+  command?: string | undefined;
+  disableColors?: boolean | undefined;
 }
 
 function readAll(): Promise<string> {
@@ -59,5 +67,6 @@ export function processIO(): CliIO {
     env: process.env,
     stdin: { isTTY: process.stdin.isTTY === true, read: readAll },
     prompt: terminalPrompt,
+    stdoutIsTTY: process.stdout.isTTY === true,
   };
 }

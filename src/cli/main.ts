@@ -2,14 +2,18 @@
  * The CLI: parse (yargs) -> call the library -> render. main() never exits the process and takes
  * its output streams from `io`, so tests run it in-process.
  */
+import { appendFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import type { GlobalOptions } from './app-context.js';
 import { TriggerboxError } from '../shared/errors.js';
+import { didYouMean } from '../shared/suggest.js';
 import { processIO, type CliIO } from './io.js';
 import { Printer } from './render.js';
 
 type Selected = (options: Record<string, unknown>) => Promise<number> | number;
+type Select = (run: Selected) => void;
 
 function globals(argv: Record<string, unknown>): GlobalOptions {
   return {
@@ -61,7 +65,7 @@ function eventFlagValues(argv: Record<string, unknown>) {
   };
 }
 
-function parser(io: CliIO, select: (run: Selected) => void): Argv {
+function parser(io: CliIO, select: Select): Argv {
   return yargs()
     .scriptName('triggerbox')
     .usage('$0 <command> [options]\n\nRun MongoDB Atlas App Services functions locally.')
@@ -85,7 +89,17 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
       default: 'text',
       describe: 'output format',
     })
-    .command('function', 'run and list functions', (y) =>
+    .option('output-target', {
+      alias: 'o',
+      type: 'string',
+      describe: 'write the output to this file (appended) instead of stdout',
+    })
+    .option('disable-colors', { type: 'boolean', describe: 'no output styling' })
+    .option('yes', { alias: 'y', type: 'boolean', hidden: true })
+    .option('profile', { type: 'string', hidden: true })
+    .option('telemetry', { type: 'string', hidden: true })
+    .option('project', { type: 'string', hidden: true })
+    .command(['function', 'functions'], 'run and list functions', (y) =>
       y
         .command(
           'run',
@@ -95,8 +109,7 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
               c
                 .option('name', {
                   type: 'string',
-                  demandOption: true,
-                  describe: 'the function to run',
+                  describe: 'the function to run (asked for on a terminal when absent)',
                 })
                 .option('args', {
                   type: 'string',
@@ -134,109 +147,112 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
         )
         .demandCommand(1, 'name a function subcommand: run or list'),
     )
-    .command('secrets', 'manage the encrypted local secret store (.triggerbox/secrets.json)', (y) =>
-      y
-        .command(
-          'create',
-          'create a secret (value from --value, stdin, or a masked prompt)',
-          (c) =>
-            c
-              .option('name', { alias: 'n', type: 'string', describe: 'the secret name' })
-              .option('value', {
-                alias: 'v',
-                type: 'string',
-                // Take the next word as the value even when it starts with '-': otherwise yargs
-                // parses it as flags and echoes its letters in an "Unknown arguments" error.
-                nargs: 1,
-                describe:
-                  'the secret value (prefer stdin or the prompt: --value stays in shell history)',
-              }),
-          (argv) =>
-            select(async () =>
-              (await import('./commands/secrets.js')).createSecret(
-                { ...globals(argv), name: argv.name, value: argv.value },
-                io,
+    .command(
+      ['secrets', 'secret'],
+      'manage the encrypted local secret store (.triggerbox/secrets.json)',
+      (y) =>
+        y
+          .command(
+            'create',
+            'create a secret (value from --value, stdin, or a masked prompt)',
+            (c) =>
+              c
+                .option('name', { alias: 'n', type: 'string', describe: 'the secret name' })
+                .option('value', {
+                  alias: 'v',
+                  type: 'string',
+                  // Take the next word as the value even when it starts with '-': otherwise yargs
+                  // parses it as flags and echoes its letters in an "Unknown arguments" error.
+                  nargs: 1,
+                  describe:
+                    'the secret value (prefer stdin or the prompt: --value stays in shell history)',
+                }),
+            (argv) =>
+              select(async () =>
+                (await import('./commands/secrets.js')).createSecret(
+                  { ...globals(argv), name: argv.name, value: argv.value },
+                  io,
+                ),
               ),
+          )
+          .command(['list', 'ls'], 'list the secrets (ids and names, never values)', {}, (argv) =>
+            select(async () =>
+              (await import('./commands/secrets.js')).listSecrets(globals(argv), io),
             ),
-        )
-        .command(['list', 'ls'], 'list the secrets (ids and names, never values)', {}, (argv) =>
-          select(async () =>
-            (await import('./commands/secrets.js')).listSecrets(globals(argv), io),
-          ),
-        )
-        .command(
-          'update',
-          'rename a secret or change its value',
-          (c) =>
-            c
-              .option('secret', {
+          )
+          .command(
+            'update',
+            'rename a secret or change its value',
+            (c) =>
+              c
+                .option('secret', {
+                  alias: 's',
+                  type: 'string',
+                  demandOption: true,
+                  describe: 'the secret name or id',
+                })
+                .option('name', { alias: 'n', type: 'string', describe: 'a new name' })
+                .option('value', {
+                  alias: 'v',
+                  type: 'string',
+                  // Take the next word as the value even when it starts with '-': otherwise yargs
+                  // parses it as flags and echoes its letters in an "Unknown arguments" error.
+                  nargs: 1,
+                  describe: 'a new value (or pipe it on stdin)',
+                }),
+            (argv) =>
+              select(async () =>
+                (await import('./commands/secrets.js')).updateSecret(
+                  { ...globals(argv), secret: argv.secret, name: argv.name, value: argv.value },
+                  io,
+                ),
+              ),
+          )
+          .command(
+            'delete',
+            'delete secrets',
+            (c) =>
+              c.option('secret', {
                 alias: 's',
                 type: 'string',
+                array: true,
                 demandOption: true,
-                describe: 'the secret name or id',
-              })
-              .option('name', { alias: 'n', type: 'string', describe: 'a new name' })
-              .option('value', {
-                alias: 'v',
-                type: 'string',
-                // Take the next word as the value even when it starts with '-': otherwise yargs
-                // parses it as flags and echoes its letters in an "Unknown arguments" error.
-                nargs: 1,
-                describe: 'a new value (or pipe it on stdin)',
+                describe: 'names or ids, comma-separated and/or repeated',
               }),
-          (argv) =>
-            select(async () =>
-              (await import('./commands/secrets.js')).updateSecret(
-                { ...globals(argv), secret: argv.secret, name: argv.name, value: argv.value },
-                io,
+            (argv) =>
+              select(async () =>
+                (await import('./commands/secrets.js')).deleteSecrets(
+                  { ...globals(argv), secret: (argv.secret ?? []).map(String) },
+                  io,
+                ),
               ),
-            ),
-        )
-        .command(
-          'delete',
-          'delete secrets',
-          (c) =>
-            c.option('secret', {
-              alias: 's',
-              type: 'string',
-              array: true,
-              demandOption: true,
-              describe: 'names or ids, comma-separated and/or repeated',
-            }),
-          (argv) =>
-            select(async () =>
-              (await import('./commands/secrets.js')).deleteSecrets(
-                { ...globals(argv), secret: (argv.secret ?? []).map(String) },
-                io,
+          )
+          .command(
+            'rotate-key',
+            're-encrypt every secret under a new master key, atomically',
+            {},
+            (argv) =>
+              select(async () =>
+                (await import('./commands/secrets.js')).rotateKey(globals(argv), io),
               ),
-            ),
-        )
-        .command(
-          'rotate-key',
-          're-encrypt every secret under a new master key, atomically',
-          {},
-          (argv) =>
-            select(async () =>
-              (await import('./commands/secrets.js')).rotateKey(globals(argv), io),
-            ),
-        )
-        .command(
-          'import',
-          'bring the entries of a plaintext dotenv file into the encrypted store',
-          (c) =>
-            c.option('from', { type: 'string', demandOption: true, describe: 'the dotenv file' }),
-          (argv) =>
-            select(async () =>
-              (await import('./commands/secrets.js')).importSecrets(
-                { ...globals(argv), from: argv.from },
-                io,
+          )
+          .command(
+            'import',
+            'bring the entries of a plaintext dotenv file into the encrypted store',
+            (c) =>
+              c.option('from', { type: 'string', demandOption: true, describe: 'the dotenv file' }),
+            (argv) =>
+              select(async () =>
+                (await import('./commands/secrets.js')).importSecrets(
+                  { ...globals(argv), from: argv.from },
+                  io,
+                ),
               ),
-            ),
-        )
-        .demandCommand(
-          1,
-          'name a secrets subcommand: create, list, update, delete, rotate-key or import',
-        ),
+          )
+          .demandCommand(
+            1,
+            'name a secrets subcommand: create, list, update, delete, rotate-key or import',
+          ),
     )
     .command('values', "list and check the app's Values", (y) =>
       y
@@ -400,8 +416,12 @@ function parser(io: CliIO, select: (run: Selected) => void): Argv {
       select(async () => (await import('./commands/validate.js')).validate(globals(argv), io)),
     )
     .demandCommand(1, 'name a command')
+    .epilogue(
+      'appservices flags: -y/--yes, --profile, --telemetry and --project are accepted by every command and mean nothing locally; -o/--output-target and --disable-colors work as in appservices. triggerbox -v prints the version.',
+    )
     .strict()
     .help()
+    .alias('help', 'h')
     .version(false)
     .wrap(100);
 }
@@ -421,9 +441,99 @@ function joinDashValues(argv: string[]): string[] {
   return out;
 }
 
+const NOUN_ALIASES: Record<string, string> = { functions: 'function', secret: 'secrets' };
+const VERB_ALIASES: Record<string, string> = { ls: 'list' };
+/** Where appservices names a command other than `<noun> <verb>` in its errors. */
+const DISPLAY: Record<string, string> = {
+  'function run': 'run',
+  'secrets update': 'secret update',
+};
+const COMMANDS = new Set([
+  'function run',
+  'function list',
+  'secrets create',
+  'secrets list',
+  'secrets update',
+  'secrets delete',
+  'secrets rotate-key',
+  'secrets import',
+  'values list',
+  'values check',
+  'trigger list',
+  'trigger event',
+  'trigger fire',
+  'dev',
+  'validate',
+]);
+
+/** The command words of argv (`functions ls` -> ['function', 'list']), flags and values left out. */
+function commandPath(positionals: unknown[]): string[] {
+  const [noun, verb] = positionals.map(String);
+  if (noun === undefined) return [];
+  const canonical = NOUN_ALIASES[noun] ?? noun;
+  if (['dev', 'validate'].includes(canonical) || verb === undefined) return [canonical];
+  return [canonical, VERB_ALIASES[verb] ?? verb];
+}
+
+/** `-o/--output-target <file>`: output is appended to that file, as appservices does. */
+function withOutputTarget(io: CliIO, target: unknown): CliIO {
+  if (typeof target !== 'string' || target === '') return io;
+  return {
+    ...io,
+    stdout: (text) => appendFileSync(path.resolve(io.cwd, target), text, { mode: 0o660 }),
+    stdoutIsTTY: false,
+  };
+}
+
+/**
+ * yargs ends its help text with the failure message; the message is printed once, below the
+ * help, with a "did you mean" for a mistyped command or flag (taken from that same help text).
+ */
+function usageFailure(message: string, help: string, argv: string[]): TriggerboxError {
+  const helpOnly = help.endsWith(message) ? help.slice(0, -message.length).trimEnd() : help;
+  const unknown = /^Unknown arguments?: (.*)$/.exec(message);
+  if (/following: value/.test(message)) {
+    return new TriggerboxError('InvalidInput', message, {
+      hint: "a value that starts with '-' must be written --value=-..., or piped on stdin",
+    });
+  }
+  if (unknown === null) return new TriggerboxError('InvalidInput', message);
+  const words = (unknown[1] ?? '').split(', ');
+  const flags = [
+    ...new Set([...helpOnly.matchAll(/(?:^|\s)--([a-z][a-z-]*)/g)].map((m) => m[1] ?? '')),
+  ];
+  const commands = [
+    ...new Set(
+      [...helpOnly.matchAll(/^ {2}triggerbox (?:[a-z-]+ )*?([a-z-]+)(?= {2}|\s*$| \[)/gm)].map(
+        (m) => m[1] ?? '',
+      ),
+    ),
+  ];
+  const first = words[0] ?? '';
+  const asFlag = argv.some(
+    (a) => a === `--${first}` || a.startsWith(`--${first}=`) || a === `-${first}`,
+  );
+  if (asFlag) {
+    const suggestion = didYouMean(first, flags);
+    return new TriggerboxError('InvalidInput', `unknown flag --${first}`, {
+      hint: suggestion ? suggestion.replace(/'([^']+)'/g, "'--$1'") : 'see the flags above',
+    });
+  }
+  const suggestion = didYouMean(first, commands);
+  return new TriggerboxError('InvalidInput', `unknown command '${first}'`, {
+    hint: suggestion || 'see the commands above',
+  });
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
-export async function main(rawArgv: string[], io: CliIO = processIO()): Promise<number> {
+export async function main(rawArgv: string[], baseIO: CliIO = processIO()): Promise<number> {
   const argv = joinDashValues(rawArgv);
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    baseIO.stdout(`${packageVersion()}\n`);
+    return 0;
+  }
+  // One CliIO that main() completes once it knows the command (its name for errors, colours).
+  const io: CliIO = { ...baseIO };
   let selected: Selected | undefined;
   let failure: Error | undefined;
   let output = '';
@@ -437,18 +547,30 @@ export async function main(rawArgv: string[], io: CliIO = processIO()): Promise<
       resolve();
     });
   });
-  const parsed = cli.parsed as { argv?: Record<string, unknown> } | false;
-  const format = parsed && parsed.argv?.['outputFormat'] === 'json' ? 'json' : 'text';
+  const parsed = (cli.parsed as { argv?: Record<string, unknown> } | false) || undefined;
+  const flags = parsed?.argv ?? {};
+  const format =
+    flags['outputFormat'] === 'json' || /(^|\s)(-f|--output-format)[ =]json\b/.test(argv.join(' '))
+      ? 'json'
+      : 'text';
+  const words = commandPath((flags['_'] as unknown[] | undefined) ?? []);
+  const key = words.join(' ');
+  if (COMMANDS.has(key)) io.command = DISPLAY[key] ?? key;
+  io.disableColors = flags['disableColors'] === true;
   if (failure !== undefined) {
-    const printer = new Printer(io, format);
-    if (output && format === 'text') io.stderr(`${output}\n\n`);
-    printer.error(
-      /following: value/.test(failure.message)
-        ? new TriggerboxError('InvalidInput', failure.message, {
-            hint: "a value that starts with '-' must be written --value=-..., or piped on stdin",
-          })
-        : failure.message,
-    );
+    const error = usageFailure(failure.message, output, argv);
+    if (format === 'json' && (key === 'function run' || key === 'trigger fire')) {
+      // These two print exactly one JSON object on stdout with -f json, whatever happens.
+      io.stdout(`${JSON.stringify({ error: error.message, error_code: error.code, logs: [] })}\n`);
+      return 1;
+    }
+    if (format === 'text' && output) {
+      const help = output.endsWith(failure.message)
+        ? output.slice(0, -failure.message.length).trimEnd()
+        : output;
+      io.stderr(`${help}\n\n`);
+    }
+    new Printer(io, format).error(error);
     return 1;
   }
   if (selected === undefined) {
@@ -456,10 +578,22 @@ export async function main(rawArgv: string[], io: CliIO = processIO()): Promise<
     if (output) io.stdout(`${output}\n`);
     return 0;
   }
+  // The handlers hold this same object: from here on their output goes to --output-target.
+  Object.assign(io, withOutputTarget(io, flags['outputTarget']));
   try {
     return await selected({});
   } catch (error) {
     new Printer(io, format).error(error);
     return 1;
   }
+}
+
+let version: string | undefined;
+function packageVersion(): string {
+  version ??= (
+    JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  return version;
 }

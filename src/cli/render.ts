@@ -1,8 +1,9 @@
 /** Output in the appservices CLI's shapes: messages, tables, `-f json` lines, errors. */
-import { formatCanonical } from '../runtime/ejson.js';
+import { parseCanonical, sortKeys } from '../runtime/ejson.js';
 import type { ExecutionResult } from '../runtime/runner.js';
 import { formatValueTrace, type ValueTraceEntry } from '../runtime/value-trace.js';
 import { isTriggerboxError } from '../shared/errors.js';
+import { isSetupFailure } from './app-context.js';
 import type { CliIO } from './io.js';
 
 export type OutputFormat = 'text' | 'json';
@@ -21,15 +22,16 @@ export class Printer {
         level: 'info',
         message,
       };
+      // appservices' key order for a table line: time, level, message, data, headers.
       if (table) {
-        line['headers'] = table.headers;
         line['data'] = table.rows;
+        line['headers'] = table.headers;
       }
       this.io.stdout(`${JSON.stringify(line)}\n`);
       return;
     }
     this.io.stdout(`${message}\n`);
-    if (table) this.io.stdout(formatTable(table.headers, table.rows));
+    if (table) this.io.stdout(formatTable(table.headers, table.rows, this.bold));
   }
 
   warn(message: string): void {
@@ -42,9 +44,23 @@ export class Printer {
     }
   }
 
-  /** An error on stderr: the message, then how to fix it, then details. */
+  /** Table headers are bold on a terminal, as appservices prints them, unless colours are off. */
+  private get bold(): boolean {
+    return this.format === 'text' && this.io.stdoutIsTTY === true && this.io.disableColors !== true;
+  }
+
+  /**
+   * An error on stderr, as appservices prints one: `<command> failed: <message>` (or
+   * `<command> setup failed: ...` when the command could not resolve its inputs), then the
+   * details and how to fix it.
+   */
   error(error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
+    const raw = error instanceof Error ? error.message : String(error);
+    const command = this.io.command;
+    const message =
+      command === undefined
+        ? raw
+        : `${command} ${isSetupFailure(error) ? 'setup failed' : 'failed'}: ${raw}`;
     const hint = isTriggerboxError(error) ? error.hint : undefined;
     const details = isTriggerboxError(error) ? error.details : [];
     if (this.format === 'json') {
@@ -58,7 +74,7 @@ export class Printer {
       this.io.stderr(`${JSON.stringify(line)}\n`);
       return;
     }
-    let text = `error: ${message}\n`;
+    let text = `${command === undefined ? 'error: ' : ''}${message}\n`;
     for (const detail of details) text += `  ${detail}\n`;
     if (hint) text += `hint: ${hint}\n`;
     if (!isTriggerboxError(error) && error instanceof Error && error.stack) {
@@ -69,37 +85,63 @@ export class Printer {
   }
 }
 
-/** Two-space indent, columns padded and separated by two spaces, a dash row under the headers. */
-export function formatTable(headers: string[], rows: Record<string, string>[]): string {
+/**
+ * appservices' tables: two-space indent, every cell padded to its column's width (trailing spaces
+ * kept) and separated by two spaces, a dash row under the headers. Widths count UTF-8 bytes, as
+ * the Go CLI's `len()` does.
+ */
+export function formatTable(
+  headers: string[],
+  rows: Record<string, string>[],
+  boldHeaders = false,
+): string {
+  const width = (text: string): number => Buffer.byteLength(text, 'utf8');
   const widths = headers.map((header) =>
-    Math.max(header.length, ...rows.map((row) => (row[header] ?? '').length)),
+    Math.max(width(header), ...rows.map((row) => width(row[header] ?? ''))),
   );
-  const line = (cells: string[]): string =>
-    `  ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ')}`.trimEnd() + '\n';
+  const pad = (cell: string, i: number): string =>
+    cell + ' '.repeat(Math.max(0, (widths[i] ?? 0) - width(cell)));
+  const line = (cells: string[]): string => `  ${cells.join('  ')}\n`;
+  const head = headers.map((header, i) =>
+    boldHeaders ? `\x1b[1m${header}\x1b[22m${pad('', i).slice(width(header))}` : pad(header, i),
+  );
   return (
-    line(headers) +
-    line(widths.map((width) => '-'.repeat(width))) +
-    rows.map((row) => line(headers.map((header) => row[header] ?? ''))).join('')
+    line(head) +
+    line(widths.map((w) => '-'.repeat(w))) +
+    rows.map((row) => line(headers.map((header, i) => pad(row[header] ?? '', i)))).join('')
   );
 }
 
-/** `function run`'s text output: Logs, Values (with --trace-values), Result, Error Logs. */
+/**
+ * JSON as the Go CLI prints it (`json.MarshalIndent`): two-space indent, and `<`, `>`, `&`,
+ * U+2028 and U+2029 escaped.
+ */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
+ * `function run`'s text output, with appservices' headers (no colon): `Logs` and its lines
+ * indented, `Error Logs` and `Result` as indented JSON (the result is canonical EJSON, keys sorted).
+ * `Values` (with --trace-values) is triggerbox's own.
+ */
 export function logsText(logs: string[]): string {
-  return `Logs:\n${logs.map((line) => `  ${line.replace(/\n/g, '\n  ')}\n`).join('')}`;
+  return `Logs\n${logs.map((line) => `  ${line}\n`).join('')}`;
 }
 
 export function traceText(trace: ValueTraceEntry[]): string {
-  return `Values:\n${trace.map((entry) => `  ${formatValueTrace(entry)}\n`).join('')}`;
+  return `Values\n${trace.map((entry) => `  ${formatValueTrace(entry)}\n`).join('')}`;
 }
 
 export function successText(result: ExecutionResult): string {
   let text = '';
   if (result.logs.length > 0) text += logsText(result.logs);
   if (result.valueTrace.length > 0) text += traceText(result.valueTrace);
-  text += `Result:\n${formatCanonical(result.resultEJSON)}\n`;
-  if (result.errorLogs.length > 0) {
-    text += `Error Logs:\n${result.errorLogs.map((line) => `  ${line}\n`).join('')}`;
-  }
+  if (result.errorLogs.length > 0) text += `Error Logs\n${goJson(result.errorLogs)}\n`;
+  text += `Result\n${goJson(sortKeys(parseCanonical(result.resultEJSON)))}\n`;
   return text;
 }
 

@@ -1,5 +1,5 @@
 /** Host-side Extended JSON: what crosses into and out of the sandbox (SPEC section 2). */
-import { EJSON } from 'bson';
+import { Double, EJSON } from 'bson';
 
 import { messageOf, TriggerboxError } from '../shared/errors.js';
 import type { Transfer } from './protocol.js';
@@ -9,9 +9,25 @@ import type { Transfer } from './protocol.js';
  * Dates (the sandbox then need not load bson), else as canonical EJSON text.
  */
 export function encodeArgs(args: readonly unknown[]): Transfer {
-  const text = EJSON.stringify([...args], { relaxed: false });
+  const text = EJSON.stringify(jsNumbersAsDoubles([...args]), { relaxed: false });
   const decoded = decodeResult(text);
   return isPlainTree(decoded) ? { mode: 'copy', value: decoded } : { mode: 'ejson', text };
+}
+
+/**
+ * A JS number is a double: canonical EJSON would write an integer past Int32 as `$numberLong`,
+ * and the function would get a `BSON.Long` for `--args 3000000000` (SPEC section 5).
+ */
+function jsNumbersAsDoubles(value: unknown): unknown {
+  if (typeof value === 'number')
+    return Number.isInteger(value) && Math.abs(value) > 2 ** 31 - 1 ? new Double(value) : value;
+  if (Array.isArray(value)) return value.map(jsNumbersAsDoubles);
+  if (value === null || typeof value !== 'object') return value;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) out[key] = jsNumbersAsDoubles(inner);
+  return out;
 }
 
 /** Canonical EJSON text of a value that crossed out of the sandbox. */

@@ -10,35 +10,100 @@ import {
 } from '../../runtime/runner.js';
 import { openSecretStore } from '../../secrets/store.js';
 import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
-import { openApp, type GlobalOptions } from '../app-context.js';
+import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
+import { selectOne } from '../select.js';
 import type { CliIO } from '../io.js';
 import { logsText, Printer, successText, traceText, userFrames } from '../render.js';
 
 export interface RunOptions extends ExecutionCommandOptions {
-  name: string;
+  /** Asked for on a terminal when absent (`Select Function`), as appservices does. */
+  name?: string | undefined;
   args: string[];
   user?: string | undefined;
 }
 
 /**
- * appservices argument parsing: a JSON object or array (read as Extended JSON) if it is one,
- * else an integer, else a float, else the string itself (`--args=true` is the string "true").
+ * appservices' argument parsing (realm-cli `internal/commands/function/run.go`), exactly:
+ * - JSON when Go's `json.Unmarshal` takes it as an object, an array or `null` (surrounding JSON
+ *   whitespace allowed); Extended JSON wrappers such as `{"$oid": ...}` become their BSON types,
+ *   and plain numbers stay JS numbers (never `BSON.Long`);
+ * - else an integer when `strconv.Atoi` takes it (optional sign, ASCII digits, no spaces: `-0` is 0);
+ * - else a float when `strconv.ParseFloat` takes it (`1e3`, `.5`, `Inf`, `NaN`, hex `0x1p-2`;
+ *   out of range is not a float); NaN and infinities then fail the run, as Go's JSON encoder does;
+ * - else the string itself, untrimmed (`--args=true` is "true", `--args -x` is "-x").
  */
 export function parseCliArg(text: string): unknown {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-    try {
-      return decodeResult(trimmed);
-    } catch {
-      // Not JSON after all: falls through to a string, as the platform's CLI does.
+  const json = goJsonArgument(text);
+  if (json.ok) return json.value;
+  // Go's int has no negative zero: `-0` is 0.
+  if (/^[+-]?[0-9]+$/.test(text)) return Number(text) + 0;
+  const float = goParseFloat(text);
+  if (float !== undefined) {
+    if (!Number.isFinite(float)) {
+      throw new TriggerboxError(
+        'InvalidInput',
+        `json: unsupported value: ${Number.isNaN(float) ? 'NaN' : float > 0 ? '+Inf' : '-Inf'}`,
+        {
+          hint: `--args ${text} reads as a number JSON cannot carry; pass '"${text}"' for the string`,
+        },
+      );
     }
+    return float;
   }
-  if (/^[-+]?\d+$/.test(trimmed)) {
-    const n = Number(trimmed);
-    if (Number.isSafeInteger(n)) return n;
-  }
-  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(trimmed)) return Number(trimmed);
   return text;
+}
+
+function goJsonArgument(text: string): { ok: true; value: unknown } | { ok: false } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false };
+  }
+  if (parsed === null) return { ok: true, value: null };
+  if (typeof parsed !== 'object') return { ok: false };
+  // Go decodes JSON numbers as float64: one out of its range makes the whole text not JSON.
+  let finite = true;
+  const numbersAsDoubles = (value: unknown): unknown => {
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) finite = false;
+      return { $numberDouble: String(value) };
+    }
+    if (Array.isArray(value)) return value.map(numbersAsDoubles);
+    if (value !== null && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [key, inner] of Object.entries(value)) out[key] = numbersAsDoubles(inner);
+      return out;
+    }
+    return value;
+  };
+  const tree = numbersAsDoubles(parsed);
+  if (!finite) return { ok: false };
+  try {
+    // Doubles come back as JS numbers; explicit wrappers ($oid, $date, $numberLong ...) as BSON.
+    return { ok: true, value: decodeResult(JSON.stringify(tree)) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** Go's `strconv.ParseFloat(s, 64)`: the value, or undefined where Go returns an error. */
+function goParseFloat(text: string): number | undefined {
+  const special = /^([+-]?)(inf|infinity)$/i.exec(text);
+  if (special) return special[1] === '-' ? -Infinity : Infinity;
+  if (/^nan$/i.test(text)) return NaN;
+  let value: number;
+  if (/^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(text)) {
+    value = Number(text);
+  } else {
+    const hex = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?[0-9]+)$/.exec(text);
+    if (!hex || (hex[2] ?? '') + (hex[3] ?? '') === '') return undefined;
+    const digits = (hex[2] ?? '') + (hex[3] ?? '');
+    const mantissa = Number.parseInt(digits, 16) / 16 ** (hex[3] ?? '').length;
+    value = (hex[1] === '-' ? -1 : 1) * mantissa * 2 ** Number(hex[4]);
+  }
+  // Go reports a magnitude past the largest double as a range error: not a float.
+  return Number.isFinite(value) ? value : undefined;
 }
 
 export interface ExecutionCommandOptions extends GlobalOptions {
@@ -105,12 +170,27 @@ export async function runAndRender(
 }
 
 export function runFunction(options: RunOptions, io: CliIO): Promise<number> {
-  return runAndRender(options, io, (runner) =>
-    runner.execute(options.name, options.args.map(parseCliArg), {
+  return runAndRender(options, io, async (runner, app) => {
+    const name = options.name ?? (await chooseFunction(app, io));
+    return runner.execute(name, options.args.map(parseCliArg), {
       user: options.user,
       traceValues: options.traceValues,
-    }),
-  );
+    });
+  });
+}
+
+/** appservices picks the only function, or asks `Select Function` on a terminal. */
+async function chooseFunction(app: App, io: CliIO): Promise<string> {
+  const names = [...app.functions.keys()].sort();
+  if (names.length === 0) {
+    throw setupFailure(
+      new TriggerboxError('FunctionNotFound', 'no functions available to run', {
+        hint: `add a function file under ${app.root}/functions/`,
+      }),
+    );
+  }
+  if (names.length === 1 && names[0] !== undefined) return names[0];
+  return selectOne(io, 'Select Function', names, '--name');
 }
 
 function successJson(result: ExecutionResult, trace: boolean): Record<string, unknown> {
