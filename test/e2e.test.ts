@@ -1,6 +1,6 @@
 /** A few end-to-end runs of the built binary, as a user runs it. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot, tempApp } from './helpers.js';
@@ -60,6 +60,24 @@ describe('e2e: the triggerbox binary', () => {
     const out = JSON.parse(run.stdout) as { error: string; error_code: string };
     assert.equal(out.error_code, 'FunctionExecutionError');
     assert.match(out.error, /memory/i);
+  });
+
+  it('e2e: a reader that goes away (`function list | head -1`) ends the command quietly', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) files[`functions/f${i}.js`] = 'exports = () => 1;';
+    const root = tempApp(files);
+    const child = spawn(process.execPath, [BIN, 'function', 'list'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // Read one chunk, then close the pipe as `head -1` does: later writes get EPIPE.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
   });
 
   it('e2e: validate exits 1 on a broken app', () => {
