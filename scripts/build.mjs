@@ -1,7 +1,7 @@
 // Build: TypeScript -> dist/, and the two scripts that run inside the sandbox -> dist/guest/.
 // Runs on `npm ci` (prepare), so a fresh clone is ready to use.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,17 @@ rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], {
   stdio: 'inherit',
 });
+// tsc writes files without the execute bit; `npm link` (and a global install from a folder)
+// points the command straight at the bin file, so it must be executable after every build, and
+// start with the shebang that makes the system run it with node.
+const { bin } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+for (const file of Object.values(bin)) {
+  const abs = path.join(root, file);
+  if (!/^#!\/usr\/bin\/env node\r?\n/.test(readFileSync(abs, 'utf8'))) {
+    throw new Error(`${file} must start with '#!/usr/bin/env node' (the first line of its source)`);
+  }
+  chmodSync(abs, 0o755);
+}
 mkdirSync(path.join(root, 'dist/guest'), { recursive: true });
 for (const name of ['prelude', 'libs']) {
   await esbuild.build({
