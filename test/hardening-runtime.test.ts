@@ -27,6 +27,71 @@ async function failure(promise: Promise<unknown>): Promise<FunctionExecutionFail
   assert.fail('expected the call to fail');
 }
 
+describe('hardening: secret values are masked in every form output can take', () => {
+  const SECRET = 'pa"ss\\wo\trd-42';
+  let runner: FunctionRunner;
+  before(() => {
+    runner = createRunner({
+      app: loadApp({
+        root: tempApp({
+          'values/token.json': { name: 'token', value: 'tokenSecret', from_secret: true },
+          'functions/leaks.js': `exports = function () {
+  const token = context.values.get("token");
+  console.log(token);
+  console.log({ token });
+  console.log(JSON.stringify({ body: JSON.stringify({ token }) }));
+  console.log(EJSON.stringify({ token }));
+  return { token, nested: JSON.stringify({ token }) };
+};`,
+          'functions/throws.js':
+            'exports = function () { const token = context.values.get("token"); throw new Error(JSON.stringify({ token })); };',
+        }),
+      }).app,
+      secrets: () => SECRET,
+    });
+  });
+  after(() => runner.dispose());
+
+  const forms = [
+    SECRET,
+    JSON.stringify(SECRET).slice(1, -1),
+    JSON.stringify(JSON.stringify(SECRET)).slice(1, -1),
+  ];
+  function assertMasked(text: string, where: string): void {
+    for (const form of forms) assert.ok(!text.includes(form), `${where} shows ${form}: ${text}`);
+    assert.ok(!text.includes('wo\\trd'), `${where}: ${text}`);
+    assert.ok(!text.includes('wo\trd'), `${where}: ${text}`);
+  }
+
+  it('logs and the rendered result: raw, JSON-escaped and doubly escaped forms are masked', async () => {
+    const result = await runner.execute('leaks');
+    assert.equal(result.logs.length, 4);
+    for (const line of result.logs) {
+      assertMasked(line, 'log');
+      assert.match(line, /\*{8}/);
+    }
+    assertMasked(result.resultEJSON, 'resultEJSON');
+    assert.deepEqual(JSON.parse(result.resultEJSON), {
+      token: '********',
+      nested: '{"token":"********"}',
+    });
+  });
+
+  it('errors: the JSON-escaped form in an error message is masked', async () => {
+    const error = await failure(runner.execute('throws'));
+    assertMasked(error.message, 'error');
+    assertMasked(error.functionStack, 'stack');
+    assert.match(error.message, /\*{8}/);
+  });
+
+  it('maskSecrets: the same masking is available to other output (dev server, HTTP bodies)', async () => {
+    await runner.execute('leaks');
+    const body = JSON.stringify({ result: { token: SECRET } });
+    assertMasked(runner.maskSecrets(body), 'maskSecrets');
+    assert.equal(runner.maskSecrets('nothing secret'), 'nothing secret');
+  });
+});
+
 describe('hardening: limits out of range are refused up front', () => {
   const root = (): string => tempApp({ 'functions/ok.js': 'exports = () => 1;' });
 

@@ -61,7 +61,10 @@ export interface ExecutionStats {
 export interface ExecutionResult {
   /** The result as JS values (numbers as numbers, other BSON types as bson classes). */
   result: unknown;
-  /** The result as canonical Extended JSON text, exactly as it crossed the sandbox boundary. */
+  /**
+   * The result as canonical Extended JSON text, as it crossed the sandbox boundary but with secret
+   * values masked: this is what gets printed. `result` keeps the real values.
+   */
   resultEJSON: string;
   logs: string[];
   errorLogs: string[];
@@ -283,7 +286,7 @@ export class FunctionRunner {
     const stats = { durationMs: outcome.durationMs };
     if (!outcome.ok) {
       // Secret values a function put in its error message are masked like its logs.
-      const message = mask.apply(outcome.message);
+      const message = mask.apply(String(outcome.message));
       errorLogs.push(message);
       throw new FunctionExecutionFailure(
         outcome.code,
@@ -291,14 +294,14 @@ export class FunctionRunner {
         logs,
         errorLogs,
         stats,
-        mask.apply(mapPackageFrames(outcome.stack, this.packageMaps)),
+        mask.apply(mapPackageFrames(String(outcome.stack), this.packageMaps)),
         {},
         valueTrace,
       );
     }
-    let resultEJSON: string;
+    let canonical: string;
     try {
-      resultEJSON = canonicalText(outcome.result);
+      canonical = canonicalText(outcome.result);
     } catch (error) {
       const message = `the result cannot be converted to EJSON: ${error instanceof Error ? error.message : String(error)}`;
       throw new FunctionExecutionFailure(
@@ -313,8 +316,8 @@ export class FunctionRunner {
       );
     }
     return {
-      result: decodeResult(resultEJSON),
-      resultEJSON,
+      result: decodeResult(canonical),
+      resultEJSON: mask.applyToJSON(canonical),
       logs,
       errorLogs,
       warnings: platformLogWarnings(logs),
@@ -429,6 +432,15 @@ export class FunctionRunner {
     if (!bundle.ok) this.packages.delete(spec);
     else this.packageMaps.set(spec, bundle.map);
     return bundle.ok ? { ok: true, value: bundle.code } : { ok: false, error: bundle.error };
+  }
+
+  /**
+   * Masks, in any text about to be printed or sent (dev server output, HTTP bodies), every secret
+   * value this runner has handed to a function, in each form output can print it (raw,
+   * JSON-escaped, escaped twice). Logs, errors and `resultEJSON` are already masked.
+   */
+  maskSecrets(text: string): string {
+    return this.mask.apply(text);
   }
 
   private assertLive(): void {
