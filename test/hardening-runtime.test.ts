@@ -27,6 +27,183 @@ async function failure(promise: Promise<unknown>): Promise<FunctionExecutionFail
   assert.fail('expected the call to fail');
 }
 
+const OUTPUT: Record<string, string> = {
+  'functions/bigResult.js': 'exports = function () { return "r".repeat(19 * 1000 * 1000); };',
+  // 2,000 references to one 1 MiB string: 2 GiB once expanded, a few MB inside the isolate.
+  'functions/sharedString.js':
+    'exports = function () { return new Array(2000).fill("s".repeat(1024 * 1024)); };',
+  'functions/sharedStringBson.js':
+    'exports = function () { const s = "b".repeat(1024 * 1024); return { id: new BSON.ObjectId("65aa11bb22cc33dd44ee55ff"), list: new Array(2000).fill(s) }; };',
+  'functions/bigError.js':
+    'exports = function () { let s = "e"; for (let i = 0; i < 26; i++) s += s; throw new Error(s); };',
+  'functions/longLine.js':
+    'exports = function () { console.log("L".repeat(200000)); console.log("after"); return "ok"; };',
+  'functions/manyLines.js': 'exports = function () { for (;;) console.log("M".repeat(60000)); };',
+  'functions/emptyLines.js': 'exports = function () { for (;;) console.log(""); };',
+  'functions/caughtLogs.js':
+    'exports = function () { for (let i = 0; i < 200; i++) { try { console.log("C".repeat(60000)); } catch (e) {} } return "finished"; };',
+  'functions/ok.js': 'exports = function (x) { return x ?? "ok"; };',
+};
+
+describe('hardening: results and logs are capped inside the sandbox', () => {
+  let runner: FunctionRunner;
+  before(() => {
+    runner = createRunner({ app: loadApp({ root: tempApp(OUTPUT) }).app, memoryMb: 64 });
+  });
+  after(() => runner.dispose());
+
+  it('result cap: a result over 18 MB fails the call naming the cap, and the next call works', async () => {
+    const error = await failure(runner.execute('bigResult'));
+    assert.equal(error.errorCode, 'FunctionExecutionError');
+    assert.match(error.message, /result.*18 MB/);
+    assert.equal((await runner.execute('ok', [1])).result, 1);
+  });
+
+  it('result cap: one string returned 2,000 times is refused before it is expanded (not a memory failure)', async () => {
+    const pid = runner.sandboxPid;
+    for (const name of ['sharedString', 'sharedStringBson']) {
+      const error = await failure(runner.execute(name));
+      assert.equal(error.errorCode, 'FunctionExecutionError');
+      assert.match(error.message, /result.*18 MB/);
+      assert.doesNotMatch(error.message, /memory limit/);
+    }
+    assert.equal(runner.sandboxPid, pid);
+    assert.equal((await runner.execute('ok', [2])).result, 2);
+  });
+
+  it('error cap: a 64-million-character error message reaches the caller truncated, with a marker', async () => {
+    const error = await failure(runner.execute('bigError'));
+    assert.ok(error.message.length < 100_000, `message of ${error.message.length} characters`);
+    assert.match(error.message, /truncated/);
+  });
+
+  it('log cap: a line longer than 64 KiB is truncated with a marker that names the cap', async () => {
+    const result = await runner.execute('longLine');
+    assert.equal(result.result, 'ok');
+    assert.equal(result.logs.length, 2);
+    assert.ok(result.logs[0]!.startsWith('L'.repeat(1000)));
+    assert.ok(result.logs[0]!.length < 70_000);
+    assert.match(result.logs[0]!, /truncated.*200000 characters.*65536/);
+    assert.equal(result.logs[1], 'after');
+  });
+
+  it('log cap: more than 4 MiB of log text in one call fails it naming the cap, even if the function catches', async () => {
+    for (const name of ['manyLines', 'caughtLogs']) {
+      const error = await failure(runner.execute(name, [], { timeoutMs: 600_000 }));
+      assert.equal(error.errorCode, 'FunctionExecutionError');
+      assert.match(error.message, /log.*4 MiB/);
+      const total = error.logs.reduce((sum, line) => sum + line.length, 0);
+      assert.ok(total <= 4 * 1024 * 1024, `${total} characters of logs reached the caller`);
+    }
+    assert.equal((await runner.execute('ok', [3])).result, 3);
+  });
+
+  it('log cap: more than 20,000 log lines in one call fail it naming the cap', async () => {
+    const error = await failure(runner.execute('emptyLines', [], { timeoutMs: 600_000 }));
+    assert.match(error.message, /20000 log lines/);
+    assert.ok(error.logs.length <= 20_000);
+  });
+
+  it('result cap: `function run` prints the cap error and exits 1 instead of dying', async () => {
+    const run = await runCli(['function', 'run', '--name', 'sharedString'], runnerRoot(runner));
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /result.*18 MB/);
+  });
+});
+
+function runnerRoot(runner: FunctionRunner): string {
+  return runner.currentApp.root;
+}
+
+const BREAKERS: Record<string, string> = {
+  'functions/timerSpin.js':
+    'exports = function () { setTimeout(() => { for (;;) {} }, 0); return "returned"; };',
+  'functions/intervalSpin.js':
+    'exports = function () { setInterval(() => { for (;;) {} }, 0); return "returned"; };',
+  'functions/microtaskSpin.js':
+    'exports = function () { (async () => { for (let i = 0; i < 1000; i++) await null; for (;;) {} })(); return "returned"; };',
+  'functions/waitAsync.js':
+    'exports = async function () { if (typeof Atomics.waitAsync !== "function") return "absent"; const r = Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); return typeof r.value === "string" ? r.value : await r.value; };',
+  'functions/random.js':
+    'exports = function (n) { const a = new Uint8Array(n); try { crypto.getRandomValues(a); } catch (e) { return e.name + ": " + e.message; } return a.some((b) => b !== 0); };',
+  'functions/tbCode.js':
+    'exports = function () { const e = new Error("mine"); e.tbCode = "ExecutionTimeLimitExceeded"; throw e; };',
+  'functions/forgedCode.js':
+    'exports = function () { let Ctor; try { context.functions.execute("no-such-function"); } catch (e) { Ctor = e.constructor; } throw new Ctor("ExecutionTimeLimitExceeded", "forged"); };',
+  'functions/objectMessage.js':
+    'exports = function () { context.values.get("apiKey"); const e = new Error("x"); e.message = { a: 1 }; throw e; };',
+  'functions/symbolMessage.js':
+    'exports = function () { context.values.get("apiKey"); const e = new Error("x"); e.message = Symbol("sym"); throw e; };',
+  'functions/throwingMessage.js':
+    'exports = function () { context.values.get("apiKey"); const e = new Error("x"); Object.defineProperty(e, "message", { get() { throw new Error("no"); } }); Object.defineProperty(e, "stack", { get() { throw new Error("no"); } }); throw e; };',
+  'functions/plainObject.js': 'exports = function () { throw { message: 42 }; };',
+  'functions/ok.js': 'exports = function (x) { return x ?? "ok"; };',
+  'values/apiKey.json': JSON.stringify({
+    name: 'apiKey',
+    value: 'apiKeySecret',
+    from_secret: true,
+  }),
+};
+
+describe('hardening: one call cannot break the sandbox for the next', () => {
+  let runner: FunctionRunner;
+  before(() => {
+    runner = createRunner({
+      app: loadApp({ root: tempApp(BREAKERS) }).app,
+      secrets: () => 'the-api-key-value',
+      timeoutMs: 2000,
+    });
+  });
+  after(() => runner.dispose());
+
+  it('queued work: code left spinning after a call returns never delays or fails the next call', async () => {
+    for (const name of ['timerSpin', 'intervalSpin', 'microtaskSpin']) {
+      await runner.execute('ok');
+      const pid = runner.sandboxPid;
+      const first = await runner.execute(name).then(
+        (r) => r.result,
+        (e: FunctionExecutionFailure) => e.errorCode,
+      );
+      assert.ok(first === 'returned' || first === 'ExecutionTimeLimitExceeded', String(first));
+      assert.equal((await runner.execute('ok', [name])).result, name);
+      assert.equal((await runner.execute('ok', [name])).result, name);
+      assert.equal(runner.sandboxPid, pid, `${name} took the sandbox process down`);
+    }
+  });
+
+  it('Atomics.waitAsync is not available (it hung the call, or aborted the sandbox process)', async () => {
+    assert.equal((await runner.execute('waitAsync')).result, 'absent');
+  });
+
+  it('crypto.getRandomValues: up to 65,536 bytes are filled; more throws QuotaExceededError', async () => {
+    assert.equal((await runner.execute('random', [65536])).result, true);
+    const over = (await runner.execute('random', [65537])).result as string;
+    assert.match(over, /^QuotaExceededError: .*65537.*65536/);
+  });
+
+  it('error codes: a function cannot choose the error_code of its own failure', async () => {
+    for (const name of ['tbCode', 'forgedCode']) {
+      const error = await failure(runner.execute(name));
+      assert.equal(error.errorCode, 'FunctionExecutionError', name);
+    }
+  });
+
+  it('error messages: a message that is not a string fails the call normally (no host TypeError)', async () => {
+    const cases: [string, RegExp][] = [
+      ['objectMessage', /\[object Object\]|\{"a":1\}/],
+      ['symbolMessage', /Symbol\(sym\)/],
+      ['throwingMessage', /Error/],
+      ['plainObject', /\{"message":42\}/],
+    ];
+    for (const [name, pattern] of cases) {
+      const error = await failure(runner.execute(name));
+      assert.equal(error.errorCode, 'FunctionExecutionError', `${name}: ${error.message}`);
+      assert.equal(typeof error.message, 'string');
+      assert.match(error.message, pattern, name);
+    }
+  });
+});
+
 describe('hardening: secret values are masked in every form output can take', () => {
   const SECRET = 'pa"ss\\wo\trd-42';
   let runner: FunctionRunner;
