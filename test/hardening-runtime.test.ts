@@ -115,6 +115,137 @@ function runnerRoot(runner: FunctionRunner): string {
   return runner.currentApp.root;
 }
 
+describe('hardening: require() names packages of functions/node_modules, never files', () => {
+  let root: string;
+  let appRoot: string;
+  let runner: FunctionRunner;
+  before(() => {
+    root = tempApp(
+      {
+        // A package in a parent folder's node_modules: Node would find it, the platform would not.
+        'node_modules/outside-pkg/package.json': { name: 'outside-pkg', main: 'index.js' },
+        'node_modules/outside-pkg/index.js': 'module.exports = "found outside";',
+        'app/root_config.json': { name: 'test-app', environment: '' },
+        'app/node_modules/approot-pkg/package.json': { name: 'approot-pkg', main: 'index.js' },
+        'app/node_modules/approot-pkg/index.js': 'module.exports = "found at the app root";',
+        'app/values/x.json': { name: 'x', value: 'TOPSECRET-VALUE-CONTENT' },
+        'app/functions/node_modules/good/package.json': { name: 'good', main: 'index.js' },
+        'app/functions/node_modules/good/index.js':
+          'module.exports = require("./data.json").word + "-" + require("dep");',
+        'app/functions/node_modules/good/data.json': { word: 'fine' },
+        'app/functions/node_modules/dep/package.json': { name: 'dep', main: 'index.js' },
+        'app/functions/node_modules/dep/index.js': 'module.exports = "dep";',
+        'app/functions/node_modules/uses-outside/package.json': {
+          name: 'uses-outside',
+          main: 'index.js',
+        },
+        'app/functions/node_modules/uses-outside/index.js':
+          'module.exports = require("outside-pkg");',
+        'app/functions/node_modules/texty/package.json': { name: 'texty', main: 'index.js' },
+        'app/functions/node_modules/texty/index.js': 'module.exports = 1;',
+        'app/functions/node_modules/texty/notes.txt': 'TOPSECRET-TEXT-CONTENT',
+        'app/functions/node_modules/huge/package.json': { name: 'huge', main: 'index.js' },
+        'app/functions/node_modules/fifo/package.json': { name: 'fifo', main: 'index.js' },
+        'app/functions/node_modules/linked/package.json': { name: 'linked', main: 'index.js' },
+        'app/functions/node_modules/escapes/package.json': { name: 'escapes', main: 'index.js' },
+        'app/functions/node_modules/escapes/index.js':
+          'module.exports = require("../../../values/x.json");',
+        'app/functions/req.js': 'exports = function (spec) { return require(spec); };',
+      },
+      false,
+    );
+    appRoot = path.join(root, 'app');
+    const modules = path.join(appRoot, 'functions/node_modules');
+    // A 1 GiB sparse file: its size says it all, nothing needs to be read.
+    const fd = openSync(path.join(modules, 'huge/index.js'), 'w');
+    ftruncateSync(fd, 1024 * 1024 * 1024);
+    closeSync(fd);
+    execFileSync('mkfifo', [path.join(modules, 'fifo/index.js')]);
+    symlinkSync('/dev/zero', path.join(modules, 'linked/index.js'));
+    mkdirSync(path.join(modules, 'dir-link-target'), { recursive: true });
+    writeFileSync(path.join(root, 'secret-outside.js'), 'module.exports = "TOPSECRET-LINKED";');
+    symlinkSync(
+      path.join(root, 'secret-outside.js'),
+      path.join(modules, 'dir-link-target/index.js'),
+    );
+    runner = createRunner({ app: loadApp({ root: appRoot }).app });
+  });
+  after(() => runner.dispose());
+
+  async function refused(spec: string, pattern: RegExp): Promise<void> {
+    const error = await failure(runner.execute('req', [spec]));
+    assert.equal(error.errorCode, 'FunctionExecutionError', error.message);
+    assert.match(error.message, pattern, `require(${JSON.stringify(spec)})`);
+    assert.doesNotMatch(error.message, /TOPSECRET|\n/, `require(${JSON.stringify(spec)}) leaked`);
+  }
+
+  it('require: a package of functions/node_modules still loads, with its own JSON files and dependencies', async () => {
+    assert.equal((await runner.execute('req', ['good'])).result, 'fine-dep');
+  });
+
+  it('require: absolute, relative and drive-letter paths are refused before anything is read', async () => {
+    const never =
+      /names a package .*functions\/node_modules.* or a Node built-in, never a file path/;
+    for (const spec of [
+      '/etc/hostname',
+      '/dev/zero',
+      '../../values/x.json',
+      '../values/x.json',
+      './req.js',
+      '.',
+      '..',
+      path.join(appRoot, 'values/x.json'),
+      'C:\\Windows\\win.ini',
+      'c:/x',
+      '\\\\server\\share',
+      'good/../../../values/x.json',
+      'good/./data.json',
+      'file:///etc/hostname',
+    ]) {
+      await refused(spec, never);
+    }
+  });
+
+  it("require: packages in a parent folder's node_modules (or the app root's) are not found", async () => {
+    await refused('outside-pkg', /cannot find package 'outside-pkg' in functions\/node_modules/);
+    await refused('approot-pkg', /cannot find package 'approot-pkg' in functions\/node_modules/);
+    await refused('uses-outside', /'outside-pkg'.*not in functions\/node_modules/);
+  });
+
+  it('require: a package cannot reach files outside functions/node_modules, by path or by symlink', async () => {
+    await refused('escapes', /outside functions\/node_modules/);
+    await refused('dir-link-target', /outside functions\/node_modules/);
+    await refused('linked', /outside functions\/node_modules/);
+  });
+
+  it('require: only regular files of known kinds are read, up to the size cap, and contents never appear in errors', async () => {
+    await refused('texty/notes.txt', /notes\.txt.*\.js, \.cjs, \.mjs, \.json/);
+    await refused('fifo', /fifo\/index\.js is not a regular file/);
+    await refused('huge', /huge\/index\.js is 1073741824 bytes.*32 MiB/);
+    assert.equal((await runner.execute('req', ['good'])).result, 'fine-dep');
+  });
+
+  it("validate: a package found only in a parent folder's node_modules is reported missing", async () => {
+    const app = loadApp({ root: appRoot }).app;
+    const scanned = { ...app, functions: new Map(app.functions) };
+    scanned.functions.set('usesParent', {
+      ...app.functions.get('req')!,
+      name: 'usesParent',
+      file: 'functions/usesParent.js',
+      source: 'exports = function () { return require("outside-pkg"); };',
+    });
+    const diagnostics = await scanDependencies(scanned);
+    assert.ok(
+      diagnostics.some(
+        (d) =>
+          d.file === 'functions/usesParent.js' &&
+          /cannot find package 'outside-pkg'/.test(d.message),
+      ),
+      JSON.stringify(diagnostics),
+    );
+  });
+});
+
 const BREAKERS: Record<string, string> = {
   'functions/timerSpin.js':
     'exports = function () { setTimeout(() => { for (;;) {} }, 0); return "returned"; };',

@@ -332,12 +332,35 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
     const match = frame && /\(?([^()\s]*:\d+:\d+)\)?$/.exec(frame);
     return match ? match[1] : undefined;
   }
+  // SPEC section 2: a require names a package of functions/node_modules or a built-in, never a
+  // file. bundle.ts checks the same on the host; this check answers before anything is asked.
+  function specPathProblem(spec) {
+    const segments = spec.split(/[\\/]/);
+    if (
+      spec === '' ||
+      spec.length > 1000 ||
+      /^[./\\]|^[A-Za-z]:|^[A-Za-z][A-Za-z0-9+.-]*:\/\/|\\|\0/.test(spec) ||
+      segments.includes('.') ||
+      segments.includes('..')
+    ) {
+      return 'a require names a package in functions/node_modules or a Node built-in, never a file path; share code between functions with context.functions.execute()';
+    }
+    return undefined;
+  }
   function sandboxRequire(spec) {
     if (typeof spec !== 'string') throw new TypeError('require() needs a package name string');
     if (loadingFile !== undefined) {
       throw guestError(
         'FunctionExecutionError',
         `require('${spec}') at the top level of ${loadingFile}: App Services allows require() only inside function bodies; move it into the function`,
+      );
+    }
+    const pathProblem = specPathProblem(spec);
+    if (pathProblem !== undefined) {
+      const where = callerLocation();
+      throw guestError(
+        'FunctionExecutionError',
+        `${where ? `${where}: ` : ''}require(${jsonStringify(truncate(spec, 200, 'name'))}): ${pathProblem}`,
       );
     }
     const bare = spec.startsWith('node:') ? spec.slice(5) : spec;
