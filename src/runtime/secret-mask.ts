@@ -54,6 +54,10 @@ export class SecretMask {
    */
   applyToJSON(json: string): string {
     if (this.pattern === undefined) return json;
+    // Most results hold no secret: one scan of the text (every form is in the pattern, and a
+    // secret inside a JSON string appears there in its escaped form) skips the parse.
+    this.pattern.lastIndex = 0;
+    if (!this.pattern.test(json)) return json;
     const mask = (value: unknown): unknown => {
       if (typeof value === 'string') return this.apply(value);
       if (Array.isArray(value)) return value.map(mask);
