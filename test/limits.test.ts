@@ -99,7 +99,7 @@ describe('limits', () => {
     const root = tempApp({ 'functions/ok.js': 'exports = () => 1;' });
     assert.throws(
       () => createRunner({ app: loadApp({ root }).app, timeoutMs: 0 }),
-      /timeoutMs must be a positive number/,
+      /timeoutMs \(--timeout\) must be between 1 and/,
     );
   });
 });

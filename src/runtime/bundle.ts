@@ -6,8 +6,11 @@
  * stack traces need no source map. The dependency scan reports missing packages and unsupported
  * Node built-ins with file, line and column.
  */
+import { constants, lstatSync, realpathSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { builtinModules, SourceMap, type SourceMapPayload } from 'node:module';
 import path from 'node:path';
+import type { Plugin } from 'esbuild';
 import type { App, Diagnostic } from '../app/types.js';
 
 type Esbuild = typeof import('esbuild');
@@ -15,6 +18,171 @@ let esbuild: Esbuild | undefined;
 async function loadEsbuild(): Promise<Esbuild> {
   esbuild ??= await import('esbuild');
   return esbuild;
+}
+
+/**
+ * What bundling one package may read and take (RUNTIME-NOTES / issue #8: `require("/dev/zero")`
+ * grew esbuild to 5 GB and never returned). The largest files of real packages are a few MB.
+ */
+export const BUNDLE_CAPS = {
+  fileBytes: 32 * 1024 * 1024,
+  fileLabel: '32 MiB',
+  totalBytes: 128 * 1024 * 1024,
+  totalLabel: '128 MiB',
+  timeMs: 60_000,
+} as const;
+
+/** The files of a package that are bundled, by extension. */
+const LOADERS: Record<string, 'js' | 'jsx' | 'ts' | 'tsx' | 'json'> = {
+  '.js': 'js',
+  '.cjs': 'js',
+  '.mjs': 'js',
+  '.jsx': 'jsx',
+  '.json': 'json',
+  '.ts': 'ts',
+  '.cts': 'ts',
+  '.mts': 'ts',
+  '.tsx': 'tsx',
+};
+
+/**
+ * Why `spec` is not something require() may name (SPEC section 2: a package or a built-in, never
+ * a path: not ./ or ../, not absolute, not a drive letter or URL, no . or .. segments), or undefined.
+ */
+export function requireSpecProblem(spec: string): string | undefined {
+  const segments = spec.split(/[\\/]/);
+  if (
+    spec === '' ||
+    spec.length > 1000 ||
+    /^[./\\]|^[A-Za-z]:|^[A-Za-z][A-Za-z0-9+.-]*:\/\/|\\|\0/.test(spec) ||
+    segments.includes('.') ||
+    segments.includes('..')
+  ) {
+    return 'a require names a package in functions/node_modules or a Node built-in, never a file path; share code between functions with context.functions.execute()';
+  }
+  return undefined;
+}
+
+function packageName(spec: string): string {
+  const parts = spec.split('/');
+  return (spec.startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1)).join('/');
+}
+
+function isInside(file: string, dir: string): boolean {
+  const relative = path.relative(dir, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+/**
+ * Confines a package bundle to functions/node_modules: every import must resolve (symlinks
+ * followed) inside it, and only regular files with a JavaScript, TypeScript or JSON extension are
+ * read, each up to the size cap. Error texts name files, never their contents.
+ */
+function confinePlugin(appRoot: string, modulesDir: string): Plugin {
+  const shown = (file: string): string => path.relative(appRoot, file) || file;
+  let totalBytes = 0;
+  const RESOLVING = 'triggerbox-confine';
+  return {
+    name: 'triggerbox-confine',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.pluginData === RESOLVING) return undefined;
+        const where =
+          args.importer && args.importer !== '<stdin>' ? ` in ${shown(args.importer)}` : '';
+        const outside = {
+          errors: [
+            {
+              text: `require('${args.path}')${where}: '${args.path}' is not in functions/node_modules; it resolves outside functions/node_modules (through a parent folder's node_modules, a relative path or a symlink), and packages are read only from functions/node_modules`,
+            },
+          ],
+        };
+        if (!args.path.startsWith('.') && !path.isAbsolute(args.path) && !isBuiltin(args.path)) {
+          // esbuild reads a package's package.json while resolving it: check it first.
+          for (
+            let dir = args.resolveDir;
+            isInside(dir, path.dirname(modulesDir)) || dir === path.dirname(modulesDir);
+            dir = path.dirname(dir)
+          ) {
+            const manifest = path.join(dir, 'node_modules', packageName(args.path), 'package.json');
+            let stat;
+            try {
+              stat = statSync(manifest);
+            } catch {
+              continue;
+            }
+            if (!stat.isFile() || stat.size > 1024 * 1024) {
+              return {
+                errors: [{ text: `${shown(manifest)} is not a regular file of at most 1 MiB` }],
+              };
+            }
+          }
+        }
+        const resolved = await b.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          importer: args.importer,
+          pluginData: RESOLVING,
+        });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        if (resolved.external) return resolved;
+        let real: string;
+        try {
+          real = realpathSync(resolved.path);
+        } catch {
+          return outside;
+        }
+        if (!isInside(real, modulesDir)) return outside;
+        return { path: real };
+      });
+      b.onLoad({ filter: /.*/ }, async (args) => {
+        const name = shown(args.path);
+        const loader = LOADERS[path.extname(args.path).toLowerCase()];
+        if (loader === undefined) {
+          return {
+            errors: [
+              {
+                text: `${name}: only .js, .cjs, .mjs, .json (and TypeScript) files of packages are bundled`,
+              },
+            ],
+          };
+        }
+        let handle;
+        try {
+          // Non-blocking, then fstat on what was opened: a FIFO or device is refused, not read.
+          handle = await open(args.path, constants.O_RDONLY | constants.O_NONBLOCK);
+          const stat = await handle.stat();
+          if (!stat.isFile()) return { errors: [{ text: `${name} is not a regular file` }] };
+          if (stat.size > BUNDLE_CAPS.fileBytes) {
+            return {
+              errors: [
+                {
+                  text: `${name} is ${stat.size} bytes, over the ${BUNDLE_CAPS.fileLabel} cap on one package file`,
+                },
+              ],
+            };
+          }
+          totalBytes += stat.size;
+          if (totalBytes > BUNDLE_CAPS.totalBytes) {
+            return {
+              errors: [
+                {
+                  text: `the package's files add up to more than the ${BUNDLE_CAPS.totalLabel} cap on one package (at ${name})`,
+                },
+              ],
+            };
+          }
+          const contents = Buffer.alloc(stat.size);
+          const { bytesRead } = await handle.read(contents, 0, stat.size, 0);
+          return { contents: contents.subarray(0, bytesRead), loader };
+        } catch (error) {
+          const code = (error as { code?: string }).code ?? 'unreadable';
+          return { errors: [{ text: `${name} cannot be read (${code})` }] };
+        } finally {
+          await handle?.close();
+        }
+      });
+    },
+  };
 }
 
 /** Lines the sandbox wrapper adds before a package bundle. */
@@ -53,6 +221,14 @@ function isBuiltin(spec: string): boolean {
   return builtinModules.includes(bare.split('/')[0] ?? bare) || builtinModules.includes(bare);
 }
 
+function isInsideReal(file: string, dir: string): boolean {
+  try {
+    return isInside(realpathSync(file), realpathSync(dir));
+  } catch {
+    return false;
+  }
+}
+
 function installHint(spec: string): string {
   const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
   return `run \`npm install ${name}\` in functions/`;
@@ -67,30 +243,61 @@ export async function bundlePackage(
   spec: string,
   where: string,
 ): Promise<PackageBundle> {
-  const { build } = await loadEsbuild();
+  const at = where ? `${where}: ` : '';
+  const problem = requireSpecProblem(spec);
+  if (problem !== undefined)
+    return { ok: false, error: `${at}require(${JSON.stringify(spec)}): ${problem}` };
   const functionsDir = path.join(appRoot, 'functions');
+  const modulesDir = path.join(functionsDir, 'node_modules');
+  const notFound: PackageBundle = {
+    ok: false,
+    error: `${at}cannot find package '${spec}' in functions/node_modules (${installHint(spec)})`,
+  };
+  let realModules: string;
   try {
-    const result = await build({
-      stdin: {
-        contents: `module.exports = require(${JSON.stringify(spec)});`,
-        resolveDir: functionsDir,
-        sourcefile: 'triggerbox-require.js',
-        loader: 'js',
-      },
-      bundle: true,
-      write: false,
-      platform: 'node',
-      format: 'cjs',
-      target: 'es2022',
-      logLevel: 'silent',
-      nodePaths: [path.join(functionsDir, 'node_modules')],
-      // The map stays on the host: stack frames in package code are mapped back to the
-      // package's own files (RUNTIME-NOTES: inline maps cost compile time in the sandbox).
-      sourcemap: 'external',
-      outfile: path.join(functionsDir, 'triggerbox-package.js'),
+    // Only functions/node_modules itself: never a parent folder's node_modules (the platform
+    // installs from functions/package.json alone), and never a node_modules that is a symlink.
+    if (!lstatSync(modulesDir).isDirectory()) return notFound;
+    lstatSync(path.join(modulesDir, packageName(spec)));
+    realModules = path.join(realpathSync(functionsDir), 'node_modules');
+  } catch {
+    return notFound;
+  }
+  const { context } = await loadEsbuild();
+  let timer: NodeJS.Timeout | undefined;
+  const ctx = await context({
+    stdin: {
+      contents: `module.exports = require(${JSON.stringify(spec)});`,
+      resolveDir: realModules,
+      sourcefile: 'triggerbox-require.js',
+      loader: 'js',
+    },
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'cjs',
+    target: 'es2022',
+    logLevel: 'silent',
+    plugins: [confinePlugin(appRoot, realModules)],
+    // The map stays on the host: stack frames in package code are mapped back to the
+    // package's own files (RUNTIME-NOTES: inline maps cost compile time in the sandbox).
+    sourcemap: 'external',
+    outfile: path.join(functionsDir, 'triggerbox-package.js'),
+  });
+  try {
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), BUNDLE_CAPS.timeMs);
     });
-    const code = result.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
-    const mapText = result.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
+    const result = await Promise.race([ctx.rebuild(), timedOut]);
+    if (result === 'timeout') {
+      void ctx.cancel();
+      return {
+        ok: false,
+        error: `${at}bundling package '${spec}' took longer than ${BUNDLE_CAPS.timeMs / 1000} s, triggerbox's cap; check functions/node_modules/${packageName(spec)}`,
+      };
+    }
+    const code = result.outputFiles?.find((f) => f.path.endsWith('.js'))?.text ?? '';
+    const mapText = result.outputFiles?.find((f) => f.path.endsWith('.map'))?.text;
     return {
       ok: true,
       // One line of wrapper before the bundle: mapped lines are shifted by PACKAGE_LINE_OFFSET.
@@ -99,16 +306,23 @@ export async function bundlePackage(
         mapText === undefined ? undefined : new SourceMap(JSON.parse(mapText) as SourceMapPayload),
     };
   } catch (error) {
-    const at = where ? `${where}: ` : '';
-    const failure = error as { errors?: { text: string }[] };
-    const text = failure.errors?.[0]?.text ?? String(error);
-    if (/Could not resolve/.test(text)) {
-      return {
-        ok: false,
-        error: `${at}cannot find package '${spec}' in functions/node_modules (${installHint(spec)})`,
-      };
-    }
-    return { ok: false, error: `${at}cannot bundle package '${spec}': ${text}` };
+    const failure = error as { errors?: { text: string; location?: { file: string } | null }[] };
+    const first = failure.errors?.[0];
+    const text = first?.text ?? String(error);
+    if (/Could not resolve/.test(text)) return notFound;
+    // A parse error quotes the file's text: say which file and line, never what it holds.
+    const location = first?.location as
+      { file: string; line?: number; column?: number } | null | undefined;
+    const shown =
+      location &&
+      !/^triggerbox:|triggerbox-confine/.test(text) &&
+      /Expected|Unexpected|Unterminated|Syntax|Invalid/.test(text)
+        ? `a syntax error at ${location.file}:${location.line ?? 0}:${(location.column ?? 0) + 1}`
+        : text;
+    return { ok: false, error: `${at}cannot bundle package '${spec}': ${shown}` };
+  } finally {
+    clearTimeout(timer);
+    void ctx.dispose();
   }
 }
 
@@ -157,21 +371,23 @@ export async function scanDependencies(app: App): Promise<Diagnostic[]> {
                   }
                   return { path: args.path, external: true };
                 }
-                if (args.path.startsWith('.') || args.path.startsWith('/')) {
-                  return {
-                    errors: [
-                      {
-                        text: `relative require('${args.path}') is not supported: share code with context.functions.execute()`,
-                      },
-                    ],
-                  };
+                const problem = requireSpecProblem(args.path);
+                if (problem !== undefined) {
+                  return { errors: [{ text: `require('${args.path}'): ${problem}` }] };
                 }
                 const resolved = await b.resolve(args.path, {
                   kind: args.kind,
                   resolveDir: functionsDir,
                   pluginData: 'scan',
                 });
-                if (resolved.errors.length > 0) {
+                // Found only in a parent folder's node_modules: the platform would not find it.
+                const modules = path.join(functionsDir, 'node_modules');
+                if (
+                  resolved.errors.length > 0 ||
+                  (!resolved.external &&
+                    !isInside(resolved.path, modules) &&
+                    !isInsideReal(resolved.path, modules))
+                ) {
                   return {
                     errors: [
                       {

@@ -17,6 +17,28 @@ export interface AppPayload {
   manifest: string;
 }
 
+/**
+ * What one call may send out of its isolate. The prelude enforces the per-item caps before a value
+ * crosses out of the isolate, and worker.ts the per-call log totals, so nothing a function returns
+ * or logs can grow the sandbox process or the caller past these (platform figures, SPEC section 7:
+ * 18 MB responses, log lines of 512 bytes, 25 lines kept; local runs are more generous so that
+ * debugging output survives, and the runner still warns where the platform would cut).
+ */
+export const OUTPUT_CAPS = {
+  /** A result, counted in characters of its Extended JSON text. */
+  resultChars: 18_000_000,
+  resultLabel: '18 MB',
+  /** One console line (longer lines are cut, with a marker saying so). */
+  logLineChars: 65_536,
+  /** An error's message, and its stack, each (cut with a marker). */
+  errorChars: 65_536,
+  /** All console output of one call; past it the call fails. */
+  logCallChars: 4 * 1024 * 1024,
+  logCallLabel: '4 MiB',
+  /** Console lines of one call; past it the call fails. */
+  logCallLines: 20_000,
+} as const;
+
 export interface SandboxLimits {
   memoryMb: number;
 }

@@ -10,7 +10,7 @@ import type { SourceMap } from 'node:module';
 import { bundlePackage, mapPackageFrames, type PackageBundle } from './bundle.js';
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
-import { SandboxProcess } from './sandbox-process.js';
+import { GRACE_MS, SandboxProcess } from './sandbox-process.js';
 import { findTrigger } from '../triggers/describe.js';
 import { SecretMask } from './secret-mask.js';
 import { checkFunctionSyntax } from './syntax.js';
@@ -61,7 +61,10 @@ export interface ExecutionStats {
 export interface ExecutionResult {
   /** The result as JS values (numbers as numbers, other BSON types as bson classes). */
   result: unknown;
-  /** The result as canonical Extended JSON text, exactly as it crossed the sandbox boundary. */
+  /**
+   * The result as canonical Extended JSON text, as it crossed the sandbox boundary but with secret
+   * values masked: this is what gets printed. `result` keeps the real values.
+   */
   resultEJSON: string;
   logs: string[];
   errorLogs: string[];
@@ -93,6 +96,16 @@ export class FunctionExecutionFailure extends TriggerboxError {
 
 export const DEFAULT_TIMEOUT_MS = 300_000;
 export const DEFAULT_MEMORY_MB = 350;
+/** The largest timer delay Node takes (2^31-1 ms), less the grace the supervisor adds to it. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1 - GRACE_MS;
+/**
+ * isolated-vm refuses isolates under 8 MB; measured under isolated-vm 7 / Node 24, an isolate with
+ * the prelude starts at 8 MB but cannot load BSON/EJSON/Buffer (a 17 MiB pre-allocation) under
+ * 14 MB. 16 MB is the smallest limit at which every global works.
+ */
+export const MIN_MEMORY_MB = 16;
+/** Far above the platform's 350 MB; beyond it a limit protects nothing. */
+export const MAX_MEMORY_MB = 16_384;
 /** Platform log limits (SPEC section 3): local runs show everything but warn. */
 const LOG_LINE_BYTES = 512;
 const LOG_LINES = 25;
@@ -135,8 +148,8 @@ export class FunctionRunner {
     const secrets = options.secrets ?? noSecretStore;
     this.secrets = typeof secrets === 'function' ? { resolve: secrets } : secrets;
     this.log = options.log ?? silentLog;
-    this.timeoutMs = positive(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs');
-    const memoryMb = positive(options.memoryMb, DEFAULT_MEMORY_MB, 'memoryMb');
+    this.timeoutMs = timeoutOption(options.timeoutMs, DEFAULT_TIMEOUT_MS);
+    const memoryMb = memoryOption(options.memoryMb);
     this.sandbox = new SandboxProcess({ memoryMb });
     this.payload = this.buildPayload();
     this.sandbox.setApp(this.payload);
@@ -232,7 +245,7 @@ export class FunctionRunner {
     let secretNames: Set<string> | undefined;
     const mask = this.mask;
     const user = userObject(options.user);
-    const timeoutMs = positive(options.timeoutMs, this.timeoutMs, 'timeoutMs');
+    const timeoutMs = timeoutOption(options.timeoutMs, this.timeoutMs);
     const outcome = await this.sandbox.call(
       {
         generation: this.payload.generation,
@@ -273,7 +286,7 @@ export class FunctionRunner {
     const stats = { durationMs: outcome.durationMs };
     if (!outcome.ok) {
       // Secret values a function put in its error message are masked like its logs.
-      const message = mask.apply(outcome.message);
+      const message = mask.apply(String(outcome.message));
       errorLogs.push(message);
       throw new FunctionExecutionFailure(
         outcome.code,
@@ -281,14 +294,14 @@ export class FunctionRunner {
         logs,
         errorLogs,
         stats,
-        mask.apply(mapPackageFrames(outcome.stack, this.packageMaps)),
+        mask.apply(mapPackageFrames(String(outcome.stack), this.packageMaps)),
         {},
         valueTrace,
       );
     }
-    let resultEJSON: string;
+    let canonical: string;
     try {
-      resultEJSON = canonicalText(outcome.result);
+      canonical = canonicalText(outcome.result);
     } catch (error) {
       const message = `the result cannot be converted to EJSON: ${error instanceof Error ? error.message : String(error)}`;
       throw new FunctionExecutionFailure(
@@ -303,8 +316,8 @@ export class FunctionRunner {
       );
     }
     return {
-      result: decodeResult(resultEJSON),
-      resultEJSON,
+      result: decodeResult(canonical),
+      resultEJSON: mask.applyToJSON(canonical),
       logs,
       errorLogs,
       warnings: platformLogWarnings(logs),
@@ -421,6 +434,15 @@ export class FunctionRunner {
     return bundle.ok ? { ok: true, value: bundle.code } : { ok: false, error: bundle.error };
   }
 
+  /**
+   * Masks, in any text about to be printed or sent (dev server output, HTTP bodies), every secret
+   * value this runner has handed to a function, in each form output can print it (raw,
+   * JSON-escaped, escaped twice). Logs, errors and `resultEJSON` are already masked.
+   */
+  maskSecrets(text: string): string {
+    return this.mask.apply(text);
+  }
+
   private assertLive(): void {
     if (this.disposed)
       throw new TriggerboxError('RunnerDisposed', 'the runner was disposed', {
@@ -447,10 +469,28 @@ function syntaxErrorText(file: string, source: string): string | null {
     : `${file}:${problem.line}:${problem.column}: ${problem.message}`;
 }
 
-function positive(value: number | undefined, fallback: number, name: string): number {
+function timeoutOption(value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new TriggerboxError('InvalidInput', `${name} must be a positive number, got ${value}`);
+  // Past the largest timer delay, Node fires timers after 1 ms: every call failed at once.
+  if (typeof value !== 'number' || !(value >= 1 && value <= MAX_TIMEOUT_MS)) {
+    throw new TriggerboxError(
+      'InvalidInput',
+      `timeoutMs (--timeout) must be between 1 and ${MAX_TIMEOUT_MS} ms, got ${String(value)}`,
+      { hint: `the default is ${DEFAULT_TIMEOUT_MS} ms, the platform's limit` },
+    );
+  }
+  return value;
+}
+
+function memoryOption(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MEMORY_MB;
+  // Below the minimum, isolates cannot start (or cannot load BSON) and the sandbox crash-looped.
+  if (typeof value !== 'number' || !(value >= MIN_MEMORY_MB && value <= MAX_MEMORY_MB)) {
+    throw new TriggerboxError(
+      'InvalidInput',
+      `memoryMb (--memory) must be between ${MIN_MEMORY_MB} and ${MAX_MEMORY_MB} MB, got ${String(value)}`,
+      { hint: `the default is ${DEFAULT_MEMORY_MB} MB, the platform's limit` },
+    );
   }
   return value;
 }

@@ -17,7 +17,7 @@ import type {
 // Relative to dist/src/<dir>/ so that it resolves the same from the CLI bundle (dist/src/cli/).
 const WORKER = fileURLToPath(new URL('../runtime/worker.js', import.meta.url));
 /** How long past its own time limit a call may go before the process is deemed hung. */
-const GRACE_MS = 3000;
+export const GRACE_MS = 3000;
 
 function forkWorker(): ChildProcess {
   return fork(WORKER, [], {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeSync } from 'node:fs';
 import type IsolatedVm from 'isolated-vm';
 import { loadIsolatedVm } from './isolated-vm.js';
+import { OUTPUT_CAPS } from './protocol.js';
 import type {
   AppPayload,
   CallOutcome,
@@ -17,7 +18,6 @@ import type {
   LogLine,
   ParentMessage,
   SandboxLimits,
-  Transfer,
 } from './protocol.js';
 
 const ivm = loadIsolatedVm();
@@ -33,6 +33,13 @@ const WARM_CONTEXTS = 2;
 const CALLS_PER_ISOLATE = 100;
 /** An isolate whose heap grew past this is replaced rather than reused (V8 collects lazily). */
 const MAX_REUSED_HEAP = 16 * 1024 * 1024;
+const CAPS_JSON = JSON.stringify(OUTPUT_CAPS);
+/** The codes a failure reported by the prelude may carry; anything else is FunctionExecutionError. */
+const GUEST_CODES = new Set<ExecutionErrorCode>([
+  'FunctionExecutionError',
+  'FunctionNotFound',
+  'FunctionSyntaxError',
+]);
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -72,6 +79,12 @@ let packages = new Map<string, CachedScript>();
 interface ActiveCall {
   request: CallRequest;
   timers: Map<number, NodeJS.Timeout>;
+  /** A timer callback can still be queued in the isolate after the call: the lane is not reused. */
+  usedTimers: boolean;
+  logChars: number;
+  logLines: number;
+  /** Set when the call broke a per-call cap: the call fails with this message. */
+  failure: string | undefined;
 }
 
 /** A slot is the host side of one prepared context: what its callbacks act on. */
@@ -155,16 +168,33 @@ class Lane {
     const call = slot?.call;
     const current = app;
     switch (op) {
-      case 'log':
+      case 'log': {
+        if (call === undefined || slot === undefined || call.failure !== undefined)
+          return undefined;
+        // The prelude already cut the line to OUTPUT_CAPS.logLineChars (plus its marker).
+        const message = String(b).slice(0, OUTPUT_CAPS.logLineChars + 200);
+        call.logChars += message.length;
+        call.logLines++;
+        if (call.logChars > OUTPUT_CAPS.logCallChars || call.logLines > OUTPUT_CAPS.logCallLines) {
+          call.failure =
+            call.logLines > OUTPUT_CAPS.logCallLines
+              ? `the function's log output went past ${OUTPUT_CAPS.logCallLines} log lines in one call (triggerbox's cap per call; App Services keeps 25): log less, or log a summary`
+              : `the function's log output went past ${OUTPUT_CAPS.logCallLabel} in one call (triggerbox's cap per call; App Services keeps 25 lines of 512 bytes): log less, or log a summary`;
+          // End the call now: a function that catches errors could otherwise keep on logging.
+          setImmediate(() => slot.lane.dispose());
+          return undefined;
+        }
+        send({ type: 'log', id: call.request.id, line: { level: a as LogLine['level'], message } });
+        return undefined;
+      }
+      case 'trace':
         if (call)
           send({
-            type: 'log',
+            type: 'trace',
             id: call.request.id,
-            line: { level: a as LogLine['level'], message: String(b) },
+            name: String(a).slice(0, 1000),
+            where: String(b).slice(0, 1000),
           });
-        return undefined;
-      case 'trace':
-        if (call) send({ type: 'trace', id: call.request.id, name: String(a), where: String(b) });
         return undefined;
       case 'source': {
         const fn = current?.functions[String(a)];
@@ -185,6 +215,7 @@ class Lane {
         if (call === undefined || slot === undefined) return undefined;
         const id = Number(a);
         const repeat = Boolean(c);
+        call.usedTimers = true;
         const fire = (): void => {
           if (!repeat) call.timers.delete(id);
           if (slot.call === call) slot.entry.applyIgnored(undefined, ['fire', id]);
@@ -233,6 +264,31 @@ class Lane {
     if (this.slot === slot) this.slot = undefined;
   }
 
+  /**
+   * Resolves true once the isolate has run whatever the finished call left queued (promise
+   * chains) and its heap is small enough to reuse; false if that takes longer than `withinMs`
+   * (what is left of the call's time limit): the lane is then disposed, so work left spinning
+   * never delays another call. Async isolate APIs only: a sync one would block this whole process
+   * behind a busy isolate (a spinning call once made every later call hang and take the blame).
+   */
+  drain(slot: Slot, withinMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let settled = false;
+      const settle = (clean: boolean): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (clean) this.release(slot);
+        resolve(clean);
+      };
+      const timer = setTimeout(() => settle(false), withinMs);
+      this.isolate.getHeapStatistics().then(
+        (heap) => settle(!this.isolate.isDisposed && heap.used_heap_size < MAX_REUSED_HEAP),
+        () => settle(false),
+      );
+    });
+  }
+
   async prepare(): Promise<Slot> {
     const current = app;
     if (current === undefined) throw new Error('no app loaded');
@@ -240,9 +296,11 @@ class Lane {
     this.prelude ??= preludeScript.compile(this.isolate);
     await this.prelude.run(context);
     const init = await context.global.get('__tb_init', { reference: true });
-    const entry = (await init.apply(undefined, [this.syncHost, this.asyncHost, current.manifest], {
-      result: { reference: true },
-    })) as Slot['entry'];
+    const entry = (await init.apply(
+      undefined,
+      [this.syncHost, this.asyncHost, current.manifest, CAPS_JSON],
+      { result: { reference: true } },
+    )) as Slot['entry'];
     init.release();
     const slot: Slot = {
       lane: this,
@@ -255,6 +313,9 @@ class Lane {
     return slot;
   }
 }
+
+/** Why a retired lane was not prepared again (it did not become idle in time). */
+const DISCARDED = Symbol('discarded');
 
 /** Prepared contexts, ready ahead of need so that a call does not pay for isolate setup. */
 class Pool {
@@ -281,19 +342,16 @@ class Pool {
     });
   }
 
-  /** After a call: a clean isolate gets a fresh context for the next call; anything else is dropped. */
-  retire(slot: Slot, reusable: boolean): void {
+  /**
+   * After a call: a clean isolate, once idle, gets a fresh context for the next call; anything
+   * else is dropped. `drainMs` is what is left of the call's time limit.
+   */
+  retire(slot: Slot, reusable: boolean, drainMs: number): void {
     const lane = slot.lane;
-    lane.release(slot);
     lane.calls++;
-    const heap = lane.isolate.isDisposed ? undefined : lane.isolate.getHeapStatisticsSync();
-    const healthy =
-      reusable &&
-      heap !== undefined &&
-      lane.calls < CALLS_PER_ISOLATE &&
-      heap.used_heap_size < MAX_REUSED_HEAP;
+    const healthy = reusable && !lane.isolate.isDisposed && lane.calls < CALLS_PER_ISOLATE;
     if (healthy && this.ready.length + this.warming < WARM_CONTEXTS + this.waiters.length) {
-      this.warm(lane);
+      this.warm(lane, lane.drain(slot, drainMs));
     } else {
       lane.dispose();
       this.topUp();
@@ -310,29 +368,33 @@ class Pool {
     }
   }
 
-  private warm(lane: Lane): void {
+  private warm(lane: Lane, idle: Promise<boolean> = Promise.resolve(true)): void {
     this.warming++;
-    lane.prepare().then(
-      (slot) => {
-        this.warming--;
-        if (app === undefined || slot.generation !== app.generation) {
+    idle
+      .then((clean) => (clean ? lane.prepare() : Promise.reject(DISCARDED)))
+      .then(
+        (slot) => {
+          this.warming--;
+          if (app === undefined || slot.generation !== app.generation) {
+            lane.dispose();
+            this.topUp();
+            return;
+          }
+          // A call sent just before a reload carries the older generation: it runs on the newest
+          // app (it raced with the save), rather than waiting for contexts nobody prepares.
+          const waiter = this.waiters.findIndex((w) => slot.generation >= w.generation);
+          if (waiter >= 0) this.waiters.splice(waiter, 1)[0]?.resolve(slot);
+          else this.ready.push(slot);
+        },
+        (error: unknown) => {
+          this.warming--;
           lane.dispose();
-          this.topUp();
-          return;
-        }
-        // A call sent just before a reload carries the older generation: it runs on the newest
-        // app (it raced with the save), rather than waiting for contexts nobody prepares.
-        const waiter = this.waiters.findIndex((w) => slot.generation >= w.generation);
-        if (waiter >= 0) this.waiters.splice(waiter, 1)[0]?.resolve(slot);
-        else this.ready.push(slot);
-      },
-      (error: unknown) => {
-        this.warming--;
-        lane.dispose();
-        // A context that cannot even be prepared fails the call waiting for it.
-        this.waiters.shift()?.reject(error);
-      },
-    );
+          // A lane that did not become idle in time is replaced for whoever waits for it.
+          if (error === DISCARDED) this.topUp();
+          // A context that cannot even be prepared fails the call waiting for it.
+          else this.waiters.shift()?.reject(error);
+        },
+      );
   }
 
   flush(): void {
@@ -365,7 +427,14 @@ function classify(
 
 async function runCall(request: CallRequest): Promise<CallOutcome> {
   const slot = await pool.acquire(request.generation);
-  const call: ActiveCall = { request, timers: new Map() };
+  const call: ActiveCall = {
+    request,
+    timers: new Map(),
+    usedTimers: false,
+    logChars: 0,
+    logLines: 0,
+    failure: undefined,
+  };
   slot.call = call;
   let timedOut = false;
   const started = performance.now();
@@ -381,46 +450,72 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
       args.mode === 'copy'
         ? ['copy', args.value]
         : ['ejson', args.mode === 'ejson' ? args.text : '[]'];
-    const result = (await slot.entry.apply(
+    const result: unknown = await slot.entry.apply(
       undefined,
       ['call', request.name, mode, payload, request.call],
       {
         arguments: { copy: true },
         result: { promise: true, copy: true },
       },
-    )) as
-      | ({ ok: true } & Transfer)
-      | { ok: false; code: ExecutionErrorCode; message: string; stack: string };
+    );
     const durationMs = performance.now() - started;
-    reusable = true;
-    if (!result.ok) {
+    if (call.failure !== undefined) {
       return {
         ok: false,
-        code: result.code,
-        message: result.message,
-        stack: result.stack,
+        code: 'FunctionExecutionError',
+        message: call.failure,
+        stack: '',
         durationMs,
       };
     }
-    const transfer: Transfer =
-      result.mode === 'copy'
-        ? { mode: 'copy', value: result.value }
-        : result.mode === 'ejson'
-          ? { mode: 'ejson', text: result.text }
-          : { mode: 'undefined' };
-    return { ok: true, result: transfer, durationMs };
+    reusable = true;
+    return outcomeOf(result, durationMs);
   } catch (error) {
-    const [code, message] = classify(error, timedOut, request.timeoutMs);
+    const [code, message] =
+      call.failure !== undefined && !timedOut
+        ? (['FunctionExecutionError', call.failure] as const)
+        : classify(error, timedOut, request.timeoutMs);
     const durationMs = performance.now() - started;
     return { ok: false, code, message, stack: '', durationMs };
   } finally {
     clearTimeout(watchdog);
-    const leftTimers = call.timers.size > 0;
     for (const timer of call.timers.values()) clearTimeout(timer);
     slot.call = undefined;
+    const drainMs = Math.max(0, started + request.timeoutMs - performance.now());
     // After the reply is sent: preparing the next context is not on this call's path.
-    setImmediate(() => pool.retire(slot, reusable && !leftTimers));
+    setImmediate(() => pool.retire(slot, reusable && !call.usedTimers, drainMs));
   }
+}
+
+/** The prelude's answer as a CallOutcome, checked: only the prelude's own codes, only strings. */
+function outcomeOf(result: unknown, durationMs: number): CallOutcome {
+  const answer = (typeof result === 'object' && result !== null ? result : {}) as Record<
+    string,
+    unknown
+  >;
+  if (answer['ok'] === true) {
+    if (answer['mode'] === 'copy')
+      return { ok: true, result: { mode: 'copy', value: answer['value'] }, durationMs };
+    if (answer['mode'] === 'undefined')
+      return { ok: true, result: { mode: 'undefined' }, durationMs };
+    const text = answer['text'];
+    if (answer['mode'] === 'ejson' && typeof text === 'string') {
+      if (text.length <= OUTPUT_CAPS.resultChars)
+        return { ok: true, result: { mode: 'ejson', text }, durationMs };
+      const message = `the result is larger than the ${OUTPUT_CAPS.resultLabel} limit on results`;
+      return { ok: false, code: 'FunctionExecutionError', message, stack: '', durationMs };
+    }
+  }
+  const code = answer['code'] as ExecutionErrorCode;
+  const text = (value: unknown): string =>
+    (typeof value === 'string' ? value : '').slice(0, OUTPUT_CAPS.errorChars + 200);
+  return {
+    ok: false,
+    code: GUEST_CODES.has(code) ? code : 'FunctionExecutionError',
+    message: text(answer['message']) || 'the function failed without a message',
+    stack: text(answer['stack']),
+    durationMs,
+  };
 }
 
 process.on('message', (message: ParentMessage) => {

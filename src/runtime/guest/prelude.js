@@ -35,9 +35,13 @@ const NODE_BUILTINS = [
 // `hostSync` is an isolated-vm Callback (op, ...args) for the host's synchronous services;
 // `hostAsync` a Reference to the host's asynchronous ones (secrets, package bundles), called with
 // applySyncPromise so that context.values.get and require() stay synchronous, as on the platform.
-globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
+// `capsJSON` holds the output caps (protocol.ts OutputCaps), enforced here, before anything
+// crosses out of the isolate: a 1 MiB string referenced 2,000 times is a few MB in here and 2 GB
+// once copied out.
+globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON) {
   delete globalThis.__tb_init;
   const manifest = JSON.parse(manifestJSON);
+  const caps = JSON.parse(capsJSON);
   const hostLog = (level, message) => hostSync('log', level, message);
   const hostSource = (name) => hostSync('source', name);
   const hostValue = (name) => hostSync('value', name);
@@ -49,15 +53,51 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
   const hostSecret = (name) => hostAsync.applySyncPromise(undefined, ['secret', name]);
   const hostPkgFetch = (spec, where) =>
     hostAsync.applySyncPromise(undefined, ['package', spec, where]);
+  // Intrinsics taken before any function code runs: what enforces the caps must not be
+  // replaceable by the code it constrains (Array.prototype.push, String.prototype.slice ...).
   const jsonStringify = JSON.stringify;
   const jsonParse = JSON.parse;
   const objectProto = Object.prototype;
+  const apply = Reflect.apply;
+  const defineProperty = Object.defineProperty;
+  const objectKeys = Object.keys;
+  const getPrototypeOf = Object.getPrototypeOf;
+  const isArray = Array.isArray;
+  const toStringTag = Object.prototype.toString;
+  const stringSlice = String.prototype.slice;
+  const StringCtor = String;
+  const DateCtor = Date;
+  const RegExpCtor = RegExp;
+  const dateGetTime = Date.prototype.getTime;
+  const ErrorCtor = Error;
+  const weakMapGet = WeakMap.prototype.get;
+  const weakMapSet = WeakMap.prototype.set;
 
-  class GuestError extends Error {
-    constructor(code, message) {
-      super(message);
-      this.tbCode = code;
+  // Failures the prelude raises carry their error_code here, out of reach of function code: a
+  // field on the error (or a constructor that sets one) would let a function pick its own code.
+  const guestCodes = new WeakMap();
+  function guestError(code, message) {
+    const error = new ErrorCtor(message);
+    apply(weakMapSet, guestCodes, [error, code]);
+    return error;
+  }
+
+  // Never throws, whatever `value` is (a Symbol, an object whose toString throws, a Proxy).
+  function safeString(value) {
+    if (typeof value === 'string') return value;
+    try {
+      return StringCtor(value);
+    } catch {
+      try {
+        return apply(toStringTag, value, []);
+      } catch {
+        return '[unprintable value]';
+      }
     }
+  }
+  function truncate(text, max, what) {
+    if (text.length <= max) return text;
+    return `${apply(stringSlice, text, [0, max])} [${what} truncated: ${text.length} characters, triggerbox keeps ${max}]`;
   }
 
   // ---- BSON, EJSON, Buffer: loaded on first use (the bundle costs ~4 ms per context) ----
@@ -128,8 +168,35 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
   globalThis.btoa = btoa;
   globalThis.TextEncoder = TextEncoder;
   globalThis.TextDecoder = TextDecoder;
+  // A waitAsync with a timeout never resolved under isolated-vm 7 (the call hung until its time
+  // limit) and aborted the whole sandbox process under isolated-vm 5; the platform's JavaScript
+  // has no Atomics.waitAsync either.
+  delete Atomics.waitAsync;
+  const MAX_RANDOM_BYTES = 65536;
+  const integerArrayTags = [
+    '[object Int8Array]',
+    '[object Uint8Array]',
+    '[object Uint8ClampedArray]',
+    '[object Int16Array]',
+    '[object Uint16Array]',
+    '[object Int32Array]',
+    '[object Uint32Array]',
+    '[object BigInt64Array]',
+    '[object BigUint64Array]',
+  ];
   globalThis.crypto = {
     getRandomValues(array) {
+      if (!integerArrayTags.includes(apply(toStringTag, array, []))) {
+        throw new TypeError('crypto.getRandomValues: the argument must be an integer TypedArray');
+      }
+      // As in browsers and Node: a request over 65,536 bytes throws, it never leaves zeros.
+      if (array.byteLength > MAX_RANDOM_BYTES) {
+        const error = new ErrorCtor(
+          `The ArrayBufferView's byte length (${array.byteLength}) exceeds the number of bytes of entropy available via this API (${MAX_RANDOM_BYTES})`,
+        );
+        error.name = 'QuotaExceededError';
+        throw error;
+      }
       const bytes = hostRandom(array.byteLength);
       new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(bytes);
       return array;
@@ -151,8 +218,19 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
       return String(arg);
     }
   }
+  function formatSafely(arg) {
+    try {
+      return safeString(formatArg(arg));
+    } catch {
+      return safeString(arg);
+    }
+  }
   function logger(level) {
-    return (...args) => hostLog(level, args.map((a) => formatArg(a)).join(' '));
+    return (...args) => {
+      let line = '';
+      for (let i = 0; i < args.length; i++) line += (i > 0 ? ' ' : '') + formatSafely(args[i]);
+      hostLog(level, truncate(line, caps.logLineChars, 'log line'));
+    };
   }
   globalThis.console = {
     log: logger('log'),
@@ -184,7 +262,14 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
     try {
       timer.callback(...timer.args);
     } catch (error) {
-      hostLog('error', `Uncaught exception in timer callback: ${formatArg(error)}`);
+      hostLog(
+        'error',
+        truncate(
+          `Uncaught exception in timer callback: ${formatSafely(error)}`,
+          caps.logLineChars,
+          'log line',
+        ),
+      );
     }
   }
   globalThis.setTimeout = (cb, ms, ...args) => addTimer(cb, ms, args, false);
@@ -204,9 +289,9 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
     const cached = loaded.get(name);
     if (cached !== undefined) return cached;
     const found = hostSource(name);
-    if (found === null) throw new GuestError('FunctionNotFound', `function not found: '${name}'`);
+    if (found === null) throw guestError('FunctionNotFound', `function not found: '${name}'`);
     const [file, source, syntaxError] = found;
-    if (syntaxError !== null) throw new GuestError('FunctionSyntaxError', syntaxError);
+    if (syntaxError !== null) throw guestError('FunctionSyntaxError', syntaxError);
     const previousExports = globalThis.exports;
     const previousFile = loadingFile;
     globalThis.exports = {};
@@ -219,7 +304,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
       fn = globalThis.exports;
     } catch (error) {
       if (error instanceof SyntaxError) {
-        throw new GuestError('FunctionSyntaxError', `${file}: ${error.message}`);
+        throw guestError('FunctionSyntaxError', `${file}: ${error.message}`);
       }
       throw error;
     } finally {
@@ -227,7 +312,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
       globalThis.exports = previousExports;
     }
     if (typeof fn !== 'function') {
-      throw new GuestError(
+      throw guestError(
         'FunctionSyntaxError',
         `${file} does not assign a function to exports (write: exports = function (...) { ... })`,
       );
@@ -247,19 +332,42 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
     const match = frame && /\(?([^()\s]*:\d+:\d+)\)?$/.exec(frame);
     return match ? match[1] : undefined;
   }
+  // SPEC section 2: a require names a package of functions/node_modules or a built-in, never a
+  // file. bundle.ts checks the same on the host; this check answers before anything is asked.
+  function specPathProblem(spec) {
+    const segments = spec.split(/[\\/]/);
+    if (
+      spec === '' ||
+      spec.length > 1000 ||
+      /^[./\\]|^[A-Za-z]:|^[A-Za-z][A-Za-z0-9+.-]*:\/\/|\\|\0/.test(spec) ||
+      segments.includes('.') ||
+      segments.includes('..')
+    ) {
+      return 'a require names a package in functions/node_modules or a Node built-in, never a file path; share code between functions with context.functions.execute()';
+    }
+    return undefined;
+  }
   function sandboxRequire(spec) {
     if (typeof spec !== 'string') throw new TypeError('require() needs a package name string');
     if (loadingFile !== undefined) {
-      throw new GuestError(
+      throw guestError(
         'FunctionExecutionError',
         `require('${spec}') at the top level of ${loadingFile}: App Services allows require() only inside function bodies; move it into the function`,
+      );
+    }
+    const pathProblem = specPathProblem(spec);
+    if (pathProblem !== undefined) {
+      const where = callerLocation();
+      throw guestError(
+        'FunctionExecutionError',
+        `${where ? `${where}: ` : ''}require(${jsonStringify(truncate(spec, 200, 'name'))}): ${pathProblem}`,
       );
     }
     const bare = spec.startsWith('node:') ? spec.slice(5) : spec;
     const root = bare.split('/')[0];
     if (UNSUPPORTED_BUILTINS.includes(root)) {
       const where = callerLocation();
-      throw new GuestError(
+      throw guestError(
         'FunctionExecutionError',
         `${where ? `${where}: ` : ''}Node built-in '${root}' is not supported by App Services functions`,
       );
@@ -268,13 +376,13 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
     if (modules.has(spec)) return modules.get(spec).exports;
     if (NODE_BUILTINS.includes(root) && bare === spec) {
       const where = callerLocation();
-      throw new GuestError(
+      throw guestError(
         'FunctionExecutionError',
         `${where ? `${where}: ` : ''}Node built-in '${root}' is not available in triggerbox's sandbox yet (supported: buffer)`,
       );
     }
     const fetched = jsonParse(hostPkgFetch(spec, callerLocation() ?? ''));
-    if (!fetched.ok) throw new GuestError('FunctionExecutionError', fetched.error);
+    if (!fetched.ok) throw guestError('FunctionExecutionError', fetched.error);
     hostPkgLoad(spec);
     const factory = globalThis.__tb_module;
     delete globalThis.__tb_module;
@@ -296,7 +404,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
       if (found === null) return undefined;
       if (found === 'secret') {
         const resolved = jsonParse(hostSecret(String(name)));
-        if (!resolved.ok) throw new GuestError('FunctionExecutionError', resolved.error);
+        if (!resolved.ok) throw guestError('FunctionExecutionError', resolved.error);
         return resolved.value;
       }
       return jsonParse(found);
@@ -308,7 +416,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
     },
   };
   const notEmulated = (what) => () => {
-    throw new GuestError('FunctionExecutionError', `${what} is not emulated by triggerbox yet`);
+    throw guestError('FunctionExecutionError', `${what} is not emulated by triggerbox yet`);
   };
   const http = {};
   for (const method of ['get', 'post', 'put', 'patch', 'delete', 'head']) {
@@ -347,40 +455,85 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
     return value;
   }
   const NOT_PLAIN = Symbol('not plain');
+  function resultTooLarge() {
+    return guestError(
+      'FunctionExecutionError',
+      `the result is larger than the ${caps.resultLabel} limit on results (as Extended JSON; App Services caps responses at 18 MB): return less data, or store it and return a reference to it`,
+    );
+  }
+  // The result's size as Extended JSON text, counted while it is copied: every occurrence of a
+  // string counts, so a string referenced 2,000 times is refused before anything expands it.
+  let resultChars = 0;
+  function charge(chars) {
+    resultChars += chars;
+    if (resultChars > caps.resultChars) throw resultTooLarge();
+  }
+  function setOwn(target, key, value) {
+    // Not `target[key] = value`: a setter that function code put on Object.prototype or
+    // Array.prototype would see (and could replace) what is being copied.
+    defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  }
   // A copy that isolated-vm can clone, or NOT_PLAIN when the value holds BSON or class instances.
   function plainClone(value, seen) {
-    if (value === null) return null;
+    if (value === null) {
+      charge(4);
+      return null;
+    }
     const type = typeof value;
-    if (type === 'function' || type === 'symbol') return undefined;
+    if (type === 'string') {
+      charge(value.length + 2);
+      return value;
+    }
+    if (type === 'function' || type === 'symbol' || type === 'undefined') return undefined;
     if (type === 'bigint') return NOT_PLAIN;
-    if (type !== 'object') return value;
-    if (value instanceof Date) return new Date(value.getTime());
-    if (value instanceof RegExp) return value;
+    if (type !== 'object') {
+      charge(24);
+      return value;
+    }
+    if (value instanceof DateCtor) {
+      charge(48);
+      return new DateCtor(apply(dateGetTime, value, []));
+    }
+    if (value instanceof RegExpCtor) {
+      const source = safeString(value.source);
+      const flags = safeString(value.flags);
+      charge(2 * source.length + flags.length + 48);
+      return new RegExpCtor(source, flags);
+    }
     if (seen.has(value))
-      throw new GuestError(
+      throw guestError(
         'FunctionExecutionError',
         'the result contains a circular reference and cannot be converted to EJSON',
       );
     seen.add(value);
     try {
-      if (Array.isArray(value)) {
+      if (isArray(value)) {
+        charge(2);
         const out = [];
-        for (const item of value) {
-          const cloned = plainClone(item, seen);
+        const length = value.length;
+        for (let i = 0; i < length; i++) {
+          const cloned = plainClone(value[i], seen);
           if (cloned === NOT_PLAIN) return NOT_PLAIN;
-          out.push(cloned === undefined ? null : cloned);
+          charge(1);
+          setOwn(out, i, cloned === undefined ? null : cloned);
         }
         return out;
       }
-      const proto = Object.getPrototypeOf(value);
+      const proto = getPrototypeOf(value);
       if ((proto !== objectProto && proto !== null) || typeof value.toJSON === 'function') {
         if (libs !== undefined) return NOT_PLAIN;
       }
+      charge(2);
       const out = {};
-      for (const key of Object.keys(value)) {
+      const keys = objectKeys(value);
+      for (let i = 0; i < keys.length; i++) {
+        const key = safeString(keys[i]);
         const cloned = plainClone(value[key], seen);
         if (cloned === NOT_PLAIN) return NOT_PLAIN;
-        if (cloned !== undefined) out[key] = cloned;
+        if (cloned !== undefined) {
+          charge(key.length + 4);
+          setOwn(out, key, cloned);
+        }
       }
       return out;
     } finally {
@@ -389,28 +542,60 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON) {
   }
   function encodeResult(value) {
     if (value === undefined) return { ok: true, mode: 'undefined' };
+    resultChars = 0;
     const cloned = plainClone(value, new Set());
     if (cloned !== NOT_PLAIN) return { ok: true, mode: 'copy', value: cloned };
-    const text = loadLibs().BSON.EJSON.stringify(value, { relaxed: false });
+    // BSON values: counted as JSON.stringify visits the EJSON form, so that a string repeated
+    // 2,000 times is refused before the text that would hold 2,000 copies is built.
+    resultChars = 0;
+    const text = loadLibs().BSON.EJSON.stringify(
+      value,
+      (key, item) => {
+        charge(safeString(key).length + 4 + (typeof item === 'string' ? item.length : 0));
+        return item;
+      },
+      undefined,
+      { relaxed: false },
+    );
+    if (typeof text !== 'string' || text.length > caps.resultChars) throw resultTooLarge();
     return { ok: true, mode: 'ejson', text };
   }
   function encodeError(error) {
-    if (error instanceof Error) {
+    try {
+      if (error instanceof ErrorCtor) {
+        let stack = '';
+        try {
+          stack = safeString(error.stack ?? '');
+        } catch {
+          stack = '';
+        }
+        let message;
+        try {
+          message = safeString(error.message);
+        } catch {
+          message = 'Error (its message could not be read)';
+        }
+        return {
+          ok: false,
+          code: apply(weakMapGet, guestCodes, [error]) ?? 'FunctionExecutionError',
+          message: truncate(message, caps.errorChars, 'error message'),
+          stack: truncate(stack, caps.errorChars, 'stack'),
+        };
+      }
       return {
         ok: false,
-        code: error.tbCode ?? 'FunctionExecutionError',
-        name: error.name,
-        message: error.message,
-        stack: String(error.stack ?? ''),
+        code: 'FunctionExecutionError',
+        message: truncate(formatSafely(error), caps.errorChars, 'error message'),
+        stack: '',
+      };
+    } catch {
+      return {
+        ok: false,
+        code: 'FunctionExecutionError',
+        message: 'the function threw a value that cannot be printed',
+        stack: '',
       };
     }
-    let message;
-    try {
-      message = typeof error === 'string' ? error : formatArg(error);
-    } catch {
-      message = String(error);
-    }
-    return { ok: false, code: 'FunctionExecutionError', name: 'Error', message, stack: '' };
   }
 
   async function call(name, argsMode, argsPayload, callJSON) {
