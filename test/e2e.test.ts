@@ -1,6 +1,7 @@
 /** A few end-to-end runs of the built binary, as a user runs it. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot, tempApp } from './helpers.js';
@@ -77,6 +78,32 @@ describe('e2e: the triggerbox binary', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(stderr, '');
     assert.equal(code, 0);
+  });
+
+  it('e2e: an isolated-vm that fails to load gives one sentence saying how to fix it', () => {
+    const root = tempApp({ 'functions/ok.js': 'exports = () => 1;' });
+    // A resolve hook in every process (NODE_OPTIONS reaches the forked sandbox process too) that
+    // fails isolated-vm's native binding as a broken install does.
+    const hook = path.join(root, 'break-isolated-vm.mjs');
+    writeFileSync(
+      hook,
+      `import { registerHooks } from 'node:module';
+registerHooks({ resolve(specifier, context, next) {
+  if (specifier.endsWith('.node') || specifier === 'isolated-vm') throw new Error('No native build was found for this platform');
+  return next(specifier, context);
+} });`,
+    );
+    const run = spawnSync(process.execPath, [BIN, 'function', 'run', '--name', 'ok'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: `--import=${hook}` },
+    });
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stderr,
+      /^run failed: isolated-vm failed to load on Node [\d.]+ \(No native build was found for this platform\)\. triggerbox needs Node 24 or later; reinstall isolated-vm with `npm rebuild isolated-vm`/,
+    );
+    assert.doesNotMatch(run.stderr, /throw new Error|\n\s+at /, 'no source line, no stack');
   });
 
   it('e2e: validate exits 1 on a broken app', () => {

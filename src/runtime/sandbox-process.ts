@@ -194,6 +194,7 @@ export class SandboxProcess {
     this.child = undefined;
     const reason = this.killReason;
     const detail = /catastrophic error: (.*)/.exec(this.stderrTail)?.[1];
+    const cannotStart = /triggerbox sandbox: cannot start: (.*)/.exec(this.stderrTail)?.[1];
     for (const [id, pending] of [...this.pending]) {
       const durationMs = performance.now() - pending.started;
       if (reason !== undefined && reason.callId === id) {
@@ -205,6 +206,16 @@ export class SandboxProcess {
           durationMs,
         });
       } else {
+        if (cannotStart !== undefined) {
+          this.settle(id, {
+            ok: false,
+            code: 'FunctionExecutionError',
+            message: cannotStart,
+            stack: '',
+            durationMs,
+          });
+          continue;
+        }
         const why = detail
           ? `isolated-vm reported a catastrophic error (${detail}), usually one allocation too large for the ${this.limits.memoryMb} MB memory limit`
           : `the sandbox process exited (${signal ?? `code ${code}`}${lastLine(this.stderrTail)})`;

@@ -20,7 +20,17 @@ import type {
   SandboxLimits,
 } from './protocol.js';
 
-const ivm = loadIsolatedVm();
+const ivm = loadOrExplain();
+
+/** A broken isolated-vm install ends this process with one line the runner shows as it is. */
+function loadOrExplain(): ReturnType<typeof loadIsolatedVm> {
+  try {
+    return loadIsolatedVm();
+  } catch (error) {
+    writeSync(2, `triggerbox sandbox: cannot start: ${(error as Error).message}\n`);
+    process.exit(70);
+  }
+}
 type Isolate = IsolatedVm.Isolate;
 type Context = IsolatedVm.Context;
 type Reference<T = unknown> = IsolatedVm.Reference<T>;

@@ -10,6 +10,7 @@ import {
 } from '../../runtime/runner.js';
 import { openSecretStore } from '../../secrets/store.js';
 import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
+import { didYouMean } from '../../shared/suggest.js';
 import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
 import { selectOne } from '../select.js';
 import type { CliIO } from '../io.js';
@@ -172,6 +173,13 @@ export async function runAndRender(
 export function runFunction(options: RunOptions, io: CliIO): Promise<number> {
   return runAndRender(options, io, async (runner, app) => {
     const name = options.name ?? (await chooseFunction(app, io));
+    if (!app.functions.has(name)) {
+      // appservices checks the name against the app's functions before running anything.
+      const suggestion = didYouMean(name, app.functions.keys());
+      throw new TriggerboxError('FunctionNotFound', `failed to find function '${name}'`, {
+        hint: suggestion || "the app's functions are listed by `triggerbox function list`",
+      });
+    }
     return runner.execute(name, options.args.map(parseCliArg), {
       user: options.user,
       traceValues: options.traceValues,
