@@ -126,7 +126,7 @@ describe('cli: function run', () => {
     const root = tempApp(APP);
     const cases: [string[], string, RegExp][] = [
       [['--name', 'fails'], 'FunctionExecutionError', /^it broke$/],
-      [['--name', 'nope'], 'FunctionNotFound', /function not found: 'nope'/],
+      [['--name', 'nope'], 'FunctionNotFound', /failed to find function 'nope'/],
       [['--name', 'slow', '--timeout', '200'], 'ExecutionTimeLimitExceeded', /more than 200 ms/],
       [['--name', 'sum', '--app', 'other'], 'AppMismatch', /^failed to find app 'other'$/],
     ];
