@@ -20,7 +20,7 @@ import {
 import path from 'node:path';
 
 export type RegularFileRead =
-  | { ok: true; text: string }
+  | { ok: true; text: string; stat: Stats }
   /** `missing`: nothing at all by that name (a dangling symlink is not missing: it is reported). */
   | { ok: false; missing: boolean; reason: string };
 
@@ -130,7 +130,7 @@ export function readRegularFile(abs: string, within?: string): RegularFileRead {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return { ok: false, missing: false, reason: `is ${kindOf(stat)}` };
-    return { ok: true, text: readFileSync(fd, 'utf8') };
+    return { ok: true, text: readFileSync(fd, 'utf8'), stat };
   } catch (error) {
     return { ok: false, missing: false, reason: failure(error) };
   } finally {
