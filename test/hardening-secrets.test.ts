@@ -202,6 +202,23 @@ for (let i = 0; i < 40; i++) await store.rotateKey();
     assert.equal(await reading, 'value-a');
     assert.equal(existsSync(path.join(root, '.triggerbox/master.key.next')), false);
   });
+  it('a reader that cannot take the lock (read-only folder) reads a half-done rotation with the next key, changing nothing', async () => {
+    const root = await appWithSecrets({ a: 'value-a' });
+    const keyFile = path.join(root, KEY);
+    const oldKey = readFileSync(keyFile, 'utf8');
+    await openSecretStore({ root, env: {} }).rotateKey();
+    writeFileSync(path.join(root, '.triggerbox/master.key.next'), readFileSync(keyFile));
+    writeFileSync(keyFile, oldKey);
+    for (const file of [KEY, '.triggerbox/master.key.next', STORE])
+      chmodSync(path.join(root, file), 0o644);
+    chmodSync(root, 0o755);
+    chmodSync(path.join(root, '.triggerbox'), 0o755);
+    const before = snapshot(root);
+    const result = await runBinary(['secrets', 'list'], root);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Found 1 secrets/);
+    assert.equal(snapshot(root), before);
+  });
 });
 
 describe('secret store: altered key fields', () => {

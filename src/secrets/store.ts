@@ -115,8 +115,11 @@ function unreadable(file: string, reason: string): TriggerboxError {
   });
 }
 
-/** The key passed the key check, or a rotation is half done (only the next key passes it). */
-type KeyMatch = { state: Unlocked } | { rotation: true };
+/** A verified store; `rotation`: only master.key.next opens it (a rotation is half done). */
+interface KeyMatch {
+  state: Unlocked;
+  rotation: boolean;
+}
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -271,7 +274,7 @@ export class SecretStore {
     if (master === undefined) throw this.missingKey();
     const keys = deriveKeys(master.key, doc.store_id);
     if (sameDigest(keyCheck(keys, doc.store_id), doc.key_check))
-      return { state: this.verified(doc, keys, master) };
+      return { state: this.verified(doc, keys, master), rotation: false };
     const next = master.source === 'key file' ? readKeyFile(this.root, NEXT_KEY_FILE) : undefined;
     const nextKeys = next && deriveKeys(next, doc.store_id);
     if (
@@ -279,11 +282,12 @@ export class SecretStore {
       nextKeys !== undefined &&
       sameDigest(keyCheck(nextKeys, doc.store_id), doc.key_check)
     ) {
-      if (!locked) return { rotation: true };
+      const state = this.verified(doc, nextKeys, { key: next, source: 'key file' });
+      if (!locked) return { state, rotation: true };
       // `rotate-key` wrote the store under the new key, then stopped before renaming the key file.
       renameSync(this.abs(NEXT_KEY_FILE), this.abs(KEY_FILE));
       syncDirectory(this.abs(STORE_DIR));
-      return { state: this.verified(doc, nextKeys, { key: next, source: 'key file' }) };
+      return { state, rotation: false };
     }
     // No key passes the key check: a wrong key, unless this key is provably the store's own, in
     // which case the store_id or the key_check was altered.
@@ -326,9 +330,7 @@ export class SecretStore {
 
   /** Unlocks under the lock held by the caller: a rotation found half done is finished. */
   private unlockLocked(doc: StoreDocument): Unlocked {
-    const match = this.unlock(doc, true);
-    if ('state' in match) return match.state;
-    throw new Error('unreachable: a rotation is always finished under the lock');
+    return this.unlock(doc, true).state;
   }
 
   private write(doc: StoreDocument, keys: StoreKeys, master: MasterKey): void {
@@ -392,47 +394,43 @@ export class SecretStore {
    * the store from two sides of it), once more under the lock, where no change is half done.
    */
   private async current(): Promise<Unlocked | undefined> {
+    let lockFree: { state: Unlocked | undefined; rotation: boolean };
     try {
-      const state = this.readVerified(false);
-      if (state !== 'rotation') return state;
+      lockFree = this.readVerified(false);
     } catch (error) {
       if (!(error instanceof TriggerboxError) || error.code !== 'SecretKeyWrong') throw error;
-      // A false SecretKeyWrong: the old store read with the new key (or the reverse)?
-      return this.underLock(error, () => this.readVerified(true));
+      // Maybe a false SecretKeyWrong: the old store read with the new key (or the reverse).
+      return this.underLock(() => {
+        throw error;
+      });
     }
-    return this.underLock(undefined, () => this.readVerified(true));
+    if (!lockFree.rotation) return lockFree.state;
+    return this.underLock(() => lockFree.state);
   }
 
-  private readVerified(locked: boolean): Unlocked | undefined | 'rotation' {
+  private readVerified(locked: boolean): { state: Unlocked | undefined; rotation: boolean } {
     const read = this.readDocument();
-    if (read === undefined) return undefined;
-    if (this.cached?.stamp === read.stamp) return this.cached.unlocked;
-    const match = this.unlock(read.doc, locked);
-    if (!('state' in match)) return 'rotation';
-    this.cached = { stamp: read.stamp, unlocked: match.state };
-    return match.state;
+    if (read === undefined) return { state: undefined, rotation: false };
+    if (this.cached?.stamp === read.stamp) return { state: this.cached.unlocked, rotation: false };
+    const { state, rotation } = this.unlock(read.doc, locked);
+    this.cached = { stamp: read.stamp, unlocked: state };
+    return { state, rotation };
   }
 
   /**
-   * Runs a read under the lock. A reader that cannot take it (a read-only checkout) reports the
-   * lock-free failure, or reads with the next key in memory, finishing nothing.
+   * Reads again under the lock. A reader that cannot take it (a read-only checkout) keeps the
+   * lock-free answer: `fallback` returns it or throws its error.
    */
-  private async underLock(
-    failure: TriggerboxError | undefined,
-    read: () => Unlocked | undefined | 'rotation',
-  ): Promise<Unlocked | undefined> {
-    let state: Unlocked | undefined | 'rotation';
+  private async underLock(fallback: () => Unlocked | undefined): Promise<Unlocked | undefined> {
+    this.cached = undefined;
     try {
       this.storeDirectory();
-      state = await withFileLock(this.abs(LOCK_FILE), read);
+      return await withFileLock(this.abs(LOCK_FILE), () => this.readVerified(true).state);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error;
-      if (failure !== undefined) throw failure;
-      state = this.readVerified(false);
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return fallback();
+      throw error;
     }
-    if (state === 'rotation') throw new Error('unreachable: a rotation is finished under the lock');
-    return state;
   }
 
   async list(): Promise<SecretSummary[]> {
