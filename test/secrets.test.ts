@@ -163,8 +163,9 @@ describe('secret store damage', () => {
     const original = readStore(root);
     const flip = (text: string): string => (text[0] === 'A' ? 'B' : 'A') + text.slice(1);
     const mutations: [string, (d: StoreDocument) => void, string][] = [
-      ['store_id', (d) => void (d.store_id = 'ff' + d.store_id.slice(2)), 'SecretKeyWrong'],
-      ['key_check', (d) => void (d.key_check = flip(d.key_check)), 'SecretKeyWrong'],
+      ['store_id', (d) => void (d.store_id = 'ff' + d.store_id.slice(2)), 'SecretStoreTampered'],
+      ['key_check', (d) => void (d.key_check = flip(d.key_check)), 'SecretStoreTampered'],
+      ['key_id', (d) => void (d.key_id = flip(d.key_id ?? '')), 'SecretStoreTampered'],
       ['mac', (d) => void (d.mac = flip(d.mac)), 'SecretStoreTampered'],
       ['an id', (d) => void (d.secrets[1]!.id = '0'.repeat(24)), 'SecretStoreTampered'],
       ['a name', (d) => void (d.secrets[1]!.name = 'renamed'), 'SecretStoreTampered'],

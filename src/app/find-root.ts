@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
+import { readRegularFile } from './regular-file.js';
 
 /** The files that mark an app root, in the order the CLI checks them (SPEC section 1). */
 export const ROOT_CONFIG_FILES = [
@@ -15,8 +16,11 @@ export const ROOT_CONFIG_FILES = [
  * functions/<name>/config.json share the file name.
  */
 function isLegacyAppConfig(file: string): boolean {
+  // Never a FIFO or a device: walking up must not block on an odd file named config.json.
+  const read = readRegularFile(file);
+  if (!read.ok) return false;
   try {
-    const doc = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    const doc = JSON.parse(read.text) as unknown;
     return (
       typeof doc === 'object' &&
       doc !== null &&
@@ -31,7 +35,12 @@ function isLegacyAppConfig(file: string): boolean {
 export function rootConfigIn(dir: string): string | undefined {
   return ROOT_CONFIG_FILES.find((name) => {
     const file = path.join(dir, name);
-    if (!existsSync(file)) return false;
+    // lstat: a dangling or odd root_config.json still marks the app, and the loader reports it.
+    try {
+      lstatSync(file);
+    } catch {
+      return false;
+    }
     return name === 'root_config.json' || name === 'realm_config.json' || isLegacyAppConfig(file);
   });
 }

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { locateJsonError } from './json-locate.js';
+import { readRegularFile } from './regular-file.js';
 import type { Diagnostic } from './types.js';
 
 export type JsonRead = { ok: true; value: unknown } | { ok: false; diagnostic: Diagnostic };
@@ -40,21 +40,26 @@ export function parseJsonText(text: string, file: string): JsonRead {
   }
 }
 
-export function readJsonFile(absPath: string, file: string): JsonRead {
-  let text: string;
-  try {
-    text = readFileSync(absPath, 'utf8');
-  } catch (error) {
+/**
+ * Reads and parses a JSON file of the app. Only a regular file is read (a FIFO would block, a
+ * device would never end); a symlink is followed only to a regular file inside `within`.
+ */
+export function readJsonFile(absPath: string, file: string, within?: string): JsonRead {
+  const read = readRegularFile(absPath, within);
+  if (!read.ok) {
     return {
       ok: false,
       diagnostic: {
         severity: 'error',
         file,
-        message: `cannot read file: ${error instanceof Error ? error.message : String(error)}`,
+        message: `this file ${read.missing ? 'does not exist' : read.reason}; it was not read`,
+        hint: read.missing
+          ? `create ${file}`
+          : 'make it a regular file (a symlink may lead to one inside the app), or remove it',
       },
     };
   }
-  return parseJsonText(text, file);
+  return parseJsonText(read.text, file);
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { TriggerboxError } from '../shared/errors.js';
 import { findAppRoot, rootConfigIn } from './find-root.js';
 import { isRecord, readJsonFile } from './json-file.js';
+import { isInside, readRegularFile, realDirectory } from './regular-file.js';
 import {
   checkEnvironment,
   checkFunctionConfig,
@@ -97,20 +98,53 @@ function appInfo(
   };
 }
 
+/** How to fix a file or folder the loader refuses to read. */
+const ODD_HINT = {
+  file: 'make it a regular file (a symlink may lead to one inside the app), or remove it',
+  folder: 'make it a real folder (a symlink may lead to one inside the app, once), or remove it',
+};
+
 class AppLoader {
   readonly diagnostics: Diagnostic[] = [];
   readonly files: string[] = [];
+  /** The app root with symlinks resolved: symlinks must lead inside it. */
+  private readonly realRoot: string;
+  /** Real paths of the folders listed so far: a folder reached twice (a symlink loop) is not re-read. */
+  private readonly listed = new Set<string>();
+  /** Function files found but refused: not reported again as missing. */
+  private unreadableFunctions = new Set<string>();
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    this.realRoot = realDirectory(root);
+  }
 
   private abs(file: string): string {
     return path.join(this.root, ...file.split('/'));
   }
 
+  /** Whether anything is there, a dangling symlink included (so that it gets reported). */
+  private present(file: string): boolean {
+    try {
+      lstatSync(this.abs(file));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private refuse(file: string, reason: string, kind: 'file' | 'folder' = 'file'): void {
+    this.diagnostics.push({
+      severity: 'error',
+      file,
+      message: `this ${kind} ${reason}; it was not read`,
+      hint: ODD_HINT[kind],
+    });
+  }
+
   json(file: string): unknown {
     const abs = this.abs(file);
     this.files.push(abs);
-    const read = readJsonFile(abs, file);
+    const read = readJsonFile(abs, file, this.root);
     if (!read.ok) {
       this.diagnostics.push(read.diagnostic);
       return undefined;
@@ -119,19 +153,71 @@ class AppLoader {
   }
 
   optionalJson(file: string): unknown {
-    return existsSync(this.abs(file)) ? this.json(file) : undefined;
+    return this.present(file) ? this.json(file) : undefined;
   }
 
+  /**
+   * The entries of a folder of the app, sorted; [] when it is absent. A folder that is a
+   * symlink is listed only when it leads inside the app and was not listed already.
+   */
   private list(dir: string): string[] {
     const abs = this.abs(dir);
-    if (!existsSync(abs)) return [];
-    return readdirSync(abs).sort();
+    if (!this.present(dir)) return [];
+    let real: string;
+    try {
+      real = realpathSync(abs);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.refuse(
+        dir,
+        code === 'ELOOP'
+          ? 'is a symlink loop'
+          : code === 'ENOENT'
+            ? 'is a dangling symlink (its target does not exist)'
+            : `cannot be read (${code ?? 'unknown error'})`,
+        'folder',
+      );
+      return [];
+    }
+    if (!isInside(this.realRoot, real)) {
+      this.refuse(dir, `is a symlink to ${real}, outside the app (not followed)`, 'folder');
+      return [];
+    }
+    if (this.listed.has(real)) {
+      this.refuse(dir, 'leads to a folder already read (a symlink loop)', 'folder');
+      return [];
+    }
+    this.listed.add(real);
+    try {
+      return readdirSync(abs).sort();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.refuse(
+        dir,
+        code === 'ENOTDIR'
+          ? 'is a file, not a folder'
+          : code === 'EACCES' || code === 'EPERM'
+            ? `is not readable (permission denied, ${code})`
+            : `cannot be read (${code ?? 'unknown error'})`,
+        'folder',
+      );
+      return [];
+    }
+  }
+
+  /** Whether `file` is a folder, following a symlink (a broken one is not a folder). */
+  private isFolder(file: string): boolean {
+    try {
+      return statSync(this.abs(file)).isDirectory();
+    } catch {
+      return false;
+    }
   }
 
   environment(tag: string, explicit: boolean): EnvironmentDef {
     const fileTag = tag === '' ? 'no-environment' : tag;
     const file = `environments/${fileTag}.json`;
-    if (!existsSync(this.abs(file))) {
+    if (!this.present(file)) {
       if (explicit) {
         const available = this.list('environments')
           .filter((name) => name.endsWith('.json'))
@@ -161,21 +247,28 @@ class AppLoader {
   functions(): Map<string, FunctionDef> {
     const functions = new Map<string, FunctionDef>();
     const configFile = 'functions/config.json';
-    const entries = existsSync(this.abs(configFile))
+    const entries = this.present(configFile)
       ? checkFunctionConfig(this.json(configFile), configFile, this.diagnostics)
       : [];
     const byName = new Map(entries.map((entry) => [entry.name, entry]));
     const sources = new Map<string, string>();
     this.collectSources('functions', '', sources);
+    const unreadable = new Set<string>();
     for (const [name, file] of sources) {
       const entry = byName.get(name);
-      const source = readFileSync(this.abs(file), 'utf8');
       this.files.push(this.abs(file));
+      const read = readRegularFile(this.abs(file), this.root);
+      if (!read.ok) {
+        this.refuse(file, read.missing ? 'vanished while the app was read' : read.reason);
+        unreadable.add(name);
+        continue;
+      }
       const legacy = this.legacyConfig(name, file);
-      functions.set(name, functionDef(name, file, source, entry ?? legacy));
+      functions.set(name, functionDef(name, file, read.text, entry ?? legacy));
     }
+    this.unreadableFunctions = unreadable;
     for (const entry of entries) {
-      if (!sources.has(entry.name)) {
+      if (!sources.has(entry.name) && !unreadable.has(entry.name)) {
         this.diagnostics.push({
           severity: 'error',
           file: configFile,
@@ -193,13 +286,9 @@ class AppLoader {
     for (const entry of this.list(dir)) {
       const file = `${dir}/${entry}`;
       if (entry === 'node_modules' || entry.startsWith('.')) continue;
-      const stat = statSync(this.abs(file));
-      if (stat.isDirectory()) {
+      if (this.isFolder(file)) {
         const name = `${prefix}${entry}`;
-        if (
-          existsSync(this.abs(`${file}/source.js`)) &&
-          existsSync(this.abs(`${file}/config.json`))
-        ) {
+        if (this.present(`${file}/source.js`) && this.present(`${file}/config.json`)) {
           this.addSource(out, name, `${file}/source.js`);
         } else {
           this.collectSources(file, `${name}/`, out);
@@ -280,7 +369,10 @@ class AppLoader {
           message: `trigger '${trigger.name}' names no function`,
           hint: 'set event_processors.FUNCTION.config.function_name',
         });
-      } else if (!functions.has(trigger.functionName)) {
+      } else if (
+        !functions.has(trigger.functionName) &&
+        !this.unreadableFunctions.has(trigger.functionName)
+      ) {
         this.diagnostics.push({
           severity: 'error',
           file,

@@ -92,6 +92,18 @@ export function keyCheck(keys: StoreKeys, storeId: string): string {
     .digest('base64');
 }
 
+/**
+ * Names the master key independently of the store id (HKDF without salt), so that a store whose
+ * store_id or key_check was altered is told from one opened with the wrong key. It is the same
+ * for every store under one key, and reveals nothing about the key.
+ */
+export function keyId(master: Buffer): string {
+  const idKey = Buffer.from(
+    hkdfSync('sha256', master, Buffer.alloc(0), 'triggerbox/v1/key-id', 32),
+  );
+  return createHmac('sha256', idKey).update('triggerbox-key-id/v1').digest('base64');
+}
+
 export interface EntryForMac {
   id: string;
   name: string;

@@ -2,9 +2,9 @@
  * Finding the master key: TRIGGERBOX_MASTER_KEY from the environment, then from the app's .env
  * (read with dotenv, never copied into process.env), then the key file .triggerbox/master.key.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
+import { readRegularFile } from '../app/regular-file.js';
 import { writeFileAtomic } from '../shared/atomic-file.js';
 import { TriggerboxError } from '../shared/errors.js';
 import { MASTER_KEY_BYTES } from './crypto.js';
@@ -42,10 +42,30 @@ export function formatMasterKey(key: Buffer): string {
   return key.toString('base64');
 }
 
+/**
+ * The text of a file that may hold the key (`.env`, the key files), or undefined when there is
+ * none. Anything else than a regular file inside the app is refused: a FIFO or a device would
+ * block or never end, and a symlink out of the app would let a cloned repository open a copy of
+ * another app's store with that app's key.
+ */
+function keyFileText(root: string, file: string): string | undefined {
+  const read = readRegularFile(path.join(root, ...file.split('/')), root);
+  if (read.ok) return read.text;
+  if (read.missing) return undefined;
+  const denied = read.reason.includes('permission denied');
+  const what = file === '.env' ? "the app's .env" : `the key file ${file}`;
+  throw new TriggerboxError('SecretKeyUnreadable', `${what} ${read.reason}; it was not read`, {
+    hint: denied
+      ? `let this user read ${file} (ls -l ${file}: its owner and mode), or set ${KEY_VARIABLE} in the environment; nothing was changed`
+      : file === '.env'
+        ? `make .env a regular file inside the app (or remove it), or set ${KEY_VARIABLE} in the environment; nothing was changed`
+        : `make ${file} a regular file inside the app holding the key (restore it from where you keep it), or set ${KEY_VARIABLE}; nothing was changed`,
+  });
+}
+
 function dotenvValue(root: string): string | undefined {
-  const file = path.join(root, '.env');
-  if (!existsSync(file)) return undefined;
-  return parseDotenv(readFileSync(file))[KEY_VARIABLE];
+  const text = keyFileText(root, '.env');
+  return text === undefined ? undefined : parseDotenv(text)[KEY_VARIABLE];
 }
 
 /** The master key and where it came from, or undefined when there is none. */
@@ -64,16 +84,14 @@ export function findMasterKey(
       source: '.env',
     };
   }
-  const keyFile = path.join(root, KEY_FILE);
-  if (existsSync(keyFile)) {
-    return { key: parseMasterKey(readFileSync(keyFile, 'utf8'), keyFile), source: 'key file' };
-  }
-  return undefined;
+  const key = readKeyFile(root, KEY_FILE);
+  return key === undefined ? undefined : { key, source: 'key file' };
 }
 
+/** The key in a key file, or undefined when the file does not exist (it may vanish meanwhile). */
 export function readKeyFile(root: string, file: string): Buffer | undefined {
-  const abs = path.join(root, file);
-  return existsSync(abs) ? parseMasterKey(readFileSync(abs, 'utf8'), abs) : undefined;
+  const text = keyFileText(root, file);
+  return text === undefined ? undefined : parseMasterKey(text, path.join(root, file));
 }
 
 /** Writes a key file with mode 0600, atomically. */
@@ -84,7 +102,15 @@ export function writeKeyFile(root: string, file: string, key: Buffer): void {
 /** Makes sure the app's .gitignore keeps the key files out of version control. */
 export function ignoreKeyFiles(root: string): void {
   const gitignore = path.join(root, '.gitignore');
-  const current = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
+  const read = readRegularFile(gitignore);
+  if (!read.ok && !read.missing) {
+    throw new TriggerboxError(
+      'InvalidInput',
+      `the app's .gitignore ${read.reason}: the new key file cannot be kept out of git`,
+      { hint: 'make .gitignore a regular file (or remove it), then run the command again' },
+    );
+  }
+  const current = read.ok ? read.text : '';
   const lines = current.split(/\r?\n/);
   const missing = [KEY_FILE, NEXT_KEY_FILE].filter(
     (entry) => !lines.includes(entry) && !lines.includes(`/${entry}`),

@@ -5,17 +5,10 @@
  * file afresh; every change happens under a cross-process lock and replaces the file atomically.
  * No plaintext value is ever written to disk or put in an error message.
  */
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { checkValueName, VALUE_NAME_RULE } from '../app/names.js';
+import { readRegularFile } from '../app/regular-file.js';
 import { writeFileAtomic, syncDirectory } from '../shared/atomic-file.js';
 import { TriggerboxError } from '../shared/errors.js';
 import { processRuns, withFileLock } from '../shared/file-lock.js';
@@ -23,6 +16,7 @@ import {
   deriveKeys,
   FORMAT_VERSION,
   keyCheck,
+  keyId,
   newMasterKey,
   newSecretId,
   newStoreId,
@@ -60,6 +54,8 @@ export interface StoreDocument {
   triggerbox_secret_store: number;
   store_id: string;
   key_check: string;
+  /** Names the key without the store id (absent in stores written before it existed). */
+  key_id?: string | undefined;
   secrets: SecretEntry[];
   mac: string;
 }
@@ -107,6 +103,24 @@ function tampered(file: string, detail: string): TriggerboxError {
   );
 }
 
+/** The store file, or the folder that holds it, is not something triggerbox can read. */
+function unreadable(file: string, reason: string): TriggerboxError {
+  const denied = reason.includes('permission denied');
+  return new TriggerboxError('SecretStoreUnreadable', `the secret store ${file} ${reason}`, {
+    hint: denied
+      ? `let this user read and write ${STORE_DIR} (ls -l ${STORE_DIR}: its owner and modes); nothing was changed`
+      : file === STORE_DIR
+        ? `move ${STORE_DIR} away: it must be the folder that holds the store and its key; nothing was changed`
+        : `make ${file} a regular file inside the app (git checkout -- ${file}), or move it away to start a new store; nothing was changed`,
+  });
+}
+
+/** A verified store; `rotation`: only master.key.next opens it (a rotation is half done). */
+interface KeyMatch {
+  state: Unlocked;
+  rotation: boolean;
+}
+
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Checks the document's shape; every problem is a SecretStoreCorrupt naming the JSON path. */
@@ -131,6 +145,11 @@ function parseDocument(text: string, file: string): StoreDocument {
   }
   if (!/^[0-9a-f]{32}$/.test(d['store_id'] as string))
     throw corrupt(file, '$.store_id is not 32 hex digits');
+  if (
+    d['key_id'] !== undefined &&
+    (typeof d['key_id'] !== 'string' || !BASE64.test(d['key_id']) || d['key_id'] === '')
+  )
+    throw corrupt(file, '$.key_id is not base64');
   if (!Array.isArray(d['secrets'])) throw corrupt(file, '$.secrets is not an array');
   const ids = new Set<string>();
   const names = new Set<string>();
@@ -154,12 +173,19 @@ function parseDocument(text: string, file: string): StoreDocument {
 }
 
 function checkName(name: string): void {
+  if (typeof name !== 'string')
+    throw new TriggerboxError(
+      'SecretInvalid',
+      `a secret name must be a string: ${VALUE_NAME_RULE}`,
+    );
   const problem = checkValueName(name);
   if (problem !== undefined)
     throw new TriggerboxError('SecretInvalid', `invalid secret name '${name}': ${VALUE_NAME_RULE}`);
 }
 
 function checkValue(value: string): void {
+  if (typeof value !== 'string')
+    throw new TriggerboxError('SecretInvalid', `a secret value must be a string: ${VALUE_RULE}`);
   if (value.length === 0)
     throw new TriggerboxError('SecretInvalid', 'a secret value must not be empty');
   if (value.length > MAX_VALUE_LENGTH) {
@@ -187,18 +213,45 @@ export class SecretStore {
     return path.join(this.root, ...file.split('/'));
   }
 
+  /** Whether anything is at the store's path (a folder or a FIFO too: reading reports it). */
   exists(): boolean {
-    return existsSync(this.abs(STORE_FILE));
+    try {
+      lstatSync(this.abs(STORE_FILE));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
-  private readDocument(): StoreDocument | undefined {
-    if (!this.exists()) return undefined;
-    return parseDocument(readFileSync(this.abs(STORE_FILE), 'utf8'), STORE_FILE);
+  /**
+   * The document and a stamp of the file it was read from (by descriptor: the same file), or
+   * undefined when there is no store. Only a regular file inside the app is read.
+   */
+  private readDocument(): { doc: StoreDocument; stamp: string } | undefined {
+    const read = readRegularFile(this.abs(STORE_FILE), this.root);
+    if (!read.ok) {
+      if (read.missing) return undefined;
+      throw unreadable(STORE_FILE, `${read.reason}; it was not read`);
+    }
+    const { ino, size, mtimeMs } = read.stat;
+    return { doc: parseDocument(read.text, STORE_FILE), stamp: `${ino}:${size}:${mtimeMs}` };
   }
 
   /** Secret names without the key (they are not secret): for `values list` and `validate`. */
   names(): string[] {
-    return this.readDocument()?.secrets.map((s) => s.name) ?? [];
+    return this.readDocument()?.doc.secrets.map((s) => s.name) ?? [];
+  }
+
+  /** The store's folder, created when absent; anything else than a folder there is refused. */
+  private storeDirectory(): string {
+    const dir = this.abs(STORE_DIR);
+    try {
+      if (!lstatSync(dir).isDirectory()) throw unreadable(STORE_DIR, 'is not a folder');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      mkdirSync(dir, { recursive: true });
+    }
+    return dir;
   }
 
   private missingKey(): TriggerboxError {
@@ -211,59 +264,92 @@ export class SecretStore {
     );
   }
 
-  /** Verifies the key and the whole-set MAC. Finishes an interrupted key rotation. */
-  private unlock(doc: StoreDocument): Unlocked {
+  /**
+   * Verifies the key and the whole-set MAC. `locked`: the caller holds the store's lock, so no
+   * rotation is under way and one found half done was interrupted: it is finished here. Without
+   * the lock a half-done rotation may be one in progress, so the caller retries under the lock.
+   */
+  private unlock(doc: StoreDocument, locked: boolean): KeyMatch {
     const master = findMasterKey(this.root, this.env);
     if (master === undefined) throw this.missingKey();
-    let keys = deriveKeys(master.key, doc.store_id);
-    let used = master;
-    if (!sameDigest(keyCheck(keys, doc.store_id), doc.key_check)) {
-      const next = master.source === 'key file' ? readKeyFile(this.root, NEXT_KEY_FILE) : undefined;
-      const nextKeys = next && deriveKeys(next, doc.store_id);
-      if (
-        next === undefined ||
-        nextKeys === undefined ||
-        !sameDigest(keyCheck(nextKeys, doc.store_id), doc.key_check)
-      ) {
-        throw new TriggerboxError(
-          'SecretKeyWrong',
-          `the master key from ${master.source === 'key file' ? KEY_FILE : `${KEY_VARIABLE} (${master.source})`} does not open ${STORE_FILE}`,
-          {
-            hint: `use the key this store was created with (store id ${doc.store_id}); nothing was changed`,
-          },
-        );
-      }
+    const keys = deriveKeys(master.key, doc.store_id);
+    if (sameDigest(keyCheck(keys, doc.store_id), doc.key_check))
+      return { state: this.verified(doc, keys, master), rotation: false };
+    const next = master.source === 'key file' ? readKeyFile(this.root, NEXT_KEY_FILE) : undefined;
+    const nextKeys = next && deriveKeys(next, doc.store_id);
+    if (
+      next !== undefined &&
+      nextKeys !== undefined &&
+      sameDigest(keyCheck(nextKeys, doc.store_id), doc.key_check)
+    ) {
+      const state = this.verified(doc, nextKeys, { key: next, source: 'key file' });
+      if (!locked) return { state, rotation: true };
       // `rotate-key` wrote the store under the new key, then stopped before renaming the key file.
       renameSync(this.abs(NEXT_KEY_FILE), this.abs(KEY_FILE));
       syncDirectory(this.abs(STORE_DIR));
-      keys = nextKeys;
-      used = { key: next, source: 'key file' };
+      return { state, rotation: false };
     }
+    // No key passes the key check: a wrong key, unless this key is provably the store's own, in
+    // which case the store_id or the key_check was altered.
+    for (const key of next === undefined ? [master.key] : [master.key, next]) {
+      const own = deriveKeys(key, doc.store_id);
+      const ownCheck = keyCheck(own, doc.store_id);
+      if (doc.key_id !== undefined && sameDigest(keyId(key), doc.key_id)) {
+        throw tampered(
+          STORE_FILE,
+          '$.store_id or $.key_check was altered (the master key is the one named by $.key_id, yet it fails the key check)',
+        );
+      }
+      if (sameDigest(setMac(own, doc.store_id, ownCheck, doc.secrets), doc.mac))
+        throw tampered(STORE_FILE, '$.key_check was altered (the key opens every entry)');
+    }
+    throw new TriggerboxError(
+      'SecretKeyWrong',
+      `the master key from ${master.source === 'key file' ? KEY_FILE : `${KEY_VARIABLE} (${master.source})`} does not open ${STORE_FILE}`,
+      {
+        hint: `use the key this store was created with (store id ${doc.store_id}); nothing was changed`,
+      },
+    );
+  }
+
+  /** The key passed the key check: the key id (when present) and the MAC must match too. */
+  private verified(doc: StoreDocument, keys: StoreKeys, master: MasterKey): Unlocked {
+    if (doc.key_id !== undefined && !sameDigest(keyId(master.key), doc.key_id))
+      throw tampered(
+        STORE_FILE,
+        '$.key_id was altered (it does not name the key that opens the store)',
+      );
     if (!sameDigest(setMac(keys, doc.store_id, doc.key_check, doc.secrets), doc.mac)) {
       throw tampered(
         STORE_FILE,
         'its integrity check (MAC over every entry) does not match: an entry was added, removed, swapped or rolled back',
       );
     }
-    return { doc, keys, master: used };
+    return { doc, keys, master };
   }
 
-  private write(doc: StoreDocument, keys: StoreKeys): void {
+  /** Unlocks under the lock held by the caller: a rotation found half done is finished. */
+  private unlockLocked(doc: StoreDocument): Unlocked {
+    return this.unlock(doc, true).state;
+  }
+
+  private write(doc: StoreDocument, keys: StoreKeys, master: MasterKey): void {
+    doc.key_id = keyId(master.key);
     doc.mac = setMac(keys, doc.store_id, doc.key_check, doc.secrets);
-    mkdirSync(this.abs(STORE_DIR), { recursive: true });
+    this.storeDirectory();
     writeFileAtomic(this.abs(STORE_FILE), `${JSON.stringify(doc, null, 1)}\n`);
     this.cached = undefined;
   }
 
   /** Runs a change under the lock on a freshly read, verified store (created when absent). */
   private async mutate<T>(change: (state: Unlocked) => T): Promise<T> {
-    mkdirSync(this.abs(STORE_DIR), { recursive: true });
+    this.storeDirectory();
     return withFileLock(this.abs(LOCK_FILE), () => {
       this.removeStaleTempFiles();
       const existing = this.readDocument();
-      const state = existing === undefined ? this.createStore() : this.unlock(existing);
+      const state = existing === undefined ? this.createStore() : this.unlockLocked(existing.doc);
       const result = change(state);
-      this.write(state.doc, state.keys);
+      this.write(state.doc, state.keys, state.master);
       return result;
     });
   }
@@ -284,8 +370,9 @@ export class SecretStore {
     let master = findMasterKey(this.root, this.env);
     if (master === undefined) {
       const key = newMasterKey();
-      writeKeyFile(this.root, KEY_FILE, key);
+      // .gitignore first: a key file must never exist without being ignored.
       ignoreKeyFiles(this.root);
+      writeKeyFile(this.root, KEY_FILE, key);
       master = { key, source: 'key file' };
     }
     const storeId = newStoreId();
@@ -294,27 +381,60 @@ export class SecretStore {
       triggerbox_secret_store: FORMAT_VERSION,
       store_id: storeId,
       key_check: keyCheck(keys, storeId),
+      key_id: keyId(master.key),
       secrets: [],
       mac: '',
     };
     return { doc, keys, master };
   }
 
-  /** Reads and verifies, reusing the last verified state while the file is unchanged. */
-  private current(): Unlocked | undefined {
-    if (!this.exists()) return undefined;
-    const stat = statSync(this.abs(STORE_FILE));
-    const stamp = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
-    if (this.cached?.stamp === stamp) return this.cached.unlocked;
-    const doc = this.readDocument();
-    if (doc === undefined) return undefined;
-    const unlocked = this.unlock(doc);
-    this.cached = { stamp, unlocked };
-    return unlocked;
+  /**
+   * Reads and verifies, reusing the last verified state while the file is unchanged. Without
+   * the lock first; when that read may have met a rotation between its steps (the key file and
+   * the store from two sides of it), once more under the lock, where no change is half done.
+   */
+  private async current(): Promise<Unlocked | undefined> {
+    let lockFree: { state: Unlocked | undefined; rotation: boolean };
+    try {
+      lockFree = this.readVerified(false);
+    } catch (error) {
+      if (!(error instanceof TriggerboxError) || error.code !== 'SecretKeyWrong') throw error;
+      // Maybe a false SecretKeyWrong: the old store read with the new key (or the reverse).
+      return this.underLock(() => {
+        throw error;
+      });
+    }
+    if (!lockFree.rotation) return lockFree.state;
+    return this.underLock(() => lockFree.state);
+  }
+
+  private readVerified(locked: boolean): { state: Unlocked | undefined; rotation: boolean } {
+    const read = this.readDocument();
+    if (read === undefined) return { state: undefined, rotation: false };
+    if (this.cached?.stamp === read.stamp) return { state: this.cached.unlocked, rotation: false };
+    const { state, rotation } = this.unlock(read.doc, locked);
+    this.cached = { stamp: read.stamp, unlocked: state };
+    return { state, rotation };
+  }
+
+  /**
+   * Reads again under the lock. A reader that cannot take it (a read-only checkout) keeps the
+   * lock-free answer: `fallback` returns it or throws its error.
+   */
+  private async underLock(fallback: () => Unlocked | undefined): Promise<Unlocked | undefined> {
+    this.cached = undefined;
+    try {
+      this.storeDirectory();
+      return await withFileLock(this.abs(LOCK_FILE), () => this.readVerified(true).state);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return fallback();
+      throw error;
+    }
   }
 
   async list(): Promise<SecretSummary[]> {
-    return (this.current()?.doc.secrets ?? []).map(({ id, name }) => ({ id, name }));
+    return ((await this.current())?.doc.secrets ?? []).map(({ id, name }) => ({ id, name }));
   }
 
   async create(name: string, value: string): Promise<SecretSummary> {
@@ -389,7 +509,7 @@ export class SecretStore {
 
   /** The value of a secret, by name. */
   async resolve(name: string): Promise<string> {
-    const state = this.current();
+    const state = await this.current();
     const entry = state?.doc.secrets.find((s) => s.name === name);
     if (state === undefined || entry === undefined) {
       throw new TriggerboxError(
@@ -436,7 +556,7 @@ export class SecretStore {
       const existing = this.readDocument();
       if (existing === undefined)
         throw new TriggerboxError('SecretNotFound', 'there is no secret store to rotate yet');
-      const { doc, keys } = this.unlock(existing);
+      const { doc, keys } = this.unlockLocked(existing.doc);
       const values = doc.secrets.map((s) => {
         const value = open(keys, doc.store_id, s.id, s.name, s.nonce, s.ciphertext);
         if (value === undefined) throw tampered(STORE_FILE, `secret '${s.name}' does not decrypt`);
@@ -457,7 +577,7 @@ export class SecretStore {
         })),
         mac: '',
       };
-      this.write(rotated, nextKeys);
+      this.write(rotated, nextKeys, { key: nextKey, source: 'key file' });
       renameSync(this.abs(NEXT_KEY_FILE), this.abs(KEY_FILE));
       syncDirectory(this.abs(STORE_DIR));
       return { count: rotated.secrets.length };

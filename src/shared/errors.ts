@@ -31,6 +31,10 @@ export type ErrorCode =
   | 'SecretKeyWrong'
   /** TRIGGERBOX_MASTER_KEY or the key file does not hold a 32-byte key. */
   | 'SecretKeyInvalid'
+  /** The key file or the app's .env is not a readable regular file inside the app. */
+  | 'SecretKeyUnreadable'
+  /** The secret store file (or .triggerbox) is not a readable regular file (folder) in the app. */
+  | 'SecretStoreUnreadable'
   /** The secret store file is not a readable store (bad JSON, missing fields, bad encoding). */
   | 'SecretStoreCorrupt'
   /** The store is well-formed and the key is right, but its contents were altered. */

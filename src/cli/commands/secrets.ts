@@ -8,6 +8,19 @@ import { openApp, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
 import { Printer } from '../render.js';
 
+/**
+ * A flag's one value. yargs turns a string flag given twice into an array: refused here, by
+ * name, before anything is read or written (and without echoing the values: they may be secret).
+ */
+function once(value: unknown, flag: string): string | undefined {
+  if (Array.isArray(value)) {
+    throw new TriggerboxError('InvalidInput', `${flag} was given ${value.length} times`, {
+      hint: `give ${flag} once`,
+    });
+  }
+  return value === undefined ? undefined : String(value);
+}
+
 function storeFor(options: GlobalOptions, io: CliIO): SecretStore {
   const { app } = openApp(options, io);
   return openSecretStore({ root: app.root, env: io.env });
@@ -40,9 +53,11 @@ export async function createSecret(
   options: GlobalOptions & { name?: string | undefined; value?: string | undefined },
   io: CliIO,
 ): Promise<number> {
+  const givenName = once(options.name, '--name');
+  const givenValue = once(options.value, '--value');
   const store = storeFor(options, io);
-  const name = options.name ?? (await askName(io));
-  const value = options.value ?? (await askValue(io));
+  const name = givenName ?? (await askName(io));
+  const value = givenValue ?? (await askValue(io));
   const { id } = await store.create(name, value);
   new Printer(io, options.outputFormat).message(`Successfully created secret, id: ${id}`);
   return 0;
@@ -70,13 +85,15 @@ export async function updateSecret(
   },
   io: CliIO,
 ): Promise<number> {
+  const secret = once(options.secret, '--secret') ?? '';
+  const name = once(options.name, '--name');
+  let value = once(options.value, '--value');
   const store = storeFor(options, io);
-  let value = options.value;
-  if (value === undefined && options.name === undefined && io.stdin && !io.stdin.isTTY) {
+  if (value === undefined && name === undefined && io.stdin && !io.stdin.isTTY) {
     const piped = fromStdin(await io.stdin.read());
     if (piped !== '') value = piped;
   }
-  await store.update(options.secret, { name: options.name, value });
+  await store.update(secret, { name, value });
   new Printer(io, options.outputFormat).message('Successfully updated secret');
   return 0;
 }
