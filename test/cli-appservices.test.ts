@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Long, ObjectId } from 'bson';
 import { parseCliArg } from '../src/cli/commands/function.js';
+import { openSecretStore } from '../src/secrets/store.js';
 import { repoRoot, runCli, tempApp } from './helpers.js';
 
 const APP = {
@@ -204,5 +205,50 @@ describe('cli: appservices habits', () => {
       help.stdout,
       /--profile, --telemetry and --project are accepted by every command and\s+mean nothing locally/,
     );
+  });
+});
+
+describe('cli: secrets as appservices asks for them', () => {
+  it('secrets create: the new master key is announced once, with where it is and to back it up', async () => {
+    const root = tempApp({});
+    const first = await runCli(['secrets', 'create', '-n', 'a', '-v', 'value-a'], root);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(
+      first.stderr,
+      /^warning: created the master key \.triggerbox\/master\.key \(git-ignored\): .*Back it up, and share it with your team/,
+    );
+    assert.equal(first.stderr.split('\n').filter(Boolean).length, 1);
+    const second = await runCli(['secrets', 'create', '-n', 'b', '-v', 'value-b'], root);
+    assert.equal(second.stderr, '', 'announced only when the key is created');
+  });
+
+  it('secrets update/delete: without --secret a terminal asks "Which secret ..."; without one, the flag to pass', async () => {
+    const root = tempApp({});
+    for (const name of ['a', 'b', 'c'])
+      await runCli(['secrets', 'create', '-n', name, '-v', `value-${name}`], root);
+    const update = await runCli(['secrets', 'update', '-v', 'new-b'], root, { answers: ['2'] });
+    assert.equal(update.code, 0, update.stderr);
+    assert.match(
+      update.stderr,
+      /\? Which secret would you like to update\?\n {2}1\) [0-9a-f]{24} - a\n/,
+    );
+    const store = openSecretStore({ root, env: {} });
+    assert.equal(await store.resolve('b'), 'new-b');
+    const del = await runCli(['secrets', 'delete'], root, { answers: ['1, c'] });
+    assert.equal(del.code, 0, del.stderr);
+    assert.match(del.stderr, /\? Which secret\(s\) would you like to delete\?/);
+    assert.match(del.stdout, /^Deleted 2 secret\(s\)\n/);
+    assert.deepEqual(
+      (await store.list()).map((s) => s.name),
+      ['b'],
+    );
+    const piped = await runCli(['secrets', 'delete'], root, { stdin: '' });
+    assert.equal(piped.code, 1);
+    assert.match(
+      piped.stderr,
+      /^secrets delete setup failed: missing --secret\nhint: pass --secret <name or id>.*\(secrets: b\)/,
+    );
+    const noTerminal = await runCli(['secrets', 'update', '-v', 'x'], root, { stdin: '' });
+    assert.match(noTerminal.stderr, /^secret update setup failed: missing --secret\n/);
   });
 });

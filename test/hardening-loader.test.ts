@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { findAppRoot, formatDiagnostic, loadApp } from '../src/index.js';
-import { repoRoot, runCli, tempApp } from './helpers.js';
+import { nodeForUnprivileged, repoRoot, runCli, tempApp } from './helpers.js';
 
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
 
@@ -40,7 +40,7 @@ function runBinary(
   asUnprivileged = false,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const unprivileged = asUnprivileged && process.getuid?.() === 0;
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(unprivileged ? nodeForUnprivileged() : process.execPath, [BIN, ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(unprivileged ? { uid: 65534, gid: 65534 } : {}),

@@ -24,7 +24,7 @@ import { describe, it } from 'node:test';
 import { deriveKeys, keyCheck, keyId } from '../src/secrets/crypto.js';
 import { openSecretStore, type StoreDocument } from '../src/secrets/store.js';
 import { TriggerboxError } from '../src/index.js';
-import { repoRoot, runCli, tempApp } from './helpers.js';
+import { nodeForUnprivileged, repoRoot, runCli, tempApp } from './helpers.js';
 
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
 const STORE = '.triggerbox/secrets.json';
@@ -111,7 +111,7 @@ function runNode(
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const unprivileged = process.getuid?.() === 0;
-  const child = spawn(process.execPath, args, {
+  const child = spawn(unprivileged ? nodeForUnprivileged() : process.execPath, args, {
     cwd,
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,15 @@
 /** Test helpers: temp apps built inline, and the CLI run in-process with captured output. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -71,4 +81,34 @@ export async function runCli(
     },
   });
   return { code, stdout, stderr };
+}
+
+let unprivilegedNode: string | undefined;
+
+/**
+ * A node binary that an unprivileged user (uid 65534, for tests of permission errors, which root
+ * never meets) can run. The Node that scripts/node.sh brings lives under root's home, which
+ * others cannot enter: then a copy in a world-readable temp folder.
+ */
+export function nodeForUnprivileged(): string {
+  if (unprivilegedNode !== undefined) return unprivilegedNode;
+  const othersCanRun = (file: string): boolean => {
+    for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0) return false;
+      if (dir === path.dirname(dir)) break;
+    }
+    return (statSync(file).mode & 0o005) === 0o005;
+  };
+  if (othersCanRun(process.execPath)) {
+    unprivilegedNode = process.execPath;
+  } else {
+    const dir = mkdtempSync(path.join(tmpdir(), 'triggerbox-node-'));
+    made.push(dir);
+    chmodSync(dir, 0o755);
+    unprivilegedNode = path.join(dir, 'node');
+    copyFileSync(process.execPath, unprivilegedNode);
+    chmodSync(unprivilegedNode, 0o755);
+    accessSync(unprivilegedNode, constants.X_OK);
+  }
+  return unprivilegedNode;
 }

@@ -254,9 +254,10 @@ describe('secrets commands', () => {
     const list = await runCli(['secrets', 'ls'], root);
     const lines = list.stdout.split('\n');
     assert.equal(lines[0], 'Found 2 secrets');
-    assert.equal(lines[1], '  ID                        Name');
+    // Every cell padded to its column, as appservices prints tables (trailing spaces kept).
+    assert.equal(lines[1], '  ID                        Name      ');
     assert.equal(lines[2], '  ------------------------  ----------');
-    assert.equal(lines[3], `  ${id}  apiKey`);
+    assert.equal(lines[3], `  ${id}  apiKey    `);
     const json = JSON.parse(
       (await runCli(['secrets', 'list', '-f', 'json'], root)).stdout,
     ) as Record<string, unknown>;
@@ -327,12 +328,12 @@ describe('secrets commands', () => {
       )?.[1] ?? '';
     const neither = await runCli(['secrets', 'update', '--secret', 'old'], root);
     assert.equal(neither.code, 1);
-    assert.equal(
+    assert.match(
       neither.stderr,
-      'error: must set either --name or --value when updating a secret\n',
+      /^secret update setup failed: must set either --name or --value when updating a secret\n/,
     );
     const unknown = await runCli(['secrets', 'update', '--secret', 'nope', '--value', 'x'], root);
-    assert.equal(unknown.stderr, 'error: unable to find secret: nope\n');
+    assert.match(unknown.stderr, /^secret update failed: unable to find secret: nope\n/);
     assert.equal(
       (await runCli(['secrets', 'update', '-s', 'old', '-n', 'renamed'], root)).stdout,
       'Successfully updated secret\n',
@@ -361,15 +362,15 @@ describe('secrets commands', () => {
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.split('\n');
     assert.equal(lines[0], 'Deleted 2 secret(s)');
-    assert.match(lines[1] ?? '', /^ {2}ID +Name +Deleted +Details$/);
-    assert.match(lines[3] ?? '', new RegExp(`^  ${ids[0]}  a +true$`));
+    assert.match(lines[1] ?? '', /^ {2}ID +Name +Deleted +Details *$/);
+    assert.match(lines[3] ?? '', new RegExp(`^  ${ids[0]}  a +true *$`));
     assert.deepEqual(
       (await openSecretStore({ root, env: {} }).list()).map((s) => s.name),
       ['b', 'd'],
     );
     const none = await runCli(['secrets', 'delete', '-s', 'x,y'], root);
     assert.equal(none.code, 1);
-    assert.equal(none.stderr, 'error: unable to find secrets\n');
+    assert.match(none.stderr, /^secrets delete failed: unable to find secrets\n/);
   });
 
   it('secrets rotate-key: every secret re-encrypted under a new key; the old key no longer opens the store', async () => {

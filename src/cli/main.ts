@@ -188,8 +188,7 @@ function parser(io: CliIO, select: Select): Argv {
                 .option('secret', {
                   alias: 's',
                   type: 'string',
-                  demandOption: true,
-                  describe: 'the secret name or id',
+                  describe: 'the secret name or id (asked for on a terminal when absent)',
                 })
                 .option('name', { alias: 'n', type: 'string', describe: 'a new name' })
                 .option('value', {
@@ -216,13 +215,13 @@ function parser(io: CliIO, select: Select): Argv {
                 alias: 's',
                 type: 'string',
                 array: true,
-                demandOption: true,
-                describe: 'names or ids, comma-separated and/or repeated',
+                describe:
+                  'names or ids, comma-separated and/or repeated (asked for on a terminal when absent)',
               }),
             (argv) =>
               select(async () =>
                 (await import('./commands/secrets.js')).deleteSecrets(
-                  { ...globals(argv), secret: (argv.secret ?? []).map(String) },
+                  { ...globals(argv), secret: argv.secret?.map(String) },
                   io,
                 ),
               ),

@@ -75,6 +75,11 @@ export interface OpenSecretStoreOptions {
   root: string;
   /** Where TRIGGERBOX_MASTER_KEY is looked up first; defaults to process.env. */
   env?: Record<string, string | undefined> | undefined;
+  /**
+   * Told once, when this store creates a new master key file (its app-relative path): the key
+   * is the only way to read the secrets, so the CLI says where it is and to back it up.
+   */
+  onKeyCreated?: ((keyFile: string) => void) | undefined;
 }
 
 interface Unlocked {
@@ -202,11 +207,13 @@ export class SecretStore {
   /** Path of the store file relative to the app root, for messages. */
   readonly file = STORE_FILE;
   private readonly env: Record<string, string | undefined>;
+  private readonly onKeyCreated: ((keyFile: string) => void) | undefined;
   private cached: { stamp: string; unlocked: Unlocked } | undefined;
 
   constructor(options: OpenSecretStoreOptions) {
     this.root = path.resolve(options.root);
     this.env = options.env ?? process.env;
+    this.onKeyCreated = options.onKeyCreated;
   }
 
   private abs(file: string): string {
@@ -374,6 +381,7 @@ export class SecretStore {
       ignoreKeyFiles(this.root);
       writeKeyFile(this.root, KEY_FILE, key);
       master = { key, source: 'key file' };
+      this.onKeyCreated?.(KEY_FILE);
     }
     const storeId = newStoreId();
     const keys = deriveKeys(master.key, storeId);

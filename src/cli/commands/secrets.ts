@@ -4,7 +4,8 @@ import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { openSecretStore, type SecretStore } from '../../secrets/store.js';
 import { TriggerboxError } from '../../shared/errors.js';
-import { openApp, type GlobalOptions } from '../app-context.js';
+import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
+import { selectOne } from '../select.js';
 import type { CliIO } from '../io.js';
 import { Printer } from '../render.js';
 
@@ -23,7 +24,14 @@ function once(value: unknown, flag: string): string | undefined {
 
 function storeFor(options: GlobalOptions, io: CliIO): SecretStore {
   const { app } = openApp(options, io);
-  return openSecretStore({ root: app.root, env: io.env });
+  return openSecretStore({
+    root: app.root,
+    env: io.env,
+    onKeyCreated: (keyFile) =>
+      new Printer(io, options.outputFormat).warn(
+        `created the master key ${keyFile} (git-ignored): it is the only way to read these secrets. Back it up, and share it with your team through a password manager or set TRIGGERBOX_MASTER_KEY; without it the store cannot be opened`,
+      ),
+  });
 }
 
 /** Strips the one newline that `echo value |` adds; keeps any other whitespace. */
@@ -79,13 +87,13 @@ export async function listSecrets(options: GlobalOptions, io: CliIO): Promise<nu
 
 export async function updateSecret(
   options: GlobalOptions & {
-    secret: string;
+    secret?: string | undefined;
     name?: string | undefined;
     value?: string | undefined;
   },
   io: CliIO,
 ): Promise<number> {
-  const secret = once(options.secret, '--secret') ?? '';
+  const given = once(options.secret, '--secret');
   const name = once(options.name, '--name');
   let value = once(options.value, '--value');
   const store = storeFor(options, io);
@@ -93,23 +101,60 @@ export async function updateSecret(
     const piped = fromStdin(await io.stdin.read());
     if (piped !== '') value = piped;
   }
+  if (name === undefined && value === undefined) {
+    throw setupFailure(
+      new TriggerboxError(
+        'InvalidInput',
+        'must set either --name or --value when updating a secret',
+        {
+          hint: 'pass --name <new name> and/or --value <new value> (or pipe the value on stdin)',
+        },
+      ),
+    );
+  }
+  const secret = given ?? (await chooseSecret(store, io, 'Which secret would you like to update?'));
   await store.update(secret, { name, value });
   new Printer(io, options.outputFormat).message('Successfully updated secret');
   return 0;
 }
 
+/** appservices lists secrets as `<id> - <name>` in its prompts. */
+async function chooseSecret(store: SecretStore, io: CliIO, question: string): Promise<string> {
+  const secrets = await store.list();
+  if (secrets.length === 0)
+    throw new TriggerboxError('SecretNotFound', 'no secrets to choose from');
+  const choice = await selectOne(
+    io,
+    question,
+    secrets.map((s) => `${s.id} - ${s.name}`),
+    '--secret',
+  );
+  return choice.slice(0, choice.indexOf(' - '));
+}
+
 export async function deleteSecrets(
-  options: GlobalOptions & { secret: string[] },
+  options: GlobalOptions & { secret?: string[] | undefined },
   io: CliIO,
 ): Promise<number> {
-  const refs = options.secret
+  const store = storeFor(options, io);
+  let refs = (options.secret ?? [])
     .flatMap((s) => s.split(','))
     .map((s) => s.trim())
     .filter(Boolean);
-  if (refs.length === 0)
-    throw new TriggerboxError('InvalidInput', 'name the secrets to delete with --secret a,b,c');
-  const deleted = await storeFor(options, io).delete(refs);
-  new Printer(io, options.outputFormat).message(`Deleted ${deleted.length} secret(s)`, {
+  const printer = new Printer(io, options.outputFormat);
+  if (refs.length === 0) {
+    if ((await store.list()).length === 0) {
+      printer.message('No secrets to delete');
+      return 0;
+    }
+    refs = await chooseSecrets(store, io);
+    if (refs.length === 0) {
+      printer.message('No secrets to delete');
+      return 0;
+    }
+  }
+  const deleted = await store.delete(refs);
+  printer.message(`Deleted ${deleted.length} secret(s)`, {
     headers: ['ID', 'Name', 'Deleted', 'Details'],
     rows: deleted.map((d) => ({
       ID: d.id,
@@ -119,6 +164,27 @@ export async function deleteSecrets(
     })),
   });
   return 0;
+}
+
+/** appservices' multi-select: here, numbers or names separated by commas or spaces. */
+async function chooseSecrets(store: SecretStore, io: CliIO): Promise<string[]> {
+  const secrets = await store.list();
+  const options = secrets.map((s) => `${s.id} - ${s.name}`);
+  if (io.stdin?.isTTY !== true || io.prompt === undefined) {
+    throw setupFailure(
+      new TriggerboxError('InvalidInput', 'missing --secret', {
+        hint: `pass --secret <name or id>[,<name or id>...] (secrets: ${secrets.map((s) => s.name).join(', ')})`,
+      }),
+    );
+  }
+  io.stderr(
+    `? Which secret(s) would you like to delete?\n${options.map((o, i) => `  ${i + 1}) ${o}\n`).join('')}`,
+  );
+  const answer = await io.prompt('Choose numbers or names (comma-separated): ', false);
+  return answer
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((word) => (/^[0-9]+$/.test(word) ? (secrets[Number(word) - 1]?.id ?? word) : word));
 }
 
 export async function rotateKey(options: GlobalOptions, io: CliIO): Promise<number> {
