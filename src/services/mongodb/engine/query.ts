@@ -185,11 +185,23 @@ function withoutKeys<T extends object>(ops: T, names: string[]): T {
   return copy as T;
 }
 
+/** mingo's $lookup puts `undefined` in `as` for array elements of localField with no match. */
+type LazyDocs = { map(fn: (doc: Doc) => Doc): LazyDocs };
+const lookupOp = (
+  pipelineOps as unknown as Record<string, (c: unknown, e: Doc, o: unknown) => LazyDocs>
+).$lookup!;
+const $lookup = (coll: unknown, expr: Doc, options: unknown): LazyDocs =>
+  lookupOp(coll, expr, options).map((doc) => {
+    const as = String(expr.as);
+    const joined = doc[as];
+    return Array.isArray(joined) ? { ...doc, [as]: joined.filter((d) => d !== undefined) } : doc;
+  });
+
 const CONTEXT = Context.init({
   query: { ...withoutKeys(queryOps, ['$where']), ...NUMERIC_QUERY_OPS } as never,
   expression: withoutKeys(expressionOps, ['$function']) as never,
   accumulator: withoutKeys(accumulatorOps, ['$accumulator']) as never,
-  pipeline: withoutKeys(pipelineOps, [...UNSUPPORTED_STAGES]) as never,
+  pipeline: { ...withoutKeys(pipelineOps, [...UNSUPPORTED_STAGES]), $lookup } as never,
   projection: projectionOps as never,
   window: windowOps as never,
 });

@@ -402,33 +402,33 @@ export function applyUpdate(request: ApplyUpdateRequest): Doc {
     now: request.now,
     nextTimestamp: request.nextTimestamp,
   };
-  const renames: { from: string[]; to: string[] }[] = [];
   for (const step of steps) {
-    if (step.op === '$renameTarget') continue;
-    const parts = splitPath(step.path);
-    if (step.op === '$rename') {
-      renames.push({ from: parts, to: splitPath(step.arg as string) });
+    if (step.op === '$rename') continue;
+    // A rename lands at its target's place in field-name order, like any new field.
+    if (step.op === '$renameTarget') {
+      renameField(doc, splitPath(step.arg as string), splitPath(step.path));
       continue;
     }
-    const expanded = expandPath(doc, parts, {
+    const expanded = expandPath(doc, splitPath(step.path), {
       positional: request.positional,
       filters,
       path: step.path,
     });
     for (const concrete of expanded) applyStep(ctx, step, concrete);
   }
-  for (const { from, to } of renames) {
-    const source = existingParent(doc, from);
-    if (!source || !hasIn(source.parent, source.key)) continue;
-    if (Array.isArray(source.parent)) throw badValue('The source field cannot be an array element');
-    const value = getIn(source.parent, source.key);
-    delete source.parent[source.key];
-    const target = parentFor(doc, to);
-    if (Array.isArray(target.parent))
-      throw badValue('The destination field cannot be an array element');
-    target.parent[target.key] = value;
-  }
   return doc;
+}
+
+function renameField(doc: Doc, from: string[], to: string[]): void {
+  const source = existingParent(doc, from);
+  if (!source || !hasIn(source.parent, source.key)) return;
+  if (Array.isArray(source.parent)) throw badValue('The source field cannot be an array element');
+  const value = getIn(source.parent, source.key);
+  delete source.parent[source.key];
+  const target = parentFor(doc, to);
+  if (Array.isArray(target.parent))
+    throw badValue('The destination field cannot be an array element');
+  target.parent[target.key] = value;
 }
 
 /** Throws the server's immutable-field error when an update changed _id. */
