@@ -14,7 +14,7 @@ import {
   isDocument,
   type Doc,
 } from './bson-values.js';
-import { buildEvent, resumeToken } from './change-events.js';
+import { ChangeFeed } from './change-feed.js';
 import { defaultIndexName } from './collection-store.js';
 import { EngineState, Tx, checkNamespace } from './engine-state.js';
 import { MongoError, badValue } from './errors.js';
@@ -34,11 +34,6 @@ export interface OpenEngineOptions {
   warn?: ((message: string) => void) | undefined;
 }
 
-interface Subscriber {
-  request: T.WatchRequest;
-  listener: T.ChangeListener;
-}
-
 /** Journals larger than this, and twice their size after the last compaction, get compacted. */
 const COMPACT_MIN_BYTES = 16 * 1024 * 1024;
 
@@ -56,16 +51,17 @@ function resultLimit(count: number, max: number | undefined): void {
 
 export class EmbeddedEngine implements T.Engine {
   private readonly state = new EngineState();
-  private readonly subscribers = new Set<Subscriber>();
+  private readonly feed: ChangeFeed;
   private closed = false;
   private compactedBytes = 0;
-  private sequence = 0;
 
   private constructor(
     private readonly journal: Journal | undefined,
     private readonly lock: StoreLock | undefined,
-    private readonly warn: (message: string) => void,
-  ) {}
+    warn: (message: string) => void,
+  ) {
+    this.feed = new ChangeFeed(this.state.clock, warn);
+  }
 
   static async open(options: OpenEngineOptions = {}): Promise<EmbeddedEngine> {
     const warn = options.warn ?? (() => {});
@@ -143,64 +139,14 @@ export class EmbeddedEngine implements T.Engine {
         tx.record({ t: 'clock', ts: this.state.clock.last() });
         await this.journal.append(tx.records);
       }
-      this.emit(tx);
+      this.feed.emit(tx);
     }
     if (failure !== undefined) throw failure;
     return result as R;
   }
 
-  private emit(tx: Tx): void {
-    if (this.subscribers.size === 0) return;
-    const wallTime = new Date();
-    const events = tx.changes.map(({ change, time }) => ({
-      change,
-      base: buildEvent(change, time, this.sequence++, wallTime),
-    }));
-    for (const sub of this.subscribers) {
-      const { request } = sub;
-      for (const { change, base } of events) {
-        if (request.db !== undefined && request.db !== change.ns.db) continue;
-        if (request.coll !== undefined && request.coll !== change.ns.coll) continue;
-        const event: T.ChangeEvent = {
-          ...base,
-          ns: { ...base.ns },
-          documentKey: cloneValue(base.documentKey),
-        };
-        if (base.updateDescription) event.updateDescription = cloneValue(base.updateDescription);
-        const op = change.operationType;
-        const wantsFull = request.fullDocument !== undefined && request.fullDocument !== 'default';
-        if (op === 'insert' || op === 'replace' || (op === 'update' && wantsFull))
-          event.fullDocument = cloneValue(change.after!);
-        const before = request.fullDocumentBeforeChange;
-        if (before !== undefined && before !== 'off' && op !== 'insert')
-          event.fullDocumentBeforeChange = cloneValue(change.before!);
-        this.deliver(sub, event);
-      }
-      for (const other of tx.otherEvents) {
-        if (request.db !== undefined && request.db !== other.ns.db) continue;
-        if (
-          request.coll !== undefined &&
-          other.ns.coll !== undefined &&
-          request.coll !== other.ns.coll
-        )
-          continue;
-        this.deliver(sub, cloneValue(other));
-      }
-    }
-  }
-
-  private deliver(sub: Subscriber, event: T.ChangeEvent): void {
-    try {
-      sub.listener(event);
-    } catch (error) {
-      this.warn(`a change listener failed: ${(error as Error).message}`);
-    }
-  }
-
   watch(request: T.WatchRequest, listener: T.ChangeListener): T.ChangeSubscription {
-    const sub: Subscriber = { request: { ...request }, listener };
-    this.subscribers.add(sub);
-    return { close: () => void this.subscribers.delete(sub) };
+    return this.feed.watch(request, listener);
   }
 
   async find(request: T.FindRequest): Promise<T.EngineCursor> {
@@ -418,27 +364,13 @@ export class EmbeddedEngine implements T.Engine {
     });
   }
 
-  private dropEvent(
-    ns: { db: string; coll?: string },
-    type: 'drop' | 'dropDatabase',
-  ): T.ChangeEvent {
-    const time = this.state.clock.tick();
-    return {
-      _id: resumeToken(time, this.sequence++),
-      operationType: type,
-      clusterTime: time,
-      wallTime: new Date(),
-      ns,
-    };
-  }
-
   async dropCollection(request: T.NamespacedRequest): Promise<boolean> {
     return this.write((tx) => {
       const db = this.state.dbs.get(request.ns.db);
       if (!db?.has(request.ns.coll)) return false;
       db.delete(request.ns.coll);
       tx.record({ t: 'drop', db: request.ns.db, c: request.ns.coll });
-      tx.otherEvents.push(this.dropEvent({ ...request.ns }, 'drop'));
+      tx.otherEvents.push(this.feed.dropEvent({ ...request.ns }, 'drop'));
       return true;
     });
   }
@@ -448,10 +380,10 @@ export class EmbeddedEngine implements T.Engine {
       const db = this.state.dbs.get(request.db);
       if (!db) return;
       for (const coll of db.keys())
-        tx.otherEvents.push(this.dropEvent({ db: request.db, coll }, 'drop'));
+        tx.otherEvents.push(this.feed.dropEvent({ db: request.db, coll }, 'drop'));
       this.state.dbs.delete(request.db);
       tx.record({ t: 'dropdb', db: request.db });
-      tx.otherEvents.push(this.dropEvent({ db: request.db }, 'dropDatabase'));
+      tx.otherEvents.push(this.feed.dropEvent({ db: request.db }, 'dropDatabase'));
     });
   }
 
@@ -504,7 +436,7 @@ export class EmbeddedEngine implements T.Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.subscribers.clear();
+    this.feed.clear();
     if (this.journal) {
       await this.journal.close();
       this.lock?.release();

@@ -5,7 +5,7 @@
  * on JS numbers only; here Long and Decimal128 keep their types ($inc on a Long gives a Long).
  * Every function works on a copy: the stored document is never touched until the engine commits.
  */
-import { Decimal128, Long, Timestamp } from 'bson';
+import { Long, Timestamp } from 'bson';
 import {
   bsonTypeName,
   cloneValue,
@@ -15,11 +15,11 @@ import {
   sameValue,
   shellForm,
   storedForm,
-  toDecimal,
   valuesEqual,
   type Doc,
 } from './bson-values.js';
 import { MongoError, badValue, failedToParse } from './errors.js';
+import { arithmetic } from './arithmetic.js';
 import { compileFilter, pipelineUpdate, refuseScripts, sortComparator } from './query.js';
 import {
   compileArrayFilters,
@@ -85,45 +85,6 @@ export function updateKind(update: unknown): UpdateKind {
       );
   }
   return 'operators';
-}
-
-function numberTypeName(value: unknown): string {
-  const name = bsonTypeName(value);
-  return name === 'int' || name === 'double' ? name : name;
-}
-
-/** a + b or a * b in the widest type of the two, as the server's arithmetic does. */
-function arithmetic(op: 'add' | 'mul', a: unknown, b: unknown): unknown {
-  if (a instanceof Decimal128 || b instanceof Decimal128) {
-    const x = toDecimal(a);
-    const y = toDecimal(b);
-    if (x.special || y.special)
-      throw badValue('arithmetic on NaN or Infinity decimals is not supported locally');
-    let coef: bigint;
-    let exp: number;
-    if (op === 'mul') {
-      coef = x.coef * y.coef;
-      exp = x.exp + y.exp;
-    } else {
-      exp = Math.min(x.exp, y.exp);
-      coef = x.coef * 10n ** BigInt(x.exp - exp) + y.coef * 10n ** BigInt(y.exp - exp);
-    }
-    return Decimal128.fromStringWithRounding(`${coef}E${exp}`);
-  }
-  const isDouble = (v: unknown) => typeof v === 'number' && !Number.isInteger(v);
-  if ((a instanceof Long || b instanceof Long) && !isDouble(a) && !isDouble(b)) {
-    const x = BigInt(a instanceof Long ? a.toString() : String(a));
-    const y = BigInt(b instanceof Long ? b.toString() : String(b));
-    const result = op === 'add' ? x + y : x * y;
-    if (result > 2n ** 63n - 1n || result < -(2n ** 63n))
-      throw badValue(
-        `Failed to apply ${op === 'add' ? '$inc' : '$mul'}: the result overflows a 64-bit integer`,
-      );
-    return Long.fromBigInt(result);
-  }
-  const x = a instanceof Long ? a.toNumber() : (a as number);
-  const y = b instanceof Long ? b.toNumber() : (b as number);
-  return op === 'add' ? x + y : x * y;
 }
 
 interface Step {
@@ -253,7 +214,7 @@ function applyStep(ctx: ApplyContext, step: Step, concrete: string[]): void {
       if (!isBsonNumber(current))
         throw new MongoError(
           'TypeMismatch',
-          `Cannot apply ${op} to a value of non-numeric type. ${idOf(ctx.doc)} has the field '${key}' of non-numeric type ${numberTypeName(current)}`,
+          `Cannot apply ${op} to a value of non-numeric type. ${idOf(ctx.doc)} has the field '${key}' of non-numeric type ${bsonTypeName(current)}`,
         );
       setIn(parent, key, arithmetic(op === '$inc' ? 'add' : 'mul', current, storedForm(arg)));
       return;
@@ -443,70 +404,4 @@ export function checkIdUnchanged(before: Doc, after: Doc, replacement: boolean):
     'ImmutableField',
     "Performing an update on the path '_id' would modify the immutable field '_id'",
   );
-}
-
-/** The equality fields of a filter, as an upsert seeds its new document with them. */
-export function seedFromFilter(filter: Doc | undefined): Doc {
-  const seed: Doc = {};
-  const visit = (f: Doc) => {
-    for (const [key, value] of Object.entries(f)) {
-      if (key === '$and' && Array.isArray(value)) {
-        for (const part of value) if (isDocument(part)) visit(part);
-        continue;
-      }
-      if (key.startsWith('$')) continue;
-      let equal: unknown;
-      if (isDocument(value) && Object.keys(value).some((k) => k.startsWith('$'))) {
-        if (!('$eq' in value)) continue;
-        equal = value.$eq;
-      } else if (value instanceof RegExp) {
-        continue;
-      } else {
-        equal = value;
-      }
-      const parts = key.split('.');
-      const { parent, key: last } = parentFor(seed, parts);
-      setIn(parent, last, storedForm(equal));
-    }
-  };
-  if (filter) visit(filter);
-  return seed;
-}
-
-/** The index of the first element of `arrayPath` that the filter's conditions on it accept. */
-export function positionalIndex(
-  doc: Doc,
-  filter: Doc | undefined,
-  update: Doc | Doc[],
-): number | undefined {
-  if (Array.isArray(update)) return undefined;
-  const paths = Object.values(update).flatMap((fields) =>
-    isDocument(fields) ? Object.keys(fields) : [],
-  );
-  const withDollar = paths.find((p) => p.split('.').includes('$'));
-  if (withDollar === undefined || !filter) return undefined;
-  const arrayPath = withDollar.split('.').slice(0, withDollar.split('.').indexOf('$')).join('.');
-  const array = arrayPath
-    .split('.')
-    .reduce<unknown>((v, part) => (isDocument(v) ? v[part] : undefined), doc);
-  if (!Array.isArray(array)) return undefined;
-  const conditions: Doc[] = [];
-  const collect = (f: Doc) => {
-    for (const [key, value] of Object.entries(f)) {
-      if (key === '$and' && Array.isArray(value)) value.forEach((v) => isDocument(v) && collect(v));
-      else if (key === arrayPath || key.startsWith(`${arrayPath}.`))
-        conditions.push({ [key]: value });
-    }
-  };
-  collect(filter);
-  if (conditions.length === 0) return undefined;
-  const tests = conditions.map((c) => compileFilter(c));
-  const parts = arrayPath.split('.');
-  for (let i = 0; i < array.length; i++) {
-    const probe = cloneValue(doc);
-    const { parent, key } = parentFor(probe, parts);
-    setIn(parent, key, [array[i]]);
-    if (tests.every((t) => t(probe))) return i;
-  }
-  return undefined;
 }

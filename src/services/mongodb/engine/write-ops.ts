@@ -19,13 +19,8 @@ import type { Change } from './collection-store.js';
 import type { EngineState, Tx } from './engine-state.js';
 import { MongoError, badValue, failedToParse } from './errors.js';
 import { compileFilter, sortComparator } from './query.js';
-import {
-  applyUpdate,
-  checkIdUnchanged,
-  positionalIndex,
-  seedFromFilter,
-  updateKind,
-} from './update.js';
+import { applyUpdate, checkIdUnchanged, updateKind } from './update.js';
+import { positionalIndex, seedFromFilter } from './update-targets.js';
 import type { Namespace } from './types.js';
 
 /** The document as stored: _id first (generated when absent), stored forms of values. */
@@ -52,20 +47,21 @@ export function matching(
   filter: unknown,
   options: { sort?: unknown; stopAfter?: number } = {},
 ): Doc[] {
-  const test = compileFilter(filter);
-  const compare = sortComparator(options.sort);
   const coll = state.collection(ns);
-  if (!coll) return [];
   if (isDocument(filter) && Object.keys(filter).length === 1 && '_id' in filter) {
     const id = filter._id;
     const direct =
       !(id instanceof RegExp) &&
       !(isDocument(id) && Object.keys(id).some((k) => k.startsWith('$')));
+    // A plain _id value is the _id index's key: equal keys are equal values, no query needed.
     if (direct) {
-      const doc = coll.docs.get(indexKey(id));
-      return doc && test(doc) ? [doc] : [];
+      const doc = coll?.docs.get(indexKey(id));
+      return doc ? [doc] : [];
     }
   }
+  const test = compileFilter(filter);
+  const compare = sortComparator(options.sort);
+  if (!coll) return [];
   const stopAfter = compare ? Infinity : (options.stopAfter ?? Infinity);
   const out: Doc[] = [];
   for (const doc of coll.docs.values()) {
