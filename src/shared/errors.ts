@@ -52,7 +52,21 @@ export type ErrorCode =
   /** The trigger is disabled (fire it anyway with --force). */
   | 'TriggerDisabled'
   /** The event does not pass the trigger's filters, so nothing ran. */
-  | 'TriggerEventFiltered';
+  | 'TriggerEventFiltered'
+  /** A database operation failed as MongoDB fails it (its numeric code and codeName ride along). */
+  | 'MongoOperationFailed'
+  /** A query, update or pipeline names an operator that would run code ($where, $function ...). */
+  | 'MongoScriptRefused'
+  /** A stage, operator or command the embedded database does not offer ($search, $out ...). */
+  | 'MongoNotSupportedLocally'
+  /** A query would return more documents than the platform allows (50,000). */
+  | 'MongoResultLimitExceeded'
+  /** A file of the local database store is damaged; nothing was changed. */
+  | 'MongoStoreCorrupt'
+  /** Another process has the local database store open. */
+  | 'MongoStoreLocked'
+  /** The store was used after close(), or a write could not be made durable. */
+  | 'MongoStoreClosed';
 
 export interface ErrorOptions {
   /** How to fix it, shown after the message. */

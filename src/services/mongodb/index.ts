@@ -1,0 +1,10 @@
+/**
+ * The database service's entry for the rest of triggerbox (dev, cli, the sandbox wiring and the
+ * wire endpoint import from here, never from engine/ files directly).
+ */
+export { createMongoService, RESULT_LIMIT, Collection, Database, ServiceCursor } from './client.js';
+export type { MongoService, MongoServiceOptions } from './client.js';
+export { EmbeddedEngine, type OpenEngineOptions } from './engine/embedded-engine.js';
+export { MongoError, isMongoError, MongoCodes } from './engine/errors.js';
+export { describeUpdate } from './engine/change-events.js';
+export type * from './engine/types.js';
