@@ -48,7 +48,9 @@ export type ErrorCode =
   /** The trigger is disabled (fire it anyway with --force). */
   | 'TriggerDisabled'
   /** The event does not pass the trigger's filters, so nothing ran. */
-  | 'TriggerEventFiltered';
+  | 'TriggerEventFiltered'
+  /** A query, projection or pipeline holds $function, $where or $accumulator: refused, never run. */
+  | 'QueryCodeOperator';
 
 export interface ErrorOptions {
   /** How to fix it, shown after the message. */
