@@ -23,6 +23,7 @@ import { didYouMean } from '../shared/suggest.js';
 import { Scheduler, type Clock } from '../triggers/scheduler.js';
 import { AppWatcher } from '../watch/app-watcher.js';
 import { describeDiff, diffApps, isEmptyDiff } from './app-diff.js';
+import { RequestGuard } from './request-guard.js';
 
 export interface DevServerOptions {
   /** The app directory; found by walking up from `cwd` when absent. */
@@ -75,11 +76,19 @@ export interface CallEvent {
   error?: FunctionExecutionFailure | TriggerboxError | undefined;
 }
 
+/** Something the user should know that is neither a reload nor a call (the CLI prints it). */
+export interface DevWarning {
+  /** `host-not-loopback`, `request-refused`, ... */
+  kind: string;
+  message: string;
+}
+
 export interface DevServerEvents {
   reload: [ReloadEvent];
   call: [CallEvent];
   log: [{ name: string; line: LogLine }];
   secrets: [];
+  warning: [DevWarning];
 }
 
 /** The largest request body accepted (the platform's arguments + request size limit). */
@@ -105,7 +114,10 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   private settleTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly scheduler: Scheduler | undefined;
+  private guard: RequestGuard | undefined;
   url = '';
+  /** Warnings found while starting (before anyone could listen): the CLI prints them. */
+  readonly warnings: DevWarning[] = [];
 
   private constructor(
     private readonly options: DevServerOptions,
@@ -220,6 +232,9 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     });
     const address = server.address() as AddressInfo;
     this.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    this.guard = new RequestGuard(host, address.port);
+    const warning = this.guard.hostWarning();
+    if (warning !== null) this.warnings.push({ kind: 'host-not-loopback', message: warning });
   }
 
   /** Queues a reload for these changed paths; reloads never overlap. */
@@ -333,7 +348,6 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     const send = (status: number, body: unknown): void => {
       const text = JSON.stringify(body);
       res.writeHead(status, {
@@ -343,6 +357,18 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       res.end(text);
     };
     try {
+      const refusal = this.guard?.check(req.method, req.headers);
+      if (refusal !== undefined) {
+        const { status, ...body } = refusal;
+        send(status, body);
+        req.resume();
+        this.emit('warning', {
+          kind: 'request-refused',
+          message: `${req.method ?? ''} ${req.url ?? ''} ${status}: ${refusal.error}`,
+        });
+        return;
+      }
+      const url = parseRequestUrl(req.url);
       if (url.pathname === '/functions' && req.method === 'GET') {
         send(
           200,
@@ -362,7 +388,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
         });
         return;
       }
-      const name = decodeURIComponent(match[1] ?? '');
+      const name = decodePathPart(match[1] ?? '');
       const args = parseArgs(await readBody(req));
       const fn = this.app.functions.get(name);
       if (fn === undefined) {
@@ -414,8 +440,9 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       }
     } catch (error) {
       const status = error instanceof TriggerboxError && error.code === 'InvalidInput' ? 400 : 500;
+      const hint = error instanceof TriggerboxError ? error.hint : undefined;
       send(status, {
-        error: messageOf(error),
+        error: hint === undefined ? messageOf(error) : `${messageOf(error)}; ${hint}`,
         error_code: error instanceof TriggerboxError ? error.code : 'InternalError',
       });
     }
@@ -452,6 +479,33 @@ function problemsOf(loaded: LoadedApp, files: ReadonlySet<string> | undefined): 
     if (problem !== undefined) problems.push(problem);
   }
   return problems;
+}
+
+function parseRequestUrl(text: string | undefined): URL {
+  try {
+    return new URL(text ?? '/', 'http://localhost');
+  } catch {
+    throw new TriggerboxError(
+      'InvalidInput',
+      `the request path '${text ?? ''}' is not a valid URL path`,
+      {
+        hint: 'request POST /functions/<name> or GET /functions',
+      },
+    );
+  }
+}
+
+/** A function name from the path; a malformed percent-escape is the client's error (400). */
+function decodePathPart(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new TriggerboxError(
+      'InvalidInput',
+      `the path '/functions/${text}' has a malformed percent-escape (a '%' not followed by two hex digits of valid UTF-8)`,
+      { hint: 'encode the function name with encodeURIComponent, e.g. /functions/utils%2Fadd' },
+    );
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

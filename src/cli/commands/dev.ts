@@ -106,6 +106,8 @@ export async function dev(
   server.on('log', ({ name, line }) => io.stdout(`[${name}] ${line.message}\n`));
   server.on('call', (event) => renderCall(event, io));
   server.on('secrets', () => io.stdout('secrets changed: the next call reads them\n'));
+  server.on('warning', (warning) => printer.warn(warning.message));
+  for (const warning of server.warnings) printer.warn(warning.message);
   const { app } = server;
   io.stdout(
     `triggerbox dev: app '${app.info.name}' with ${app.functions.size} functions on ${server.url} (POST /functions/<name>, GET /functions)\n`,
