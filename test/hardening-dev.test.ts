@@ -4,9 +4,16 @@
  * And hot reload under stress: half-written files, editor droppings, a vanished app folder.
  */
 import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startDevServer, type DevServer } from '../src/dev/dev-server.js';
+import {
+  startDevServer,
+  type DevServer,
+  type DevWarning,
+  type ReloadEvent,
+} from '../src/dev/dev-server.js';
 import { dev } from '../src/cli/commands/dev.js';
 import { openSecretStore } from '../src/secrets/store.js';
 import { tempApp } from './helpers.js';
@@ -214,5 +221,148 @@ describe('dev server: --host', () => {
     assert.equal(code, 0, stderr);
     assert.match(stderr, /--host 0\.0\.0\.0 is not a loopback address/);
     assert.match(stderr, /other machines/);
+  });
+});
+
+/** The next reload event that satisfies `predicate` (events, never timers). */
+function nextReload(
+  server: DevServer,
+  predicate: (event: ReloadEvent) => boolean,
+): Promise<ReloadEvent> {
+  return new Promise((resolve) => {
+    const listener = (event: ReloadEvent): void => {
+      if (!predicate(event)) return;
+      server.off('reload', listener);
+      resolve(event);
+    };
+    server.on('reload', listener);
+  });
+}
+
+function nextWarning(server: DevServer, kind: string): Promise<DevWarning> {
+  return new Promise((resolve) => {
+    const listener = (warning: DevWarning): void => {
+      if (warning.kind !== kind) return;
+      server.off('warning', listener);
+      resolve(warning);
+    };
+    server.on('warning', listener);
+  });
+}
+
+describe('dev hot reload under stress', () => {
+  let root: string;
+  let server: DevServer;
+  const write = (file: string, content: string): void =>
+    writeFileSync(path.join(root, file), content);
+  const result = async (name: string): Promise<unknown> =>
+    (
+      await send(server, {
+        path: `/functions/${name}`,
+        headers: JSON_TYPE,
+        body: '["Ada"]',
+      })
+    ).body['result'] ?? 'no result';
+  const touches = (file: string) => (event: ReloadEvent) => event.files.includes(file);
+
+  before(async () => {
+    root = tempApp({
+      'functions/greet.js': 'exports = (name) => `v1 ${name}`;',
+      'functions/other.js': 'exports = () => "o1";',
+      'triggers/t.json': {
+        name: 't',
+        type: 'SCHEDULED',
+        config: { schedule: '0 0 1 1 *' },
+        function_name: 'other',
+      },
+    });
+    server = await startDevServer({ root, port: 0, env: {}, schedules: false });
+  });
+  after(() => server.close());
+
+  it('dev reload: an empty or exports-less function file (a save in progress) is not a new version', async () => {
+    for (const halfway of ['', '// greet, being written\nconst x = 1;']) {
+      const reload = nextReload(server, touches('functions/greet.js'));
+      write('functions/greet.js', halfway);
+      const event = await reload;
+      assert.equal(event.applied, false, JSON.stringify(event));
+      assert.deepEqual(event.kept, ['functions/greet.js']);
+      assert.match(event.summary, /not complete yet/);
+      assert.match(event.problems[0]?.message ?? '', /not complete yet/);
+      assert.equal(await result('greet'), 'v1 Ada');
+    }
+    const done = nextReload(server, (e) => e.applied && touches('functions/greet.js')(e));
+    write('functions/greet.js', 'exports = (name) => `v2 ${name}`;');
+    await done;
+    assert.equal(await result('greet'), 'v2 Ada');
+  });
+
+  it('dev reload: one broken file does not hold back a fix saved in another', async () => {
+    const broken = nextReload(server, touches('functions/other.js'));
+    write('functions/other.js', 'exports = () => { return "o2" +; };');
+    assert.equal((await broken).applied, false);
+    const fixed = nextReload(server, touches('functions/greet.js'));
+    write('functions/greet.js', 'exports = (name) => `v3 ${name}`;');
+    const event = await fixed;
+    assert.equal(event.applied, true, JSON.stringify(event));
+    assert.deepEqual(event.kept, ['functions/other.js']);
+    assert.equal(event.summary, 'rebuilt greet');
+    assert.equal(await result('greet'), 'v3 Ada');
+    assert.equal(await result('other'), 'o1');
+    const repaired = nextReload(server, (e) => e.applied && touches('functions/other.js')(e));
+    write('functions/other.js', 'exports = () => "o3";');
+    assert.deepEqual((await repaired).kept, []);
+    assert.equal(await result('other'), 'o3');
+  });
+
+  it('dev reload: editor and tool temp files are not reported as app changes', async () => {
+    const events: ReloadEvent[] = [];
+    const collect = (event: ReloadEvent): void => void events.push(event);
+    server.on('reload', collect);
+    try {
+      const trigger = JSON.stringify({
+        name: 't',
+        type: 'SCHEDULED',
+        config: { schedule: '0 0 2 1 *' },
+        function_name: 'other',
+      });
+      // sed -i writes a temp file beside the target, then renames it over the target.
+      write('triggers/sed7TrGe4', trigger);
+      write('functions/greet.js.swp', 'x');
+      write('functions/greet.js~', 'x');
+      write('functions/.#greet.js', 'x');
+      write('functions/4913', 'x');
+      write('functions/x.js___jb_tmp___', 'x');
+      const saved = nextReload(server, touches('triggers/t.json'));
+      renameSync(path.join(root, 'triggers/sed7TrGe4'), path.join(root, 'triggers/t.json'));
+      await saved;
+    } finally {
+      server.off('reload', collect);
+    }
+    const reported = events.flatMap((e) => e.files);
+    assert.deepEqual(
+      reported.filter((f) => f !== 'triggers/t.json'),
+      [],
+      JSON.stringify(events),
+    );
+  });
+
+  it('dev reload: the app folder renamed away and back is noticed, said, and watched again', async () => {
+    const away = `${root}-away`;
+    const lost = nextWarning(server, 'watch-lost');
+    renameSync(root, away);
+    assert.match((await lost).message, /moved away or deleted/);
+    // A save made while the folder is elsewhere is picked up once it is back.
+    writeFileSync(path.join(away, 'functions/greet.js'), 'exports = (name) => `v8 ${name}`;');
+    const resumed = nextWarning(server, 'watch-resumed');
+    const caughtUp = nextReload(server, (e) => e.applied && touches('functions/greet.js')(e));
+    renameSync(away, root);
+    assert.match((await resumed).message, /watching it again/);
+    await caughtUp;
+    assert.equal(await result('greet'), 'v8 Ada');
+    const live = nextReload(server, (e) => e.applied && touches('functions/greet.js')(e));
+    write('functions/greet.js', 'exports = (name) => `v9 ${name}`;');
+    await live;
+    assert.equal(await result('greet'), 'v9 Ada');
   });
 });

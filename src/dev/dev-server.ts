@@ -16,13 +16,13 @@ import {
   type ExecutionResult,
   type FunctionRunner,
 } from '../runtime/runner.js';
-import { functionSyntaxDiagnostic } from '../runtime/syntax.js';
 import { openSecretStore } from '../secrets/store.js';
 import { messageOf, TriggerboxError } from '../shared/errors.js';
 import { didYouMean } from '../shared/suggest.js';
 import { Scheduler, type Clock } from '../triggers/scheduler.js';
 import { AppWatcher } from '../watch/app-watcher.js';
 import { describeDiff, diffApps, isEmptyDiff } from './app-diff.js';
+import { blockingProblems, mergeLastGood } from './last-good.js';
 import { RequestGuard } from './request-guard.js';
 
 export interface DevServerOptions {
@@ -55,8 +55,13 @@ export interface DevServerOptions {
 export interface ReloadEvent {
   /** App-relative paths that changed. */
   files: string[];
-  /** False when the change broke something and the last good version keeps running. */
+  /**
+   * True when something of the change went live. Each file counts on its own: a broken or
+   * half-written file keeps its last good version (listed in `kept`) while others go live.
+   */
   applied: boolean;
+  /** Files whose last good version keeps running because of `problems`. */
+  kept: string[];
   /** `rebuilt greet; reloaded values greeting` */
   summary: string;
   problems: Diagnostic[];
@@ -78,7 +83,7 @@ export interface CallEvent {
 
 /** Something the user should know that is neither a reload nor a call (the CLI prints it). */
 export interface DevWarning {
-  /** `host-not-loopback`, `request-refused`, ... */
+  /** `host-not-loopback`, `request-refused`, `watch-lost` (app folder gone), `watch-resumed`. */
   kind: string;
   message: string;
 }
@@ -190,6 +195,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       dev.watcher = await AppWatcher.start({
         root: loaded.app.root,
         onChange: (paths) => dev.schedule(paths),
+        onRootChange: (gone) => dev.rootChanged(gone),
       });
     } catch (error) {
       await dev.close();
@@ -209,7 +215,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
 
   /** Problems of the running version (loader diagnostics and function syntax errors). */
   get problems(): Diagnostic[] {
-    return problemsOf(this.current, undefined);
+    return blockingProblems(this.current, undefined, false);
   }
 
   private async listen(): Promise<void> {
@@ -235,6 +241,25 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     this.guard = new RequestGuard(host, address.port);
     const warning = this.guard.hostWarning();
     if (warning !== null) this.warnings.push({ kind: 'host-not-loopback', message: warning });
+  }
+
+  /** The app folder went away (reloads pause) or is back (re-read it all). */
+  private rootChanged(gone: boolean): void {
+    if (this.closed) return;
+    const root = this.app.root;
+    if (gone) {
+      this.emit('warning', {
+        kind: 'watch-lost',
+        message: `the app folder ${root} was moved away or deleted: the last version loaded keeps running, and saves are not picked up until the folder is back at ${root}`,
+      });
+      return;
+    }
+    this.emit('warning', {
+      kind: 'watch-resumed',
+      message: `the app folder ${root} is back: watching it again; changes made meanwhile are picked up now`,
+    });
+    this.emit('secrets');
+    this.queue = this.queue.then(() => this.reload(undefined));
   }
 
   /** Queues a reload for these changed paths; reloads never overlap. */
@@ -264,6 +289,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       const event: ReloadEvent = {
         files: paths ?? [],
         applied: false,
+        kept: [],
         summary: messageOf(error),
         problems: [{ severity: 'error', file: paths?.[0] ?? '', message: messageOf(error) }],
         durationMs: performance.now() - started,
@@ -274,28 +300,42 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     if (paths === undefined && isEmptyDiff(diffApps(this.lastSeen.app, loaded.app)))
       return undefined;
     this.lastSeen = loaded;
-    const diff = diffApps(this.app, loaded.app);
-    const files = paths ?? diff.files;
-    const problems = problemsOf(loaded, new Set([...files, ...diff.files]));
-    if (problems.length > 0) {
+    const changed = diffApps(this.app, loaded.app);
+    const files = paths ?? changed.files;
+    // Every file that differs from what runs is judged on its own, the ones saved earlier and
+    // still broken included: they keep their last good version, the others go live.
+    const problems = blockingProblems(loaded, new Set([...files, ...changed.files]), true);
+    const kept = [...new Set(problems.map((p) => p.file))].sort();
+    const next = mergeLastGood(this.app, loaded.app, new Set(kept));
+    const diff = next === undefined ? undefined : diffApps(this.app, next);
+    if (next === undefined || diff === undefined || (kept.length > 0 && isEmptyDiff(diff))) {
+      const incomplete = problems.every((p) => p.severity === 'warning');
       const event: ReloadEvent = {
         files,
         applied: false,
-        summary: 'kept the last good version',
+        kept,
+        summary: incomplete
+          ? `${kept.join(', ')} not complete yet: kept the last good version`
+          : 'kept the last good version',
         problems,
         durationMs: performance.now() - started,
       };
       this.emit('reload', event);
       return event;
     }
-    this.current = loaded;
-    this.runner.reload(loaded.app);
-    this.scheduler?.update(loaded.app.triggers.values());
+    this.current = {
+      ...loaded,
+      app: next,
+      diagnostics: loaded.diagnostics.filter((d) => !kept.includes(d.file)),
+    };
+    this.runner.reload(next);
+    this.scheduler?.update(next.triggers.values());
     const event: ReloadEvent = {
       files,
       applied: true,
-      summary: describeDiff(diff, loaded.app),
-      problems: [],
+      kept,
+      summary: describeDiff(diff, next),
+      problems,
       durationMs: performance.now() - started,
     };
     this.emit('reload', event);
@@ -466,19 +506,6 @@ export class DevServer extends EventEmitter<DevServerEvents> {
 
 export function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   return DevServer.start(options);
-}
-
-/** Problems that block a reload: loader errors and syntax errors, in `files` when given. */
-function problemsOf(loaded: LoadedApp, files: ReadonlySet<string> | undefined): Diagnostic[] {
-  const problems = loaded.diagnostics.filter(
-    (d) => d.severity === 'error' && (files === undefined || files.has(d.file)),
-  );
-  for (const fn of loaded.app.functions.values()) {
-    if (files !== undefined && !files.has(fn.file)) continue;
-    const problem = functionSyntaxDiagnostic(fn);
-    if (problem !== undefined) problems.push(problem);
-  }
-  return problems;
 }
 
 function parseRequestUrl(text: string | undefined): URL {

@@ -97,6 +97,10 @@ export async function dev(
     const files = event.files.join(', ') || 'the app';
     if (event.applied) {
       io.stdout(`${files} changed: ${event.summary} in ${ms(event.durationMs)}\n`);
+      if (event.kept.length > 0)
+        io.stderr(
+          `${event.problems.map((d) => `  ${formatDiagnostic(d)}\n`).join('')}  kept the last good version of ${event.kept.join(', ')}; fix it and save again\n`,
+        );
     } else {
       io.stderr(
         `${files} changed, but:\n${event.problems.map((d) => `  ${formatDiagnostic(d)}\n`).join('')}  kept the last good version running; fix it and save again\n`,
