@@ -3,13 +3,14 @@
  * may run code on the host or reach host objects (constructors, prototypes).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { applyFilters } from '../src/triggers/filters.js';
 import type { TriggerDef } from '../src/app/types.js';
-import { runCli, tempApp } from './helpers.js';
+import { safeAggregate, safeFind, safeUpdateMany } from '../src/shared/safe-query.js';
+import { repoRoot, runCli, tempApp } from './helpers.js';
 
 const markerDir = mkdtempSync(path.join(tmpdir(), 'triggerbox-marker-'));
 after(() => rmSync(markerDir, { recursive: true, force: true }));
@@ -216,5 +217,55 @@ describe('trigger expressions run no code', () => {
     });
     const run = await runCli(['validate'], root);
     assert.equal(run.code, 0, run.stdout + run.stderr);
+  });
+});
+
+describe('the safe query entry point', () => {
+  it('safe-query: every stage kind refuses code operators and reads no inherited field', () => {
+    const { code, marker } = writesMarker('engine');
+    const docs = (): Record<string, unknown>[] => [{ _id: 1, a: 1, tags: ['x'] }];
+    const refused = (run: () => unknown): void =>
+      assert.throws(run, (e: Error & { code?: string }) => e.code === 'QueryCodeOperator');
+    refused(() => safeAggregate(docs(), [{ $addFields: { x: runsOnHost(code) } }], 'test'));
+    refused(() =>
+      safeAggregate(
+        docs(),
+        [{ $group: { _id: null, n: { $accumulator: { init: hostFunction } } } }],
+        'test',
+      ),
+    );
+    refused(() => safeFind(docs(), { $where: code }, undefined, 'test'));
+    refused(() => safeUpdateMany(docs(), {}, [{ $set: { x: runsOnHost(code) } }], {}, 'test'));
+    assert.equal(existsSync(marker), false);
+
+    const [added] = safeAggregate(
+      docs(),
+      [{ $addFields: { ctor: hostFunction, own: { $getField: 'a' } } }],
+      'test',
+    );
+    assert.equal(added?.['ctor'], undefined);
+    assert.equal(added?.['own'], 1);
+    const updated = docs();
+    safeUpdateMany(updated, { a: 1 }, [{ $set: { ctor: hostFunction, b: 2 } }], {}, 'test');
+    assert.equal(updated[0]?.['ctor'], undefined);
+    assert.equal(updated[0]?.['b'], 2);
+    assert.deepEqual(
+      safeFind(docs(), { tags: 'x' }, { a: 1 }, 'test').map((d) => d['a']),
+      [1],
+    );
+  });
+
+  it('safe-query: no other module imports mingo', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(file);
+        else if (/\.(ts|js)$/.test(entry.name) && /from ['"]mingo/.test(readFileSync(file, 'utf8')))
+          offenders.push(path.relative(repoRoot, file));
+      }
+    };
+    walk(path.join(repoRoot, 'src'));
+    assert.deepEqual(offenders, ['src/shared/safe-query.ts']);
   });
 });
