@@ -36,7 +36,7 @@ async function call(
   const response = await fetch(`${server.url}/functions/${name}`, {
     method: 'POST',
     body: JSON.stringify(args),
-    headers,
+    headers: { 'content-type': 'application/json', ...headers },
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -193,6 +193,7 @@ describe('triggerbox dev', () => {
     assert.deepEqual(failed.body, { error: 'nope', error_code: 'FunctionExecutionError' });
     const bad = await fetch(`${server.url}/functions/echo`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: '{"not": "an array"}',
     });
     assert.equal(bad.status, 400);
@@ -273,7 +274,11 @@ describe('triggerbox dev process', () => {
       const root = tempApp({ 'functions/hello.js': 'exports = () => "hi";' });
       const { child, stdout: output } = await startDevProcess([], root);
       const url = /on (http:\/\/[^ ]+) /.exec(output())?.[1] ?? '';
-      const response = await fetch(`${url}/functions/hello`, { method: 'POST', body: '[]' });
+      const response = await fetch(`${url}/functions/hello`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '[]',
+      });
       assert.equal(((await response.json()) as Record<string, unknown>)['result'], 'hi');
       const exited = new Promise<number | null>((resolve) =>
         child.on('exit', (code) => resolve(code)),

@@ -16,13 +16,14 @@ import {
   type ExecutionResult,
   type FunctionRunner,
 } from '../runtime/runner.js';
-import { functionSyntaxDiagnostic } from '../runtime/syntax.js';
 import { openSecretStore } from '../secrets/store.js';
 import { messageOf, TriggerboxError } from '../shared/errors.js';
 import { didYouMean } from '../shared/suggest.js';
 import { Scheduler, type Clock } from '../triggers/scheduler.js';
 import { AppWatcher } from '../watch/app-watcher.js';
 import { describeDiff, diffApps, isEmptyDiff } from './app-diff.js';
+import { blockingProblems, mergeLastGood } from './last-good.js';
+import { RequestGuard } from './request-guard.js';
 
 export interface DevServerOptions {
   /** The app directory; found by walking up from `cwd` when absent. */
@@ -54,8 +55,13 @@ export interface DevServerOptions {
 export interface ReloadEvent {
   /** App-relative paths that changed. */
   files: string[];
-  /** False when the change broke something and the last good version keeps running. */
+  /**
+   * True when something of the change went live. Each file counts on its own: a broken or
+   * half-written file keeps its last good version (listed in `kept`) while others go live.
+   */
   applied: boolean;
+  /** Files whose last good version keeps running because of `problems`. */
+  kept: string[];
   /** `rebuilt greet; reloaded values greeting` */
   summary: string;
   problems: Diagnostic[];
@@ -75,11 +81,19 @@ export interface CallEvent {
   error?: FunctionExecutionFailure | TriggerboxError | undefined;
 }
 
+/** Something the user should know that is neither a reload nor a call (the CLI prints it). */
+export interface DevWarning {
+  /** `host-not-loopback`, `request-refused`, `watch-lost` (app folder gone), `watch-resumed`. */
+  kind: string;
+  message: string;
+}
+
 export interface DevServerEvents {
   reload: [ReloadEvent];
   call: [CallEvent];
   log: [{ name: string; line: LogLine }];
   secrets: [];
+  warning: [DevWarning];
 }
 
 /** The largest request body accepted (the platform's arguments + request size limit). */
@@ -105,7 +119,10 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   private settleTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly scheduler: Scheduler | undefined;
+  private guard: RequestGuard | undefined;
   url = '';
+  /** Warnings found while starting (before anyone could listen): the CLI prints them. */
+  readonly warnings: DevWarning[] = [];
 
   private constructor(
     private readonly options: DevServerOptions,
@@ -178,6 +195,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       dev.watcher = await AppWatcher.start({
         root: loaded.app.root,
         onChange: (paths) => dev.schedule(paths),
+        onRootChange: (gone) => dev.rootChanged(gone),
       });
     } catch (error) {
       await dev.close();
@@ -197,7 +215,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
 
   /** Problems of the running version (loader diagnostics and function syntax errors). */
   get problems(): Diagnostic[] {
-    return problemsOf(this.current, undefined);
+    return blockingProblems(this.current, undefined, false);
   }
 
   private async listen(): Promise<void> {
@@ -220,6 +238,28 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     });
     const address = server.address() as AddressInfo;
     this.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    this.guard = new RequestGuard(host, address.port);
+    const warning = this.guard.hostWarning();
+    if (warning !== null) this.warnings.push({ kind: 'host-not-loopback', message: warning });
+  }
+
+  /** The app folder went away (reloads pause) or is back (re-read it all). */
+  private rootChanged(gone: boolean): void {
+    if (this.closed) return;
+    const root = this.app.root;
+    if (gone) {
+      this.emit('warning', {
+        kind: 'watch-lost',
+        message: `the app folder ${root} was moved away or deleted: the last version loaded keeps running, and saves are not picked up until the folder is back at ${root}`,
+      });
+      return;
+    }
+    this.emit('warning', {
+      kind: 'watch-resumed',
+      message: `the app folder ${root} is back: watching it again; changes made meanwhile are picked up now`,
+    });
+    this.emit('secrets');
+    this.queue = this.queue.then(() => this.reload(undefined));
   }
 
   /** Queues a reload for these changed paths; reloads never overlap. */
@@ -249,6 +289,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       const event: ReloadEvent = {
         files: paths ?? [],
         applied: false,
+        kept: [],
         summary: messageOf(error),
         problems: [{ severity: 'error', file: paths?.[0] ?? '', message: messageOf(error) }],
         durationMs: performance.now() - started,
@@ -259,28 +300,42 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     if (paths === undefined && isEmptyDiff(diffApps(this.lastSeen.app, loaded.app)))
       return undefined;
     this.lastSeen = loaded;
-    const diff = diffApps(this.app, loaded.app);
-    const files = paths ?? diff.files;
-    const problems = problemsOf(loaded, new Set([...files, ...diff.files]));
-    if (problems.length > 0) {
+    const changed = diffApps(this.app, loaded.app);
+    const files = paths ?? changed.files;
+    // Every file that differs from what runs is judged on its own, the ones saved earlier and
+    // still broken included: they keep their last good version, the others go live.
+    const problems = blockingProblems(loaded, new Set([...files, ...changed.files]), true);
+    const kept = [...new Set(problems.map((p) => p.file))].sort();
+    const next = mergeLastGood(this.app, loaded.app, new Set(kept));
+    const diff = next === undefined ? undefined : diffApps(this.app, next);
+    if (next === undefined || diff === undefined || (kept.length > 0 && isEmptyDiff(diff))) {
+      const incomplete = problems.every((p) => p.severity === 'warning');
       const event: ReloadEvent = {
         files,
         applied: false,
-        summary: 'kept the last good version',
+        kept,
+        summary: incomplete
+          ? `${kept.join(', ')} not complete yet: kept the last good version`
+          : 'kept the last good version',
         problems,
         durationMs: performance.now() - started,
       };
       this.emit('reload', event);
       return event;
     }
-    this.current = loaded;
-    this.runner.reload(loaded.app);
-    this.scheduler?.update(loaded.app.triggers.values());
+    this.current = {
+      ...loaded,
+      app: next,
+      diagnostics: loaded.diagnostics.filter((d) => !kept.includes(d.file)),
+    };
+    this.runner.reload(next);
+    this.scheduler?.update(next.triggers.values());
     const event: ReloadEvent = {
       files,
       applied: true,
-      summary: describeDiff(diff, loaded.app),
-      problems: [],
+      kept,
+      summary: describeDiff(diff, next),
+      problems,
       durationMs: performance.now() - started,
     };
     this.emit('reload', event);
@@ -333,7 +388,6 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     const send = (status: number, body: unknown): void => {
       const text = JSON.stringify(body);
       res.writeHead(status, {
@@ -343,6 +397,18 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       res.end(text);
     };
     try {
+      const refusal = this.guard?.check(req.method, req.headers);
+      if (refusal !== undefined) {
+        const { status, ...body } = refusal;
+        send(status, body);
+        req.resume();
+        this.emit('warning', {
+          kind: 'request-refused',
+          message: `${req.method ?? ''} ${req.url ?? ''} ${status}: ${refusal.error}`,
+        });
+        return;
+      }
+      const url = parseRequestUrl(req.url);
       if (url.pathname === '/functions' && req.method === 'GET') {
         send(
           200,
@@ -362,7 +428,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
         });
         return;
       }
-      const name = decodeURIComponent(match[1] ?? '');
+      const name = decodePathPart(match[1] ?? '');
       const args = parseArgs(await readBody(req));
       const fn = this.app.functions.get(name);
       if (fn === undefined) {
@@ -414,8 +480,9 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       }
     } catch (error) {
       const status = error instanceof TriggerboxError && error.code === 'InvalidInput' ? 400 : 500;
+      const hint = error instanceof TriggerboxError ? error.hint : undefined;
       send(status, {
-        error: messageOf(error),
+        error: hint === undefined ? messageOf(error) : `${messageOf(error)}; ${hint}`,
         error_code: error instanceof TriggerboxError ? error.code : 'InternalError',
       });
     }
@@ -441,17 +508,31 @@ export function startDevServer(options: DevServerOptions = {}): Promise<DevServe
   return DevServer.start(options);
 }
 
-/** Problems that block a reload: loader errors and syntax errors, in `files` when given. */
-function problemsOf(loaded: LoadedApp, files: ReadonlySet<string> | undefined): Diagnostic[] {
-  const problems = loaded.diagnostics.filter(
-    (d) => d.severity === 'error' && (files === undefined || files.has(d.file)),
-  );
-  for (const fn of loaded.app.functions.values()) {
-    if (files !== undefined && !files.has(fn.file)) continue;
-    const problem = functionSyntaxDiagnostic(fn);
-    if (problem !== undefined) problems.push(problem);
+function parseRequestUrl(text: string | undefined): URL {
+  try {
+    return new URL(text ?? '/', 'http://localhost');
+  } catch {
+    throw new TriggerboxError(
+      'InvalidInput',
+      `the request path '${text ?? ''}' is not a valid URL path`,
+      {
+        hint: 'request POST /functions/<name> or GET /functions',
+      },
+    );
   }
-  return problems;
+}
+
+/** A function name from the path; a malformed percent-escape is the client's error (400). */
+function decodePathPart(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new TriggerboxError(
+      'InvalidInput',
+      `the path '/functions/${text}' has a malformed percent-escape (a '%' not followed by two hex digits of valid UTF-8)`,
+      { hint: 'encode the function name with encodeURIComponent, e.g. /functions/utils%2Fadd' },
+    );
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -66,7 +66,9 @@ export type ErrorCode =
   /** Another process has the local database store open. */
   | 'MongoStoreLocked'
   /** The store was used after close(), or a write could not be made durable. */
-  | 'MongoStoreClosed';
+  | 'MongoStoreClosed'
+  /** A query, projection or pipeline holds $function, $where or $accumulator: refused, never run. */
+  | 'QueryCodeOperator';
 
 export interface ErrorOptions {
   /** How to fix it, shown after the message. */

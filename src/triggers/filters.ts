@@ -1,12 +1,14 @@
 /**
  * Whether an event fires a trigger, in the platform's order: DATABASE operation_types, then the
  * `match` expression, then the `project` applied to what the function receives. $match and
- * $project semantics come from mingo (MongoDB's query language in JS), not a hand-written matcher.
+ * $project semantics come from mingo (MongoDB's query language in JS), not a hand-written matcher,
+ * always through shared/safe-query.ts: a trigger file is untrusted input, and code operators in it
+ * are refused before anything is evaluated.
  */
 import { EJSON } from 'bson';
-import { aggregate } from 'mingo';
 import type { TriggerDef } from '../app/types.js';
 import { decodeResult } from '../runtime/ejson.js';
+import { assertNoCodeOperators, safeAggregate } from '../shared/safe-query.js';
 import { configList } from './config-list.js';
 
 export type FilterOutcome =
@@ -22,8 +24,18 @@ function expression(value: unknown): Record<string, unknown> {
   return decodeResult(JSON.stringify(value)) as Record<string, unknown>;
 }
 
+/**
+ * Throws `QueryCodeOperator` (nothing evaluated) when the trigger's match or project holds
+ * $function, $where or $accumulator.
+ */
 export function applyFilters(trigger: TriggerDef, event: Record<string, unknown>): FilterOutcome {
   const config = trigger.config;
+  for (const field of ['match', 'project'] as const)
+    assertNoCodeOperators(
+      config[field],
+      `trigger '${trigger.name}' (${trigger.file})`,
+      `$.config.${field}`,
+    );
   if (trigger.type === 'AUTHENTICATION') {
     const operations = configList(config['operation_type']).map((o) => o.toUpperCase());
     const op = String(event['operationType'] ?? '').toUpperCase();
@@ -56,7 +68,11 @@ export function applyFilters(trigger: TriggerDef, event: Record<string, unknown>
   }
   const match = config['match'];
   if (match !== undefined && match !== null && Object.keys(match as object).length > 0) {
-    const passed = aggregate([event], [{ $match: expression(match) }]);
+    const passed = safeAggregate(
+      [event],
+      [{ $match: expression(match) }],
+      `${trigger.file} $.config.match`,
+    );
     if (passed.length === 0) {
       return {
         fires: false,
@@ -67,7 +83,11 @@ export function applyFilters(trigger: TriggerDef, event: Record<string, unknown>
   }
   const project = config['project'];
   if (project !== undefined && project !== null && Object.keys(project as object).length > 0) {
-    const [projected] = aggregate([event], [{ $project: expression(project) }]);
+    const [projected] = safeAggregate(
+      [event],
+      [{ $project: expression(project) }],
+      `${trigger.file} $.config.project`,
+    );
     return { fires: true, event: (projected ?? {}) as Record<string, unknown> };
   }
   return { fires: true, event };

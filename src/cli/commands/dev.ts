@@ -97,6 +97,10 @@ export async function dev(
     const files = event.files.join(', ') || 'the app';
     if (event.applied) {
       io.stdout(`${files} changed: ${event.summary} in ${ms(event.durationMs)}\n`);
+      if (event.kept.length > 0)
+        io.stderr(
+          `${event.problems.map((d) => `  ${formatDiagnostic(d)}\n`).join('')}  kept the last good version of ${event.kept.join(', ')}; fix it and save again\n`,
+        );
     } else {
       io.stderr(
         `${files} changed, but:\n${event.problems.map((d) => `  ${formatDiagnostic(d)}\n`).join('')}  kept the last good version running; fix it and save again\n`,
@@ -106,6 +110,8 @@ export async function dev(
   server.on('log', ({ name, line }) => io.stdout(`[${name}] ${line.message}\n`));
   server.on('call', (event) => renderCall(event, io));
   server.on('secrets', () => io.stdout('secrets changed: the next call reads them\n'));
+  server.on('warning', (warning) => printer.warn(warning.message));
+  for (const warning of server.warnings) printer.warn(warning.message);
   const { app } = server;
   io.stdout(
     `triggerbox dev: app '${app.info.name}' with ${app.functions.size} functions on ${server.url} (POST /functions/<name>, GET /functions)\n`,
