@@ -298,6 +298,7 @@ async function devServer(): Promise<void> {
   const post = async (name: string): Promise<unknown> => {
     const response = await fetch(`${server.url}/functions/${name}`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: '["Ada"]',
     });
     return ((await response.json()) as { result: unknown }).result;
@@ -338,7 +339,13 @@ async function devServer(): Promise<void> {
       Array.from({ length: 20 }, async () => {
         while (sent < n) {
           sent++;
-          await (await fetch(url, { method: 'POST', body: '["Ada"]' })).json();
+          await (
+            await fetch(url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: '["Ada"]',
+            })
+          ).json();
         }
       }),
     );

@@ -55,6 +55,7 @@ describe('triggerbox dev', () => {
       'functions/value.js': 'exports = () => context.values.get("setting");',
       'functions/env.js': 'exports = () => context.environment.values.mode;',
       'functions/secret.js': 'exports = () => context.values.get("token");',
+      'functions/secretIs.js': 'exports = (expected) => context.values.get("token") === expected;',
       'functions/fails.js': 'exports = () => { throw new Error("nope"); };',
       'functions/echo.js': 'exports = (...args) => args;',
       'values/setting.json': { name: 'setting', value: 'one' },
@@ -82,6 +83,7 @@ describe('triggerbox dev', () => {
       'greet',
       'inner',
       'secret',
+      'secretIs',
       'value',
     ]);
   });
@@ -177,14 +179,16 @@ describe('triggerbox dev', () => {
   });
 
   it('dev: a secret changed from another terminal is what the next call sees', async () => {
-    assert.equal((await call(server, 'secret')).body['result'], 'first-token');
+    // HTTP bodies mask secret values (issue #8): the function reports what it read instead.
+    assert.equal((await call(server, 'secretIs', ['first-token'])).body['result'], true);
+    assert.equal((await call(server, 'secret')).body['result'], '********');
     const update = spawnSync(
       process.execPath,
       [BIN, 'secrets', 'update', '--secret', 'tokenSecret', '--value', 'second-token'],
       { cwd: root, encoding: 'utf8' },
     );
     assert.equal(update.status, 0, update.stderr);
-    assert.equal((await call(server, 'secret')).body['result'], 'second-token');
+    assert.equal((await call(server, 'secretIs', ['second-token'])).body['result'], true);
   });
 
   it("dev: HTTP errors use the platform's shape and fitting statuses; arguments are Extended JSON", async () => {

@@ -9,7 +9,12 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { applyFilters } from '../src/triggers/filters.js';
 import type { TriggerDef } from '../src/app/types.js';
-import { safeAggregate, safeFind, safeUpdateMany } from '../src/shared/safe-query.js';
+import {
+  compileFilter,
+  pipelineUpdate,
+  project,
+  runPipeline,
+} from '../src/services/mongodb/engine/query.js';
 import { repoRoot, runCli, tempApp } from './helpers.js';
 
 const markerDir = mkdtempSync(path.join(tmpdir(), 'triggerbox-marker-'));
@@ -220,42 +225,39 @@ describe('trigger expressions run no code', () => {
   });
 });
 
-describe('the safe query entry point', () => {
-  it('safe-query: every stage kind refuses code operators and reads no inherited field', () => {
+describe('the one query engine (services/mongodb/engine/query.ts)', () => {
+  it('query engine: every entry point refuses code operators and reads no inherited field', () => {
     const { code, marker } = writesMarker('engine');
     const docs = (): Record<string, unknown>[] => [{ _id: 1, a: 1, tags: ['x'] }];
     const refused = (run: () => unknown): void =>
-      assert.throws(run, (e: Error & { code?: string }) => e.code === 'QueryCodeOperator');
-    refused(() => safeAggregate(docs(), [{ $addFields: { x: runsOnHost(code) } }], 'test'));
+      assert.throws(run, (e: Error & { code?: string }) => e.code === 'MongoScriptRefused');
     refused(() =>
-      safeAggregate(
-        docs(),
-        [{ $group: { _id: null, n: { $accumulator: { init: hostFunction } } } }],
-        'test',
-      ),
+      runPipeline({ docs: docs(), pipeline: [{ $addFields: { x: runsOnHost(code) } }] }),
     );
-    refused(() => safeFind(docs(), { $where: code }, undefined, 'test'));
-    refused(() => safeUpdateMany(docs(), {}, [{ $set: { x: runsOnHost(code) } }], {}, 'test'));
+    refused(() =>
+      runPipeline({
+        docs: docs(),
+        pipeline: [{ $group: { _id: null, n: { $accumulator: { init: hostFunction } } } }],
+      }),
+    );
+    refused(() => compileFilter({ $where: code }));
+    refused(() => project(docs(), { x: runsOnHost(code) }));
+    refused(() => pipelineUpdate({ _id: 1 }, [{ $set: { x: runsOnHost(code) } }]));
     assert.equal(existsSync(marker), false);
 
-    const [added] = safeAggregate(
-      docs(),
-      [{ $addFields: { ctor: hostFunction, own: { $getField: 'a' } } }],
-      'test',
-    );
+    const [added] = runPipeline({
+      docs: docs(),
+      pipeline: [{ $addFields: { ctor: hostFunction, own: { $getField: 'a' } } }],
+    });
     assert.equal(added?.['ctor'], undefined);
     assert.equal(added?.['own'], 1);
-    const updated = docs();
-    safeUpdateMany(updated, { a: 1 }, [{ $set: { ctor: hostFunction, b: 2 } }], {}, 'test');
-    assert.equal(updated[0]?.['ctor'], undefined);
-    assert.equal(updated[0]?.['b'], 2);
-    assert.deepEqual(
-      safeFind(docs(), { tags: 'x' }, { a: 1 }, 'test').map((d) => d['a']),
-      [1],
-    );
+    const updated = pipelineUpdate({ _id: 1, a: 1 }, [{ $set: { ctor: hostFunction, b: 2 } }]);
+    assert.equal(updated['ctor'], undefined);
+    assert.equal(updated['b'], 2);
+    assert.equal(compileFilter({ tags: 'x' })(docs()[0] ?? {}), true);
   });
 
-  it('safe-query: no other module imports mingo', () => {
+  it('query engine: no other module imports mingo', () => {
     const offenders: string[] = [];
     const walk = (dir: string): void => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -266,6 +268,6 @@ describe('the safe query entry point', () => {
       }
     };
     walk(path.join(repoRoot, 'src'));
-    assert.deepEqual(offenders, ['src/shared/safe-query.ts']);
+    assert.deepEqual(offenders, ['src/services/mongodb/engine/query.ts']);
   });
 });

@@ -340,17 +340,20 @@ describe('trigger commands', () => {
     assert.equal(run.code, 0);
     const lines = run.stdout.split('\n');
     assert.equal(lines[0], 'Found 6 triggers');
-    assert.match(lines[1] ?? '', /^ {2}Name +Type +Function +Config +Disabled$/);
+    assert.match(lines[1] ?? '', /^ {2}Name +Type +Function +Config +Disabled *$/);
     const row = (name: string): string => lines.find((l) => l.startsWith(`  ${name} `)) ?? '';
     assert.match(
       row('paidOrders'),
-      /DATABASE +onOrder +shop\.orders INSERT,UPDATE,REPLACE match \{"fullDocument\.status":"paid"\} full_document +false$/,
+      /DATABASE +onOrder +shop\.orders INSERT,UPDATE,REPLACE match \{"fullDocument\.status":"paid"\} full_document +false *$/,
     );
-    assert.match(row('everyFive'), /SCHEDULED +tick +schedule "\*\/5 \* \* \* \*" \(UTC\) +false$/);
-    assert.match(row('nightly'), /true$/);
+    assert.match(
+      row('everyFive'),
+      /SCHEDULED +tick +schedule "\*\/5 \* \* \* \*" \(UTC\) +false *$/,
+    );
+    assert.match(row('nightly'), /true *$/);
     assert.match(
       row('logins'),
-      /AUTHENTICATION +onLogin +LOGIN,CREATE via local-userpass,anon-user +false$/,
+      /AUTHENTICATION +onLogin +LOGIN,CREATE via local-userpass,anon-user +false *$/,
     );
   });
 
@@ -442,7 +445,7 @@ describe('trigger commands', () => {
       FIXTURE,
     );
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^Logs:\n {2}insert on shop\.orders\nResult:\n\{\n/);
+    assert.match(run.stdout, /^Logs\n {2}insert on shop\.orders\nResult\n\{\n/);
     const disabled = await runCli(
       ['trigger', 'fire', '--name', 'nightly', '--local', FIXTURE],
       FIXTURE,

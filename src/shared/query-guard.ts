@@ -2,8 +2,10 @@
  * The static half of the query guard: finds the MongoDB operators that run JavaScript
  * (`$function`, `$where`, `$accumulator`) anywhere in a query, projection, pipeline or update,
  * however deep, inside arrays and sub-documents included. Pure: no mingo, so `validate` can use
- * it without loading the query engine. `safe-query.ts` refuses what this finds before evaluating.
+ * it without loading the query engine. The one mingo owner (services/mongodb/engine/query.ts)
+ * refuses what this finds before evaluating anything, and so do trigger filters before that.
  */
+import { TriggerboxError } from './errors.js';
 
 /** Operators whose argument is code. MongoDB runs it server-side; triggerbox never runs it. */
 export const CODE_OPERATORS: ReadonlySet<string> = new Set(['$function', '$where', '$accumulator']);
@@ -48,4 +50,21 @@ export function findCodeOperators(expression: unknown, rootPath = '$'): CodeOper
 /** Why a code operator is refused, for messages and diagnostics. */
 export function codeOperatorReason(operator: string): string {
   return `${operator} runs code, which triggerbox never evaluates (it would run on your machine, outside the sandbox)`;
+}
+
+/**
+ * Throws `QueryCodeOperator` when `expression` holds a code operator. `where` names what the
+ * expression is (`triggers/x.json`); paths in the message continue from `root`.
+ */
+export function assertNoCodeOperators(expression: unknown, where: string, root = '$'): void {
+  const uses = findCodeOperators(expression, root);
+  const first = uses[0];
+  if (first === undefined) return;
+  throw new TriggerboxError(
+    'QueryCodeOperator',
+    `${where}: ${uses.map((u) => u.jsonPath).join(', ')}: ${codeOperatorReason(first.operator)}; nothing was evaluated`,
+    {
+      hint: 'express the condition with query and aggregation operators ($expr, $eq, $in, $regexMatch, ...) instead of code',
+    },
+  );
 }

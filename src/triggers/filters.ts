@@ -1,14 +1,16 @@
 /**
  * Whether an event fires a trigger, in the platform's order: DATABASE operation_types, then the
  * `match` expression, then the `project` applied to what the function receives. $match and
- * $project semantics come from mingo (MongoDB's query language in JS), not a hand-written matcher,
- * always through shared/safe-query.ts: a trigger file is untrusted input, and code operators in it
- * are refused before anything is evaluated.
+ * $project semantics are the local database's (services/mongodb/engine/query.ts, the one owner of
+ * mingo): numbers compare by value across Int32/Long/Double/Decimal128 as on the platform (SPEC
+ * section 6). A trigger file is untrusted input: code operators in it are refused before anything
+ * is evaluated, and no expression reaches host objects.
  */
 import { EJSON } from 'bson';
 import type { TriggerDef } from '../app/types.js';
 import { decodeResult } from '../runtime/ejson.js';
-import { assertNoCodeOperators, safeAggregate } from '../shared/safe-query.js';
+import { compileFilter, runPipeline } from '../services/mongodb/engine/query.js';
+import { assertNoCodeOperators } from '../shared/query-guard.js';
 import { configList } from './config-list.js';
 
 export type FilterOutcome =
@@ -68,12 +70,7 @@ export function applyFilters(trigger: TriggerDef, event: Record<string, unknown>
   }
   const match = config['match'];
   if (match !== undefined && match !== null && Object.keys(match as object).length > 0) {
-    const passed = safeAggregate(
-      [event],
-      [{ $match: expression(match) }],
-      `${trigger.file} $.config.match`,
-    );
-    if (passed.length === 0) {
+    if (!compileFilter(expression(match))(event)) {
       return {
         fires: false,
         stage: 'match',
@@ -83,11 +80,10 @@ export function applyFilters(trigger: TriggerDef, event: Record<string, unknown>
   }
   const project = config['project'];
   if (project !== undefined && project !== null && Object.keys(project as object).length > 0) {
-    const [projected] = safeAggregate(
-      [event],
-      [{ $project: expression(project) }],
-      `${trigger.file} $.config.project`,
-    );
+    const [projected] = runPipeline({
+      docs: [event],
+      pipeline: [{ $project: expression(project) }],
+    });
     return { fires: true, event: (projected ?? {}) as Record<string, unknown> };
   }
   return { fires: true, event };

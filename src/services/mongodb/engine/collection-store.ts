@@ -5,10 +5,9 @@
  * sizes a local app holds; docs/database.md has the figures). Stored documents are never
  * mutated in place: a write replaces the object, so readers and events can hold references.
  */
-import { resolve } from 'mingo/util';
 import { indexKey, isDocument, shellForm, type Doc } from './bson-values.js';
 import { MongoError, badValue } from './errors.js';
-import { compileFilter } from './query.js';
+import { compileFilter, resolvePath } from './query.js';
 import type { IndexSpec, Namespace } from './types.js';
 
 export interface Change {
@@ -53,7 +52,7 @@ export class StoredCollection {
   /** The keys a document has in an index; arrays of a single-field index give one key each. */
   private keysOf(index: IndexState, doc: Doc): string[] {
     if (!index.applies(doc)) return [];
-    const values = index.fields.map((f) => resolve(doc, f, { unwrapArray: true }));
+    const values = index.fields.map((f) => resolvePath(doc, f));
     if (index.spec.sparse && values.every((v) => v === undefined)) return [];
     if (index.fields.length === 1 && Array.isArray(values[0]) && values[0].length > 0)
       return [...new Set(values[0].map((v) => indexKey(v)))];
@@ -62,7 +61,7 @@ export class StoredCollection {
 
   private duplicate(index: IndexState, doc: Doc): MongoError {
     const keyValue: Doc = {};
-    for (const f of index.fields) keyValue[f] = resolve(doc, f, { unwrapArray: true }) ?? null;
+    for (const f of index.fields) keyValue[f] = resolvePath(doc, f) ?? null;
     const shown = index.fields.map((f) => `${f}: ${shellForm(keyValue[f])}`).join(', ');
     return new MongoError(
       'DuplicateKey',

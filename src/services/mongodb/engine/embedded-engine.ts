@@ -19,12 +19,11 @@ import { defaultIndexName } from './collection-store.js';
 import { EngineState, Tx, checkNamespace } from './engine-state.js';
 import { MongoError, badValue } from './errors.js';
 import { Journal } from './journal.js';
-import { project, runPipeline } from './query.js';
+import { project, resolvePath, runPipeline } from './query.js';
 import { StoreLock } from './store-lock.js';
 import type * as T from './types.js';
 import { deleteDocs, insertDocs, matching, updateDocs } from './write-ops.js';
 import { runBulk } from './bulk.js';
-import { resolve } from 'mingo/util';
 
 export interface OpenEngineOptions {
   /** The store's folder (created if absent); absent: an in-memory database, gone on close. */
@@ -204,7 +203,7 @@ export class EmbeddedEngine implements T.Engine {
       );
     const seen = new Map<string, unknown>();
     for (const doc of matching(this.state, request.ns, request.filter ?? {})) {
-      const value = resolve(doc, request.key, { unwrapArray: true });
+      const value = resolvePath(doc, request.key);
       for (const v of Array.isArray(value) ? value : [value])
         if (v !== undefined && !seen.has(indexKey(v))) seen.set(indexKey(v), v);
     }

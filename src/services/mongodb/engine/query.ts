@@ -1,5 +1,5 @@
 /**
- * The one place where the embedded engine evaluates MongoDB's query language, projections and
+ * The one place in triggerbox that imports mingo: the embedded engine and trigger filters evaluate MongoDB's query language, projections and
  * aggregation pipelines through mingo. Three rules hold for every call that goes through here:
  *
  * - Nothing runs code: `$where`, `$function` and `$accumulator` are refused by a scan of the
@@ -36,9 +36,7 @@ import {
   type Doc,
 } from './bson-values.js';
 import { MongoError, badValue, notSupportedLocally } from './errors.js';
-
-/** Operators that would run JavaScript; never evaluated, wherever they appear. */
-const SCRIPT_OPERATORS = new Set(['$where', '$function', '$accumulator']);
+import { findCodeOperators } from '../../../shared/query-guard.js';
 
 /** Stages mingo lacks or that need a server (search indexes, other outputs, cluster state). */
 const UNSUPPORTED_STAGES = new Set([
@@ -63,22 +61,51 @@ const UNSUPPORTED_STAGES = new Set([
   '$geoNear',
 ]);
 
-/** Refuses code-running operators anywhere in a filter, update or pipeline, before evaluation. */
+/**
+ * Refuses code-running operators anywhere in a filter, update or pipeline, before evaluation
+ * (the same scan `validate` runs on trigger files: shared/query-guard.ts).
+ */
 export function refuseScripts(value: unknown, where: string): void {
-  if (Array.isArray(value)) {
-    for (const item of value) refuseScripts(item, where);
-    return;
-  }
-  if (!isDocument(value)) return;
-  for (const key of Object.keys(value)) {
-    if (SCRIPT_OPERATORS.has(key)) {
-      throw new MongoError('BadValue', `${key} is not allowed in ${where}: it runs JavaScript`, {
-        code: 'MongoScriptRefused',
-        hint: 'triggerbox never evaluates code from a query, update or pipeline; compute the value in the function instead',
-      });
-    }
-    refuseScripts(value[key], where);
-  }
+  const [first] = findCodeOperators(value);
+  if (first === undefined) return;
+  throw new MongoError(
+    'BadValue',
+    `${first.operator} is not allowed in ${where}: it runs JavaScript (at ${first.jsonPath})`,
+    {
+      code: 'MongoScriptRefused',
+      hint: 'triggerbox never evaluates code from a query, update or pipeline; compute the value in the function instead',
+    },
+  );
+}
+
+/** A field's value by dotted path, arrays unwrapped as the query language reads them. */
+export function resolvePath(doc: Doc, path: string): unknown {
+  return resolve(doc, path, { unwrapArray: true });
+}
+
+const $let = (expressionOps as Record<string, unknown>)['$let'] as (
+  obj: unknown,
+  expr: unknown,
+  options: unknown,
+) => unknown;
+
+/**
+ * `$getField` as MongoDB defines it: a field of the document. mingo's own version returns
+ * `input[field]`, inherited properties included (`constructor`, `__proto__`): with it an
+ * expression reached the host's `Function` constructor (security issue #8).
+ */
+function $getField(obj: unknown, expr: unknown, options: unknown): unknown {
+  // $let with no variables evaluates `expr` exactly as mingo evaluates operator arguments.
+  const args = $let(obj, { vars: {}, in: expr }, options);
+  const { field, input } =
+    typeof args === 'string'
+      ? { field: args, input: obj }
+      : {
+          field: (args as Doc | null)?.['field'],
+          input: (args as Doc | null)?.['input'] ?? obj,
+        };
+  if (typeof field !== 'string' || input === null || typeof input !== 'object') return undefined;
+  return Object.hasOwn(input, field) ? (input as Doc)[field] : undefined;
 }
 
 /** Values on the left of a comparison: the field, and for arrays its elements (and theirs, per dot). */
@@ -199,7 +226,7 @@ const $lookup = (coll: unknown, expr: Doc, options: unknown): LazyDocs =>
 
 const CONTEXT = Context.init({
   query: { ...withoutKeys(queryOps, ['$where']), ...NUMERIC_QUERY_OPS } as never,
-  expression: withoutKeys(expressionOps, ['$function']) as never,
+  expression: { ...withoutKeys(expressionOps, ['$function']), $getField } as never,
   accumulator: withoutKeys(accumulatorOps, ['$accumulator']) as never,
   pipeline: { ...withoutKeys(pipelineOps, [...UNSUPPORTED_STAGES]), $lookup } as never,
   projection: projectionOps as never,
