@@ -8,7 +8,12 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { after, describe, it } from 'node:test';
+import vm from 'node:vm';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import * as jose from 'jose';
 import {
   cryptoOps,
@@ -465,6 +470,222 @@ describe('services/crypto host: jwtEncode and jwtDecode', () => {
       () => jwtEncode({ method: 'RS256', payload: {}, secret: pkcs8(small.privateKey) }),
       /cannot sign the token with RS256: .*2048 bits/,
     );
+  });
+});
+
+// ---- guest.js in a bare V8 context, its host ops behind a blocking call ----
+
+/**
+ * A synchronous `callHost` over cryptoOps run in a worker thread: the caller blocks on
+ * Atomics.wait until the op settles, as the sandbox blocks on the host with applySyncPromise.
+ * Replies are structured clones, as isolated-vm copies.
+ */
+function blockingHost(): {
+  call: (op: string, args: unknown) => unknown;
+  close: () => Promise<number>;
+} {
+  const { port1, port2 } = new MessageChannel();
+  const signal = new Int32Array(new SharedArrayBuffer(4));
+  const hostUrl = new URL('../src/services/crypto/host.js', import.meta.url).href;
+  const worker = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     const { port, signal, hostUrl } = workerData;
+     const wake = () => { Atomics.store(signal, 0, 1); Atomics.notify(signal, 0); };
+     const failed = (error) => { port.postMessage({ ok: false, name: 'Error', message: String(error) }); wake(); };
+     import(hostUrl).then(({ cryptoOps }) => {
+       port.on('message', async ({ op, args }) => {
+         try { port.postMessage({ ok: true, value: await cryptoOps[op](args) }); }
+         catch (error) { port.postMessage({ ok: false, name: error.name, message: error.message }); }
+         wake();
+       });
+       wake();
+     }, failed);`,
+    { eval: true, workerData: { port: port2, signal, hostUrl }, transferList: [port2] },
+  );
+  // Never what keeps the test process alive, whatever happens to the suite.
+  worker.unref();
+  port1.unref();
+  const waitForReply = (): void => {
+    Atomics.wait(signal, 0, 0);
+    Atomics.store(signal, 0, 0);
+  };
+  waitForReply();
+  return {
+    call(op, args) {
+      port1.postMessage({ op, args });
+      waitForReply();
+      const reply = receiveMessageOnPort(port1)?.message as
+        { ok: true; value: unknown } | { ok: false; name: string; message: string };
+      if (!reply) throw new Error(`no reply to ${op}`);
+      if (!reply.ok) throw Object.assign(new Error(reply.message), { name: reply.name });
+      return reply.value;
+    },
+    close: () => {
+      port1.close();
+      return worker.terminate();
+    },
+  };
+}
+
+/** A fresh context with only V8's built-ins, the bson browser build and guest.js. */
+function guestContext(host: ReturnType<typeof blockingHost>): vm.Context {
+  const guestPath = new URL('../../src/services/crypto/guest.js', import.meta.url);
+  const source = readFileSync(guestPath, 'utf8');
+  // Self-contained, so that esbuild can inline it into the prelude: no imports, one export.
+  assert.doesNotMatch(source, /^\s*import\s/m);
+  assert.equal(source.match(/^export /gm)?.length, 1);
+  const context = vm.createContext({});
+  // The prelude gives the sandbox these before BSON loads; bson's browser build uses them.
+  Object.assign(context, { TextEncoder, TextDecoder, atob, btoa });
+  const require = createRequire(import.meta.url);
+  vm.runInContext(
+    readFileSync(path.join(path.dirname(require.resolve('bson')), 'bson.bundle.js'), 'utf8'),
+    context,
+  );
+  vm.runInContext(
+    source.replace(/^export function createUtils/m, 'function createUtils'),
+    context,
+    {
+      filename: guestPath.pathname,
+    },
+  );
+  const realm = vm.runInContext('({ Object, Array, Uint8Array, Error })', context) as {
+    Object: ObjectConstructor;
+    Array: ArrayConstructor;
+    Uint8Array: Uint8ArrayConstructor;
+    Error: ErrorConstructor;
+  };
+  // What isolated-vm's copy does: the guest gets values of its own realm.
+  const toGuest = (value: unknown): unknown => {
+    if (value instanceof Uint8Array) return new realm.Uint8Array(value);
+    if (Array.isArray(value)) return realm.Array.from(value, toGuest);
+    if (typeof value === 'object' && value !== null) {
+      const copy = new realm.Object() as Record<string, unknown>;
+      for (const [k, v] of Object.entries(value)) copy[k] = toGuest(v);
+      return copy;
+    }
+    return value;
+  };
+  context.__callHost = (op: string, args: unknown) => {
+    try {
+      return toGuest(host.call(op, args));
+    } catch (error) {
+      throw Object.assign(new realm.Error((error as Error).message), {
+        name: (error as Error).name,
+      });
+    }
+  };
+  vm.runInContext(
+    'globalThis.utils = createUtils(__callHost, BSON); delete globalThis.__callHost;',
+    context,
+  );
+  return context;
+}
+
+describe('services/crypto guest.js: the utils global in a bare context', () => {
+  const host = blockingHost();
+  after(() => host.close());
+  const context = guestContext(host);
+  // Each snippet in its own block; the result as JSON, since its objects are of the guest realm.
+  const run = (code: string): unknown => {
+    const value: unknown = vm.runInContext(`{ ${code} }`, context);
+    return value === undefined ? value : JSON.parse(JSON.stringify(value));
+  };
+
+  it('has no Node APIs to lean on, and utils.crypto / utils.jwt have the platform methods', () => {
+    assert.equal(
+      run('typeof require + typeof Buffer + typeof process'),
+      'undefinedundefinedundefined',
+    );
+    assert.deepEqual(
+      run('Object.keys(utils.crypto).join()'),
+      'encrypt,decrypt,sign,verify,hmac,hash',
+    );
+    assert.deepEqual(run('Object.keys(utils.jwt).join()'), 'encode,decode');
+  });
+
+  it('decrypt: the docs example (base64 -> BSON.Binary -> decrypt -> text) gives "MongoDB is great!"', () => {
+    const code = `const m = BSON.Binary.createFromBase64(${JSON.stringify(AES_SEALED)});
+      const out = utils.crypto.decrypt("aes", m, ${JSON.stringify(AES_KEY)});
+      [out._bsontype, out.sub_type, out.toString("utf8")]`;
+    assert.deepEqual(run(code), ['Binary', 0, 'MongoDB is great!']);
+  });
+
+  it('encrypt returns a BSON.Binary that decrypt takes back', () => {
+    const code = `const key = ${JSON.stringify(AES_KEY)};
+      const sealed = utils.crypto.encrypt("aes", "MongoDB is great!", key);
+      [sealed instanceof BSON.Binary, sealed.length(), utils.crypto.decrypt("aes", sealed, key).toString("utf8")]`;
+    assert.deepEqual(run(code), [true, 45, 'MongoDB is great!']);
+  });
+
+  it('hmac returns the docs string; hash returns a BSON.Binary of the docs digest, for text or Binary input', () => {
+    assert.equal(
+      run('utils.crypto.hmac("hello!", "super-secret", "sha256", "base64")'),
+      'SUXd6PRMaTXXgBGaGsIHzaDWgTSa6C3D44lRGrvRak0=',
+    );
+    const code = `const h = utils.crypto.hash("sha256", "hello!");
+      const hb = utils.crypto.hash("sha256", BSON.Binary.createFromBase64("aGVsbG8h"));
+      [h instanceof BSON.Binary, h.toString("base64"), hb.toString("base64")]`;
+    const digest = 'zgYJL7lI2f+sfRo3bkBLJrdXW8wR7gWkYV/vT+w6MIs=';
+    assert.deepEqual(run(code), [true, digest, digest]);
+  });
+
+  it('sign returns a BSON.Binary and verify a boolean, with the docs argument orders', () => {
+    const code = `const priv = ${JSON.stringify(DOCS_RSA_PRIVATE)}, pub = ${JSON.stringify(DOCS_RSA_PRIVATE_PUBLIC_HALF)};
+      const s = utils.crypto.sign("rsa", "MongoDB is great!", priv, "pss");
+      const d = utils.crypto.sign("rsa", "MongoDB is great!", priv);
+      [s instanceof BSON.Binary, s.length(), utils.crypto.verify("rsa", "MongoDB is great!", pub, s, "pss"),
+       utils.crypto.verify("rsa", "MongoDB is great!", pub, d), utils.crypto.verify("rsa", "other", pub, s, "pss")]`;
+    assert.deepEqual(run(code), [true, 128, true, true, false]);
+  });
+
+  it('jwt.encode is synchronous and returns the docs token; decode returns the payload, or {header, payload}', () => {
+    const code = `const t = utils.jwt.encode("HS512", ${JSON.stringify(DOCS_CLAIMS)}, "SuperSecret");
+      [t, utils.jwt.decode(t, "SuperSecret", false, ["HS512"]), utils.jwt.decode(t, "SuperSecret", true)]`;
+    const [token, payload, full] = run(code) as [string, unknown, unknown];
+    assert.equal(token, DOCS_JWT);
+    assert.deepEqual(payload, DOCS_CLAIMS);
+    assert.deepEqual(full, {
+      header: { alg: 'HS512', typ: 'JWT' },
+      payload: DOCS_CLAIMS,
+    });
+  });
+
+  it('jwt.encode takes BSON values in the payload as their JSON (ObjectId -> hex string)', () => {
+    const code = `const t = utils.jwt.encode("HS256", { id: new BSON.ObjectId("5f1f1f1f1f1f1f1f1f1f1f1f"), at: new Date(0) }, "s", { kid: "k" });
+      utils.jwt.decode(t, "s", true)`;
+    assert.deepEqual(run(code), {
+      header: { alg: 'HS256', typ: 'JWT', kid: 'k' },
+      payload: { id: '5f1f1f1f1f1f1f1f1f1f1f1f', at: '1970-01-01T00:00:00.000Z' },
+    });
+  });
+
+  it('host failures arrive as Errors of the guest realm with the host message; bad argument types are TypeErrors', () => {
+    const code = (expr: string) =>
+      `try { ${expr}; "no error" } catch (e) { [e instanceof Error, e.name, e.message] }`;
+    assert.deepEqual(
+      run(
+        code(
+          `utils.crypto.decrypt("aes", BSON.Binary.createFromBase64(${JSON.stringify(AES_SEALED)}), "0123456789abcdef")`,
+        ),
+      ),
+      [true, 'Error', 'cipher: message authentication failed'],
+    );
+    const tampered = DOCS_JWT.slice(0, -2) + 'AA';
+    assert.deepEqual(run(code(`utils.jwt.decode(${JSON.stringify(tampered)}, "SuperSecret")`)), [
+      true,
+      'Error',
+      'token signature is invalid: signature is invalid',
+    ]);
+    assert.deepEqual(
+      run(code(`utils.jwt.decode(${JSON.stringify(DOCS_JWT)}, "SuperSecret", false, ["RS256"])`)),
+      [true, 'Error', 'token is unverifiable: signing method HS512 is invalid (accepted: RS256)'],
+    );
+    assert.deepEqual(run(code(`utils.crypto.decrypt("aes", ${JSON.stringify(AES_SEALED)}, "k")`)), [
+      true,
+      'TypeError',
+      'utils.crypto.decrypt: encryptedMessage must be a BSON.Binary, got string',
+    ]);
   });
 });
 
