@@ -8,7 +8,7 @@ import { Double, EJSON, Long } from 'bson';
 import { lineColumnAt } from '../../app/json-file.js';
 import { locateJsonError } from '../../app/json-locate.js';
 import { TriggerboxError } from '../../shared/errors.js';
-import { bsonTypeName, isDocument, storedForm, type Doc } from './engine/bson-values.js';
+import { isDocument, storedForm, type Doc } from './engine/bson-values.js';
 import { checkNamespace } from './engine/engine-state.js';
 import type { Namespace } from './engine/types.js';
 
@@ -54,8 +54,10 @@ function jsonReason(error: unknown): string {
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `a ${bsonTypeName(value)}`;
-  return `a ${typeof value}`;
+  const bsonType = (value as { _bsontype?: unknown } | undefined)?._bsontype;
+  const name =
+    typeof bsonType === 'string' ? bsonType : value instanceof Date ? 'Date' : typeof value;
+  return `${/^[aeiouAEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 /** A parsed JSON value as a document with BSON values, or why not. */

@@ -43,7 +43,9 @@ function lockOwner(dir: string): number | undefined {
 function commandOf(pid: number): string | undefined {
   try {
     const words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    const script = words.findIndex((word) => /triggerbox|bin\.js$/.test(word));
+    const script = words.findIndex(
+      (word) => path.basename(word) === 'triggerbox' || word.endsWith('/cli/bin.js'),
+    );
     const shown = script >= 0 ? ['triggerbox', ...words.slice(script + 1)] : words;
     return shown.length > 0 ? shown.join(' ').slice(0, 120) : undefined;
   } catch {
