@@ -2,6 +2,12 @@ import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from 'node
 import path from 'node:path';
 import { TriggerboxError } from '../shared/errors.js';
 import { findAppRoot, rootConfigIn } from './find-root.js';
+import {
+  checkDataSource,
+  checkTriggerServices,
+  implicitDataSource,
+  isDataSourceService,
+} from './data-sources.js';
 import { isRecord, readJsonFile } from './json-file.js';
 import { isInside, readRegularFile, realDirectory } from './regular-file.js';
 import {
@@ -14,6 +20,7 @@ import {
 import type {
   App,
   AppInfo,
+  DataSourceDef,
   Diagnostic,
   EnvironmentDef,
   FunctionDef,
@@ -73,7 +80,18 @@ export function loadApp(options: LoadAppOptions = {}): LoadedApp {
   const functions = loader.functions();
   const values = loader.values();
   const triggers = loader.triggers(functions);
-  const app: App = { root, configFile, info, environment, functions, values, triggers };
+  const dataSources = loader.dataSources();
+  loader.diagnostics.push(...checkTriggerServices(triggers.values(), dataSources));
+  const app: App = {
+    root,
+    configFile,
+    info,
+    environment,
+    functions,
+    values,
+    triggers,
+    dataSources,
+  };
   return { app, diagnostics: loader.diagnostics, files: loader.files };
 }
 
@@ -350,6 +368,63 @@ class AppLoader {
       values.set(value.name, value);
     }
     return values;
+  }
+
+  /**
+   * `data_sources/<dir>/config.json`, then the MongoDB services of an older export's
+   * `services/<name>/config.json`. An app with no data source file at all gets the implicit
+   * `mongodb-atlas`; one whose files are broken does not (its diagnostics say why).
+   */
+  dataSources(): Map<string, DataSourceDef> {
+    const sources = new Map<string, DataSourceDef>();
+    let files = 0;
+    const add = (file: string, doc: unknown): void => {
+      files++;
+      const source = checkDataSource(doc, file, this.diagnostics);
+      if (source === undefined) return;
+      const previous = sources.get(source.name);
+      if (previous !== undefined) {
+        this.diagnostics.push({
+          severity: 'error',
+          file,
+          jsonPath: '$.name',
+          message: `duplicate data source name '${source.name}' (also in ${previous.file ?? ''})`,
+          hint: 'rename or remove one of the two data sources',
+        });
+        return;
+      }
+      sources.set(source.name, source);
+    };
+    for (const entry of this.list('data_sources')) {
+      const dir = `data_sources/${entry}`;
+      if (entry.startsWith('.') || !this.isFolder(dir)) continue;
+      const file = `${dir}/config.json`;
+      if (!this.present(file)) {
+        this.diagnostics.push({
+          severity: 'warning',
+          file: dir,
+          message: 'this data source folder has no config.json; it was skipped',
+          hint: `add ${file} ({"name", "type": "mongodb-atlas", "config": {"clusterName"}}) or remove the folder`,
+        });
+        continue;
+      }
+      const doc = this.json(file);
+      if (doc === undefined) files++;
+      else add(file, doc);
+    }
+    for (const entry of this.list('services')) {
+      const dir = `services/${entry}`;
+      const file = `${dir}/config.json`;
+      if (entry.startsWith('.') || !this.isFolder(dir) || !this.present(file)) continue;
+      const doc = this.json(file);
+      if (doc === undefined) files++;
+      else if (isDataSourceService(doc)) add(file, doc);
+    }
+    if (files === 0) {
+      const implicit = implicitDataSource();
+      sources.set(implicit.name, implicit);
+    }
+    return sources;
   }
 
   triggers(functions: Map<string, FunctionDef>): Map<string, TriggerDef> {

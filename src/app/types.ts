@@ -63,6 +63,20 @@ export interface TriggerDef {
   config: Record<string, unknown>;
 }
 
+/** A data source: a name `context.services.get()` answers to (SPEC section 3b). */
+export interface DataSourceDef {
+  /** The name functions pass to `context.services.get()`. */
+  name: string;
+  /** `mongodb-atlas` (a cluster), `datalake` (a federated database instance), `mongodb` ... */
+  type: string;
+  /** `config.clusterName` (`config.dataLakeName` for a datalake), when the file names one. */
+  clusterName: string | undefined;
+  /** `data_sources/<dir>/config.json` or `services/<name>/config.json`; absent when implicit. */
+  file: string | undefined;
+  /** True for the `mongodb-atlas` an app that defines no data source gets. */
+  implicit: boolean;
+}
+
 export interface AppInfo {
   id: string;
   clientAppId: string;
@@ -82,6 +96,11 @@ export interface App {
   functions: Map<string, FunctionDef>;
   values: Map<string, ValueDef>;
   triggers: Map<string, TriggerDef>;
+  /**
+   * Data sources by name. Every one is served by the app's one local database; never empty: an
+   * app that defines none gets an implicit `mongodb-atlas`.
+   */
+  dataSources: Map<string, DataSourceDef>;
 }
 
 export interface LoadedApp {

@@ -411,6 +411,102 @@ function parser(io: CliIO, select: Select): Argv {
           );
         }),
     )
+    .command('db', "the app's local database (.triggerbox/db) and its data sources", (y) =>
+      y
+        .command(['list', 'ls'], 'list databases, collections and document counts', {}, (argv) =>
+          select(async () => (await import('./commands/db.js')).listDatabase(globals(argv), io)),
+        )
+        .command('sources', 'list the data sources context.services.get() answers to', {}, (argv) =>
+          select(async () => (await import('./commands/db.js')).listSources(globals(argv), io)),
+        )
+        .command(
+          'import',
+          'insert the documents of a file (JSON/EJSON array, or one per line): all or none',
+          (c) =>
+            c
+              .option('ns', { type: 'string', demandOption: true, describe: 'database.collection' })
+              .option('file', {
+                type: 'string',
+                demandOption: true,
+                describe: 'the documents file, or - for stdin',
+              })
+              .option('drop', { type: 'boolean', describe: 'replace the collection' }),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/db.js')).importData(
+                { ...globals(argv), ns: argv.ns, file: argv.file, drop: argv.drop },
+                io,
+              ),
+            ),
+        )
+        .command(
+          'export',
+          'print a collection as canonical Extended JSON, one document per line (as mongoexport)',
+          (c) =>
+            c
+              .option('ns', { type: 'string', demandOption: true, describe: 'database.collection' })
+              .option('out', { type: 'string', describe: 'write to this file (replaced)' })
+              .option('array', { type: 'boolean', describe: 'one JSON array instead of lines' }),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/db.js')).exportData(
+                { ...globals(argv), ns: argv.ns, out: argv.out, array: argv.array },
+                io,
+              ),
+            ),
+        )
+        .command(
+          'find',
+          'print the documents of a collection that match a filter',
+          (c) =>
+            c
+              .option('ns', { type: 'string', demandOption: true, describe: 'database.collection' })
+              .option('filter', { type: 'string', describe: 'a query (Extended JSON)' })
+              .option('projection', { type: 'string', describe: 'fields to show (Extended JSON)' })
+              .option('sort', { type: 'string', describe: 'sort order, e.g. \'{"total": -1}\'' })
+              .option('limit', {
+                type: 'number',
+                describe: 'at most this many documents (default 20; 0: all)',
+              }),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/db.js')).findData(
+                {
+                  ...globals(argv),
+                  ns: argv.ns,
+                  filter: argv.filter,
+                  projection: argv.projection,
+                  sort: argv.sort,
+                  limit: argv.limit,
+                },
+                io,
+              ),
+            ),
+        )
+        .command(
+          'reset',
+          'delete one collection (--ns) or the whole local database (asks first; -y skips)',
+          (c) => c.option('ns', { type: 'string', describe: 'only this database.collection' }),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/db.js')).resetData(
+                { ...globals(argv), ns: argv.ns, yes: argv['yes'] as boolean | undefined },
+                io,
+              ),
+            ),
+        )
+        .command(
+          'seed',
+          'load .triggerbox/seed/<db>/<coll>.json, replacing those collections',
+          {},
+          (argv) =>
+            select(async () => (await import('./commands/db.js')).seedData(globals(argv), io)),
+        )
+        .demandCommand(
+          1,
+          'name a db subcommand: list, sources, import, export, find, reset or seed',
+        ),
+    )
     .command('validate', 'check the app directory and report every problem', {}, (argv) =>
       select(async () => (await import('./commands/validate.js')).validate(globals(argv), io)),
     )
@@ -463,6 +559,13 @@ const COMMANDS = new Set([
   'trigger fire',
   'dev',
   'validate',
+  'db list',
+  'db sources',
+  'db import',
+  'db export',
+  'db find',
+  'db reset',
+  'db seed',
 ]);
 
 /** The command words of argv (`functions ls` -> ['function', 'list']), flags and values left out. */

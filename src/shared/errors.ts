@@ -68,7 +68,19 @@ export type ErrorCode =
   /** The store was used after close(), or a write could not be made durable. */
   | 'MongoStoreClosed'
   /** A query, projection or pipeline holds $function, $where or $accumulator: refused, never run. */
-  | 'QueryCodeOperator';
+  | 'QueryCodeOperator'
+  /** `--ns` (or a seed file's name) is not `<database>.<collection>` with valid names. */
+  | 'DbNamespaceInvalid'
+  /** Documents to import, seed or filter by are not JSON/Extended JSON documents (line, column). */
+  | 'DbInputMalformed'
+  /** A document file (--file, --out, a seed) is not a readable regular file. */
+  | 'DbFileUnreadable'
+  /** `.triggerbox` or `.triggerbox/db` is not a real folder of the app. */
+  | 'DbFolderInvalid'
+  /** A command that deletes data had no terminal to ask on and no -y/--yes. */
+  | 'DbConfirmationRequired'
+  /** `db seed` found no `.triggerbox/seed/<db>/<coll>.json` file. */
+  | 'DbSeedsMissing';
 
 export interface ErrorOptions {
   /** How to fix it, shown after the message. */

@@ -8,3 +8,32 @@ export { EmbeddedEngine, type OpenEngineOptions } from './engine/embedded-engine
 export { MongoError, isMongoError, MongoCodes } from './engine/errors.js';
 export { describeUpdate } from './engine/change-events.js';
 export type * from './engine/types.js';
+export {
+  openAppDatabase,
+  importDocuments,
+  exportDocuments,
+  findDocuments,
+  listCollections,
+  resetDatabase,
+  findSeedFiles,
+  seedDatabase,
+  seedIfEmpty,
+  DB_DIR,
+  SEED_DIR,
+  type OpenAppDatabaseOptions,
+  type ImportOptions,
+  type ImportResult,
+  type ExportOptions,
+  type FindOptions,
+  type CollectionSummary,
+  type SeedFile,
+  type SeedResult,
+} from './data.js';
+export {
+  parseNamespace,
+  parseDocuments,
+  parseDocumentArgument,
+  canonicalLine,
+  readableDocument,
+  type ParsedDocument,
+} from './data-text.js';
