@@ -18,6 +18,7 @@ import {
 } from '../runtime/runner.js';
 import { functionSyntaxDiagnostic } from '../runtime/syntax.js';
 import { openSecretStore } from '../secrets/store.js';
+import { builtinServices } from '../services/builtin.js';
 import { messageOf, TriggerboxError } from '../shared/errors.js';
 import { didYouMean } from '../shared/suggest.js';
 import { Scheduler, type Clock } from '../triggers/scheduler.js';
@@ -120,6 +121,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
       timeoutMs: options.timeoutMs,
       memoryMb: options.memoryMb,
+      services: builtinServices(),
     });
     if (options.schedules !== false) {
       this.scheduler = new Scheduler({

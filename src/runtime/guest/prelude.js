@@ -4,6 +4,8 @@
 // host capabilities that the host passes to __tb_init. Nothing host-provided stays reachable from
 // function code: the capabilities live only in this closure, and __tb_init deletes itself.
 import { atob, btoa, TextDecoder, TextEncoder } from './text-codec.js';
+// Each service's guest wrapper: plain functions over callHostSync/callHostAsync and BSON.
+import { createHttp } from '../../services/http/guest.js';
 
 /**
  * @typedef {import('./guest.js').SyncHost} SyncHost
@@ -128,28 +130,33 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
   }
   /**
    * A synchronous op of a host service ('<service>.<op>'): the isolate waits for the parent.
+   * `R` is what the service's wrapper expects back (the op and its wrapper agree on the data).
+   * @template [R=TransferData]
    * @param {string} op
    * @param {TransferData} data
-   * @returns {TransferData}
+   * @returns {R}
    */
   function callHostSync(op, data) {
-    return unwrap(
-      hostRef.applySyncPromise(undefined, ['service', op, data], { arguments: { copy: true } }),
+    return /** @type {R} */ (
+      unwrap(
+        hostRef.applySyncPromise(undefined, ['service', op, data], { arguments: { copy: true } }),
+      )
     );
   }
   /**
    * An asynchronous op of a host service: the parent serves it while the function runs on; it is
    * cancelled when the call ends, and counts against the call's async operations in flight.
+   * @template [R=TransferData]
    * @param {string} op
    * @param {TransferData} data
-   * @returns {Promise<TransferData>}
+   * @returns {Promise<R>}
    */
   async function callHostAsync(op, data) {
     const reply = await hostRef.apply(undefined, ['serviceAsync', op, data], {
       arguments: { copy: true },
       result: { promise: true, copy: true },
     });
-    return unwrap(reply);
+    return /** @type {R} */ (unwrap(reply));
   }
 
   // Never throws, whatever `value` is (a Symbol, an object whose toString throws, a Proxy).
@@ -550,15 +557,22 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
       return loadFunction(String(name)).apply(undefined, args);
     },
   };
-  /** @param {string} what */
-  const notEmulated = (what) => () => {
-    throw guestError('FunctionExecutionError', `${what} is not emulated by triggerbox yet`);
+  // BSON and EJSON reach the services' wrappers through getters, so that creating them does not
+  // load the bson bundle (about 4 ms a context): only a call that uses them does.
+  const lazyBSON = {
+    get Binary() {
+      return loadLibs().BSON.Binary;
+    },
   };
-  /** @type {Record<string, () => never>} */
-  const http = {};
-  for (const method of ['get', 'post', 'put', 'patch', 'delete', 'head']) {
-    http[method] = notEmulated(`context.http.${method}`);
-  }
+  const lazyEJSON = {
+    /**
+     * @param {unknown} value
+     * @param {{ relaxed?: boolean }} [options]
+     * @returns {string}
+     */
+    stringify: (value, options) => loadLibs().BSON.EJSON.stringify(value, options),
+  };
+  const http = createHttp(callHostAsync, lazyBSON, lazyEJSON);
   /** @type {{ user: unknown, request: unknown, runningAsSystem: () => boolean, [key: string]: unknown }} */
   const context = {
     values,
