@@ -1,4 +1,10 @@
 /** The public library API of triggerbox: the only barrel. */
+import {
+  createRunner as createBareRunner,
+  type FunctionRunner,
+  type RunnerOptions,
+} from './runtime/runner.js';
+import { builtinServices } from './services/builtin.js';
 export { loadApp, formatDiagnostic, type LoadAppOptions } from './app/load-app.js';
 export { findAppRoot } from './app/find-root.js';
 export type {
@@ -12,7 +18,6 @@ export type {
   ValueDef,
 } from './app/types.js';
 export {
-  createRunner,
   FunctionRunner,
   FunctionExecutionFailure,
   DEFAULT_MEMORY_MB,
@@ -28,6 +33,23 @@ export {
   type UserObject,
 } from './runtime/runner.js';
 export type { ExecutionErrorCode, LogLine } from './runtime/protocol.js';
+export type {
+  HostService,
+  ServiceCall,
+  ServiceOp,
+  ServiceOpMode,
+} from './runtime/boundary/services.js';
+export type { TransferData } from './runtime/boundary/host-ops.js';
+export { builtinServices };
+export { httpService } from './services/http/service.js';
+
+/**
+ * A FunctionRunner wired to the built-in host services (context.http), unless `services` gives
+ * the list; as `triggerbox function run` and `dev` make it.
+ */
+export function createRunner(options: RunnerOptions): FunctionRunner {
+  return createBareRunner({ ...options, services: options.services ?? builtinServices() });
+}
 export type { ValueTraceEntry } from './runtime/value-trace.js';
 export { scanDependencies } from './runtime/bundle.js';
 export { checkApp as validateApp } from './runtime/check-app.js';

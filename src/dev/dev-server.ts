@@ -17,6 +17,7 @@ import {
   type FunctionRunner,
 } from '../runtime/runner.js';
 import { openSecretStore } from '../secrets/store.js';
+import { builtinServices } from '../services/builtin.js';
 import { messageOf, TriggerboxError } from '../shared/errors.js';
 import { didYouMean } from '../shared/suggest.js';
 import { Scheduler, type Clock } from '../triggers/scheduler.js';
@@ -137,6 +138,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
       timeoutMs: options.timeoutMs,
       memoryMb: options.memoryMb,
+      services: builtinServices(),
     });
     if (options.schedules !== false) {
       this.scheduler = new Scheduler({

@@ -1,4 +1,5 @@
 /** Messages between the runner (parent process) and the sandbox process (worker.ts). */
+import type { OpReply, ParentOpName, ParentOps } from './boundary/host-ops.js';
 
 export type ExecutionErrorCode =
   | 'FunctionExecutionError'
@@ -59,7 +60,8 @@ export type ParentMessage =
   | { type: 'init'; limits: SandboxLimits }
   | { type: 'app'; app: AppPayload }
   | CallRequest
-  | { type: 'reply'; id: number; ok: boolean; value?: string; error?: string };
+  /** The answer to an `op` message: never a rejection, whatever the op did. */
+  | { type: 'opReply'; id: number; reply: OpReply<unknown> };
 
 export interface LogLine {
   level: 'log' | 'info' | 'debug' | 'warn' | 'error';
@@ -91,12 +93,16 @@ export type ChildMessage =
   /** A context.values.get call, with the `file:line:column` that made it (--trace-values). */
   | { type: 'trace'; id: number; name: string; where: string }
   | { type: 'done'; id: number; outcome: CallOutcome }
-  /** The sandbox asks the parent for something only the parent has (secrets, package bundles). */
-  | {
-      type: 'ask';
-      id: number;
-      callId: number;
-      what: 'secret' | 'package';
-      name: string;
-      where: string;
-    };
+  /** A `parent` op of host-ops.ts, for the call `callId`: what only the parent has or does. */
+  | ParentOpRequest;
+
+/** One `op` message per op of the ParentOps table, with that op's argument type. */
+export type ParentOpRequest = {
+  [K in ParentOpName]: {
+    type: 'op';
+    id: number;
+    callId: number;
+    op: K;
+    arg: ParentOps[K]['arg'];
+  };
+}[ParentOpName];

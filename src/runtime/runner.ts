@@ -7,6 +7,8 @@ import { TriggerboxError, type ErrorOptions } from '../shared/errors.js';
 import { silentLog, type Log } from '../shared/log.js';
 import { didYouMean } from '../shared/suggest.js';
 import type { SourceMap } from 'node:module';
+import type { ParentOpName, ParentOps, TransferData } from './boundary/host-ops.js';
+import { SERVICE_NAME, type HostService, type ServiceOp } from './boundary/services.js';
 import { bundlePackage, mapPackageFrames, type PackageBundle } from './bundle.js';
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
@@ -42,6 +44,12 @@ export interface RunnerOptions {
   timeoutMs?: number | undefined;
   /** Memory limit of one call's isolate, default 350 MB (the platform's). */
   memoryMb?: number | undefined;
+  /**
+   * Host services the functions reach through the op table (runtime/boundary/host-ops.ts):
+   * `context.http` is the 'http' service. The library's createRunner (src/index.ts) passes the
+   * built-in ones unless given a list; none here means none.
+   */
+  services?: readonly HostService[] | undefined;
 }
 
 export interface ExecuteOptions {
@@ -138,6 +146,7 @@ export class FunctionRunner {
   private readonly mask = new SecretMask();
   private readonly log: Log;
   private readonly timeoutMs: number;
+  private readonly services: ReadonlyMap<string, HostService>;
   private packages = new Map<string, Promise<PackageBundle>>();
   /** Source maps of the package bundles, to map stack frames in package code. */
   private readonly packageMaps = new Map<string, SourceMap | undefined>();
@@ -149,6 +158,7 @@ export class FunctionRunner {
     this.secrets = typeof secrets === 'function' ? { resolve: secrets } : secrets;
     this.log = options.log ?? silentLog;
     this.timeoutMs = timeoutOption(options.timeoutMs, DEFAULT_TIMEOUT_MS);
+    this.services = servicesOption(options.services);
     const memoryMb = memoryOption(options.memoryMb);
     this.sandbox = new SandboxProcess({ memoryMb });
     this.payload = this.buildPayload();
@@ -279,8 +289,7 @@ export class FunctionRunner {
           secretNames ??= this.knownSecretNames();
           valueTrace.push(traceValueGet(this.app, valueName, where, secretNames));
         },
-        onAsk: (what, askedName, where) =>
-          what === 'secret' ? this.resolveSecret(askedName) : this.bundle(askedName, where),
+        onOp: (op, arg, signal) => this.serveOp(op, arg, { signal, functionName: name }),
       },
     );
     const stats = { durationMs: outcome.durationMs };
@@ -391,24 +400,65 @@ export class FunctionRunner {
     return { ...result, trigger: name, event: argument };
   }
 
-  private async resolveSecret(
-    valueName: string,
-  ): Promise<{ ok: boolean; value?: string; error?: string }> {
+  /** The parent's half of the `parent` ops of host-ops.ts; a throw is the op's failure. */
+  private serveOp<K extends ParentOpName>(
+    op: K,
+    arg: ParentOps[K]['arg'],
+    call: { signal: AbortSignal; functionName: string },
+  ): Promise<ParentOps[K]['result']> {
+    const ops: {
+      [Op in ParentOpName]: (arg: ParentOps[Op]['arg']) => Promise<ParentOps[Op]['result']>;
+    } = {
+      secret: ({ valueName }) => this.resolveSecret(valueName),
+      package: ({ spec, where }) => this.bundle(spec, where),
+      service: ({ op: serviceOp, mode, data }) => this.runService(serviceOp, mode, data, call),
+    };
+    return (ops[op] as (arg: ParentOps[K]['arg']) => Promise<ParentOps[K]['result']>)(arg);
+  }
+
+  private async resolveSecret(valueName: string): Promise<string> {
     const value = this.app.values.get(valueName);
     if (value === undefined || value.kind !== 'secret') {
-      return { ok: false, error: `value '${valueName}' is not linked to a secret` };
+      throw new Error(`value '${valueName}' is not linked to a secret`);
     }
     try {
       const secret = await this.secrets.resolve(value.secretName);
       this.mask.add(secret);
-      return { ok: true, value: secret };
+      return secret;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      return {
-        ok: false,
-        error: `context.values.get('${valueName}'): value '${valueName}' (${value.file}) is linked to secret '${value.secretName}', which cannot be resolved: ${reason}`,
-      };
+      throw new Error(
+        `context.values.get('${valueName}'): value '${valueName}' (${value.file}) is linked to secret '${value.secretName}', which cannot be resolved: ${reason}`,
+      );
     }
+  }
+
+  /** A host service op ('<service>.<op>'), run with the call's signal. */
+  private async runService(
+    op: string,
+    mode: 'sync' | 'async',
+    data: TransferData,
+    call: { signal: AbortSignal; functionName: string },
+  ): Promise<TransferData> {
+    const dot = op.indexOf('.');
+    const serviceName = dot < 0 ? op : op.slice(0, dot);
+    const service = this.services.get(serviceName);
+    if (service === undefined) {
+      throw new Error(
+        `${op}: this runner has no '${serviceName}' service (createRunner({services}) was given ${[...this.services.keys()].map((n) => `'${n}'`).join(', ') || 'none'})`,
+      );
+    }
+    const opName = op.slice(dot + 1);
+    const spec: ServiceOp<never, unknown> | undefined = Object.hasOwn(service.ops, opName)
+      ? service.ops[opName]
+      : undefined;
+    if (spec === undefined) throw new Error(`${op}: the '${serviceName}' service has no such op`);
+    if (spec.mode !== mode) {
+      throw new Error(
+        `${op} is ${spec.mode === 'sync' ? 'synchronous' : 'asynchronous'}: its guest wrapper must call it with callHost${spec.mode === 'sync' ? 'Sync' : 'Async'}`,
+      );
+    }
+    return (await spec.run(data as never, call)) as TransferData;
   }
 
   private knownSecretNames(): Set<string> | undefined {
@@ -419,10 +469,7 @@ export class FunctionRunner {
     }
   }
 
-  private async bundle(
-    spec: string,
-    where: string,
-  ): Promise<{ ok: boolean; value?: string; error?: string }> {
+  private async bundle(spec: string, where: string): Promise<string> {
     let pending = this.packages.get(spec);
     if (pending === undefined) {
       pending = bundlePackage(this.app.root, spec, where);
@@ -431,7 +478,8 @@ export class FunctionRunner {
     const bundle = await pending;
     if (!bundle.ok) this.packages.delete(spec);
     else this.packageMaps.set(spec, bundle.map);
-    return bundle.ok ? { ok: true, value: bundle.code } : { ok: false, error: bundle.error };
+    if (!bundle.ok) throw new Error(bundle.error);
+    return bundle.code;
   }
 
   /**
@@ -467,6 +515,25 @@ function syntaxErrorText(file: string, source: string): string | null {
   return problem === undefined
     ? null
     : `${file}:${problem.line}:${problem.column}: ${problem.message}`;
+}
+
+function servicesOption(
+  services: readonly HostService[] | undefined,
+): ReadonlyMap<string, HostService> {
+  const byName = new Map<string, HostService>();
+  for (const service of services ?? []) {
+    const bad = [service.name, ...Object.keys(service.ops)].find((n) => !SERVICE_NAME.test(n));
+    if (bad !== undefined || byName.has(service.name)) {
+      throw new TriggerboxError(
+        'InvalidInput',
+        bad !== undefined
+          ? `services: '${bad}' (service '${service.name}') is not a valid name: a JavaScript identifier, as in 'http.request'`
+          : `services: two services are named '${service.name}'`,
+      );
+    }
+    byName.set(service.name, service);
+  }
+  return byName;
 }
 
 function timeoutOption(value: number | undefined, fallback: number): number {

@@ -4,6 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { OpReply, ParentOpName, ParentOps } from './boundary/host-ops.js';
 import type {
   AppPayload,
   CallOutcome,
@@ -11,6 +12,7 @@ import type {
   ChildMessage,
   LogLine,
   ParentMessage,
+  ParentOpRequest,
   SandboxLimits,
 } from './protocol.js';
 
@@ -62,12 +64,16 @@ function setRef(child: ChildProcess, ref: boolean): void {
 export interface CallHandlers {
   onLog(line: LogLine): void;
   onTrace(name: string, where: string): void;
-  /** Requests for what only the parent has (secrets, package bundles). Must not reject. */
-  onAsk(
-    what: 'secret' | 'package',
-    name: string,
-    where: string,
-  ): Promise<{ ok: boolean; value?: string; error?: string }>;
+  /**
+   * Serves a `parent` op of the call (a secret, a package bundle, a host service op). A throw or
+   * rejection becomes the op's failure. `signal` is aborted when the call settles, whatever
+   * ended it (done, time limit, crash, dispose): ops still running must stop then.
+   */
+  onOp<K extends ParentOpName>(
+    op: K,
+    arg: ParentOps[K]['arg'],
+    signal: AbortSignal,
+  ): Promise<ParentOps[K]['result']>;
 }
 
 interface Pending {
@@ -76,6 +82,8 @@ interface Pending {
   resolve(outcome: CallOutcome): void;
   watchdog: NodeJS.Timeout;
   started: number;
+  /** Aborted when the call settles: cancels what the call's ops started in this process. */
+  ops: AbortController;
 }
 
 export class SandboxProcess {
@@ -103,7 +111,7 @@ export class SandboxProcess {
     child.stderr?.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-2000);
     });
-    child.on('message', (message: ChildMessage) => this.onMessage(message));
+    child.on('message', (message: ChildMessage) => this.onMessage(child, message));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     child.on('error', () => {
       /* 'exit' follows and fails what was in flight */
@@ -140,6 +148,7 @@ export class SandboxProcess {
         resolve,
         watchdog,
         started: performance.now(),
+        ops: new AbortController(),
       });
       this.updateRef();
       this.post(full);
@@ -161,11 +170,12 @@ export class SandboxProcess {
     if (pending === undefined) return;
     this.pending.delete(id);
     clearTimeout(pending.watchdog);
+    pending.ops.abort(new Error(`the call of '${pending.request.name}' ended`));
     pending.resolve(outcome);
     this.updateRef();
   }
 
-  private onMessage(message: ChildMessage): void {
+  private onMessage(child: ChildProcess, message: ChildMessage): void {
     switch (message.type) {
       case 'log':
         this.pending.get(message.id)?.handlers.onLog(message.line);
@@ -176,16 +186,29 @@ export class SandboxProcess {
       case 'done':
         this.settle(message.id, message.outcome);
         break;
-      case 'ask': {
-        const pending = this.pending.get(message.callId);
-        const answer = pending
-          ? pending.handlers.onAsk(message.what, message.name, message.where)
-          : Promise.resolve({ ok: false, error: 'the call is no longer running' });
-        void answer.then((reply) => this.post({ type: 'reply', id: message.id, ...reply }));
+      case 'op':
+        // Op ids are per sandbox process: a reply never goes to the process that replaced it.
+        void this.serveOp(message).then((reply) => {
+          if (this.child === child) child.send({ type: 'opReply', id: message.id, reply });
+        });
         break;
-      }
       case 'ready':
         break;
+    }
+  }
+
+  /** Never rejects: whatever the op does, the sandbox process gets a reply. */
+  private async serveOp(message: ParentOpRequest): Promise<OpReply<unknown>> {
+    const pending = this.pending.get(message.callId);
+    const signal = pending?.ops.signal;
+    if (pending === undefined || signal === undefined || signal.aborted) {
+      return { ok: false, error: { name: 'Error', message: 'the call is no longer running' } };
+    }
+    try {
+      const value = await pending.handlers.onOp(message.op, message.arg as never, signal);
+      return { ok: true, value };
+    } catch (error) {
+      return { ok: false, error: wireError(error) };
     }
   }
 
@@ -256,6 +279,11 @@ export class SandboxProcess {
       child.kill('SIGKILL');
     }
   }
+}
+
+function wireError(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
 }
 
 function lastLine(text: string): string {

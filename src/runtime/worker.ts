@@ -7,6 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeSync } from 'node:fs';
 import type IsolatedVm from 'isolated-vm';
+import { HOST_OPS, MAX_ASYNC_OPS } from './boundary/host-ops.js';
+import type {
+  AsyncOpName,
+  BlockingOpName,
+  HostOps,
+  OpReply,
+  ParentOpName,
+  ParentOps,
+  SyncOpName,
+} from './boundary/host-ops.js';
 import { loadIsolatedVm } from './isolated-vm.js';
 import { OUTPUT_CAPS } from './protocol.js';
 import type {
@@ -91,6 +101,8 @@ interface ActiveCall {
   timers: Map<number, NodeJS.Timeout>;
   /** A timer callback can still be queued in the isolate after the call: the lane is not reused. */
   usedTimers: boolean;
+  /** `async` ops in flight (their replies still to come); with timers, capped at MAX_ASYNC_OPS. */
+  pendingOps: number;
   logChars: number;
   logLines: number;
   /** Set when the call broke a per-call cap: the call fails with this message. */
@@ -107,25 +119,44 @@ interface Slot {
   entry: Reference<(...args: unknown[]) => unknown>;
 }
 
-let nextAskId = 1;
-const pendingAsks = new Map<
-  number,
-  (reply: { ok: boolean; value?: string; error?: string }) => void
->();
+let nextOpId = 1;
+const pendingParentOps = new Map<number, (reply: OpReply<unknown>) => void>();
 
-/** Asks the parent for a secret or a package bundle. Never rejects (isolated-vm issues 314, 417). */
-function ask(
+/** Has the parent serve an op (protocol.ts `op`). Never rejects (isolated-vm issues 314, 417). */
+function askParent<K extends ParentOpName>(
   callId: number,
-  what: 'secret' | 'package',
-  name: string,
-  where: string,
-): Promise<{ ok: boolean; value?: string; error?: string }> {
-  const id = nextAskId++;
+  op: K,
+  arg: ParentOps[K]['arg'],
+): Promise<OpReply<ParentOps[K]['result']>> {
+  const id = nextOpId++;
   return new Promise((resolve) => {
-    pendingAsks.set(id, resolve);
-    send({ type: 'ask', id, callId, what, name, where });
+    pendingParentOps.set(id, resolve as (reply: OpReply<unknown>) => void);
+    send({ type: 'op', id, callId, op, arg } as ChildMessage);
   });
 }
+
+function failure(message: string): { ok: false; error: { name: string; message: string } } {
+  return { ok: false, error: { name: 'Error', message } };
+}
+
+/** Timers and async ops a call has in flight: the platform allows MAX_ASYNC_OPS. */
+function asyncOpsInFlight(call: ActiveCall): number {
+  return call.timers.size + call.pendingOps;
+}
+
+function tooManyAsyncOps(what: string): string {
+  return `${what}: the function has ${MAX_ASYNC_OPS} asynchronous operations in flight (timers and requests), App Services' limit per call: await some before starting more`;
+}
+
+/** The sandbox process's half of the `sync` ops of host-ops.ts. */
+type SyncOps = { [K in SyncOpName]: (...args: HostOps[K]['args']) => HostOps[K]['result'] };
+/** Its half of the `parent` ops: checks, bookkeeping, then the IPC round trip. */
+type ParentOpHandlers = {
+  [K in BlockingOpName | AsyncOpName]: (
+    call: ActiveCall,
+    ...args: HostOps[K]['args']
+  ) => Promise<OpReply<HostOps[K]['result']>>;
+};
 
 /** One isolate. It runs one call at a time, each in a fresh context. */
 class Lane {
@@ -139,7 +170,7 @@ class Lane {
   private prelude: IsolatedVm.Script | undefined;
   /** Two host handles per isolate, shared by its contexts (cheaper than a set per context). */
   private readonly syncHost: IsolatedVm.Callback;
-  private readonly asyncHost: Reference;
+  private readonly hostRef: Reference;
 
   constructor() {
     this.isolate = new ivm.Isolate({
@@ -151,102 +182,144 @@ class Lane {
         process.kill(process.pid, 'SIGKILL');
       },
     });
-    this.syncHost = new ivm.Callback((op: string, a: unknown, b: unknown, c: unknown) =>
-      this.onSync(op, a, b, c),
-    );
-    // Must never reject (isolated-vm issues 314, 417): failures travel as {ok: false} JSON.
-    this.asyncHost = new ivm.Reference(async (op: string, name: string, where: string) => {
+    this.syncHost = new ivm.Callback((op: string, ...args: unknown[]) => this.onSync(op, args));
+    // Must never reject (isolated-vm issues 314, 417): failures travel as {ok: false} replies.
+    this.hostRef = new ivm.Reference(async (op: string, ...args: unknown[]) => {
+      const spec = Object.hasOwn(HOST_OPS, op) ? HOST_OPS[op as keyof typeof HOST_OPS] : undefined;
       const call = this.slot?.call;
-      if (call === undefined) return JSON.stringify({ ok: false, error: 'no call in progress' });
-      if (op === 'secret') {
-        const reply = await ask(call.request.id, 'secret', name, '');
-        return JSON.stringify(
-          reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error },
+      let reply: OpReply<unknown>;
+      if (spec === undefined || spec.site !== 'parent') {
+        reply = failure(`unknown host operation '${op}'`);
+      } else if (call === undefined) {
+        reply = failure('no call in progress');
+      } else {
+        const handler = this.parentOps[op as keyof ParentOpHandlers] as (
+          call: ActiveCall,
+          ...args: unknown[]
+        ) => Promise<OpReply<unknown>>;
+        reply = await handler(call, ...args).catch((error: unknown) =>
+          failure(error instanceof Error ? error.message : String(error)),
         );
       }
-      if (!packages.has(name)) {
-        const reply = await ask(call.request.id, 'package', name, where);
-        if (!reply.ok) return JSON.stringify({ ok: false, error: reply.error });
-        packages.set(name, new CachedScript(reply.value ?? '', `functions/node_modules/${name}`));
-      }
-      return JSON.stringify({ ok: true });
+      // applySyncPromise takes only transferable results: a copy made here, released on arrival.
+      return spec?.mode === 'blocking'
+        ? new ivm.ExternalCopy(reply).copyInto({ release: true })
+        : reply;
     });
   }
 
-  private onSync(op: string, a: unknown, b: unknown, c: unknown): unknown {
-    const slot = this.slot;
-    const call = slot?.call;
-    const current = app;
-    switch (op) {
-      case 'log': {
-        if (call === undefined || slot === undefined || call.failure !== undefined)
-          return undefined;
-        // The prelude already cut the line to OUTPUT_CAPS.logLineChars (plus its marker).
-        const message = String(b).slice(0, OUTPUT_CAPS.logLineChars + 200);
-        call.logChars += message.length;
-        call.logLines++;
-        if (call.logChars > OUTPUT_CAPS.logCallChars || call.logLines > OUTPUT_CAPS.logCallLines) {
-          call.failure =
-            call.logLines > OUTPUT_CAPS.logCallLines
-              ? `the function's log output went past ${OUTPUT_CAPS.logCallLines} log lines in one call (triggerbox's cap per call; App Services keeps 25): log less, or log a summary`
-              : `the function's log output went past ${OUTPUT_CAPS.logCallLabel} in one call (triggerbox's cap per call; App Services keeps 25 lines of 512 bytes): log less, or log a summary`;
-          // End the call now: a function that catches errors could otherwise keep on logging.
-          setImmediate(() => slot.lane.dispose());
-          return undefined;
-        }
-        send({ type: 'log', id: call.request.id, line: { level: a as LogLine['level'], message } });
-        return undefined;
-      }
-      case 'trace':
-        if (call)
-          send({
-            type: 'trace',
-            id: call.request.id,
-            name: String(a).slice(0, 1000),
-            where: String(b).slice(0, 1000),
-          });
-        return undefined;
-      case 'source': {
-        const fn = current?.functions[String(a)];
-        return fn === undefined ? null : [fn.file, fn.source, fn.syntaxError];
-      }
-      case 'value':
-        return current?.values[String(a)] ?? null;
-      case 'libs':
-        if (slot) {
-          this.libs ??= libsScript.compile(this.isolate);
-          this.libs.runSync(slot.context);
-        }
-        return undefined;
-      case 'package':
-        if (slot) this.runPackage(String(a), slot.context);
-        return undefined;
-      case 'timer': {
-        if (call === undefined || slot === undefined) return undefined;
-        const id = Number(a);
-        const repeat = Boolean(c);
-        call.usedTimers = true;
-        const fire = (): void => {
-          if (!repeat) call.timers.delete(id);
-          if (slot.call === call) slot.entry.applyIgnored(undefined, ['fire', id]);
-        };
-        call.timers.set(id, repeat ? setInterval(fire, Number(b)) : setTimeout(fire, Number(b)));
-        return undefined;
-      }
-      case 'clearTimer': {
-        const timer = call?.timers.get(Number(a));
-        if (timer !== undefined) {
-          clearTimeout(timer);
-          call?.timers.delete(Number(a));
-        }
-        return undefined;
-      }
-      case 'random':
-        return new Uint8Array(randomBytes(Math.min(65536, Number(a) || 0)));
-      default:
-        throw new Error(`unknown host operation '${op}'`);
-    }
+  private onSync(op: string, args: unknown[]): unknown {
+    if (!Object.hasOwn(this.syncOps, op)) throw new Error(`unknown host operation '${op}'`);
+    const handler = this.syncOps[op as SyncOpName] as (...args: unknown[]) => unknown;
+    return handler(...args);
   }
+
+  private readonly syncOps: SyncOps = {
+    log: (level, text) => {
+      const slot = this.slot;
+      const call = slot?.call;
+      if (call === undefined || slot === undefined || call.failure !== undefined) return undefined;
+      // The prelude already cut the line to OUTPUT_CAPS.logLineChars (plus its marker).
+      const message = String(text).slice(0, OUTPUT_CAPS.logLineChars + 200);
+      call.logChars += message.length;
+      call.logLines++;
+      if (call.logChars > OUTPUT_CAPS.logCallChars || call.logLines > OUTPUT_CAPS.logCallLines) {
+        call.failure =
+          call.logLines > OUTPUT_CAPS.logCallLines
+            ? `the function's log output went past ${OUTPUT_CAPS.logCallLines} log lines in one call (triggerbox's cap per call; App Services keeps 25): log less, or log a summary`
+            : `the function's log output went past ${OUTPUT_CAPS.logCallLabel} in one call (triggerbox's cap per call; App Services keeps 25 lines of 512 bytes): log less, or log a summary`;
+        // End the call now: a function that catches errors could otherwise keep on logging.
+        setImmediate(() => slot.lane.dispose());
+        return undefined;
+      }
+      send({
+        type: 'log',
+        id: call.request.id,
+        line: { level: level as LogLine['level'], message },
+      });
+      return undefined;
+    },
+    trace: (name, where) => {
+      const call = this.slot?.call;
+      if (call)
+        send({
+          type: 'trace',
+          id: call.request.id,
+          name: String(name).slice(0, 1000),
+          where: String(where).slice(0, 1000),
+        });
+    },
+    source: (name) => {
+      const fn = app?.functions[String(name)];
+      return fn === undefined ? null : [fn.file, fn.source, fn.syntaxError];
+    },
+    value: (name) => app?.values[String(name)] ?? null,
+    libs: () => {
+      const slot = this.slot;
+      if (slot) {
+        this.libs ??= libsScript.compile(this.isolate);
+        this.libs.runSync(slot.context);
+      }
+    },
+    runPackage: (spec) => {
+      const slot = this.slot;
+      if (slot) this.runPackage(String(spec), slot.context);
+    },
+    timer: (timerId, ms, repeating) => {
+      const slot = this.slot;
+      const call = slot?.call;
+      if (call === undefined || slot === undefined) return null;
+      const repeat = Boolean(repeating);
+      if (asyncOpsInFlight(call) >= MAX_ASYNC_OPS)
+        return tooManyAsyncOps(repeat ? 'setInterval' : 'setTimeout');
+      const id = Number(timerId);
+      call.usedTimers = true;
+      const fire = (): void => {
+        if (!repeat) call.timers.delete(id);
+        if (slot.call === call) slot.entry.applyIgnored(undefined, ['fire', id]);
+      };
+      call.timers.set(id, repeat ? setInterval(fire, Number(ms)) : setTimeout(fire, Number(ms)));
+      return null;
+    },
+    clearTimer: (timerId) => {
+      const call = this.slot?.call;
+      const timer = call?.timers.get(Number(timerId));
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        call?.timers.delete(Number(timerId));
+      }
+    },
+    random: (size) => new Uint8Array(randomBytes(Math.min(65536, Number(size) || 0))),
+  };
+
+  private readonly parentOps: ParentOpHandlers = {
+    secret: (call, valueName) =>
+      askParent(call.request.id, 'secret', { valueName: String(valueName) }),
+    fetchPackage: async (call, spec, where) => {
+      const name = String(spec);
+      if (!packages.has(name)) {
+        const reply = await askParent(call.request.id, 'package', {
+          spec: name,
+          where: String(where),
+        });
+        if (!reply.ok) return reply;
+        packages.set(name, new CachedScript(reply.value, `functions/node_modules/${name}`));
+      }
+      return { ok: true, value: null };
+    },
+    service: (call, op, data) =>
+      askParent(call.request.id, 'service', { op: String(op), mode: 'sync', data }),
+    serviceAsync: async (call, op, data) => {
+      const name = String(op);
+      if (asyncOpsInFlight(call) >= MAX_ASYNC_OPS) return failure(tooManyAsyncOps(name));
+      call.pendingOps++;
+      try {
+        return await askParent(call.request.id, 'service', { op: name, mode: 'async', data });
+      } finally {
+        call.pendingOps--;
+      }
+    },
+  };
 
   private runPackage(spec: string, context: Context): void {
     let script = this.packageScripts.get(spec);
@@ -263,7 +336,7 @@ class Lane {
     this.slot = undefined;
     if (this.isolate.isDisposed) return;
     // A Reference pins its host function (and this lane with it) until released.
-    this.asyncHost.release();
+    this.hostRef.release();
     this.isolate.dispose();
   }
 
@@ -308,7 +381,7 @@ class Lane {
     const init = await context.global.get('__tb_init', { reference: true });
     const entry = (await init.apply(
       undefined,
-      [this.syncHost, this.asyncHost, current.manifest, CAPS_JSON],
+      [this.syncHost, this.hostRef, current.manifest, CAPS_JSON],
       { result: { reference: true } },
     )) as Slot['entry'];
     init.release();
@@ -441,6 +514,7 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
     request,
     timers: new Map(),
     usedTimers: false,
+    pendingOps: 0,
     logChars: 0,
     logLines: 0,
     failure: undefined,
@@ -493,7 +567,9 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
     slot.call = undefined;
     const drainMs = Math.max(0, started + request.timeoutMs - performance.now());
     // After the reply is sent: preparing the next context is not on this call's path.
-    setImmediate(() => pool.retire(slot, reusable && !call.usedTimers, drainMs));
+    // Timers and async ops still pending can deliver into the isolate after the call: not reused.
+    const idle = !call.usedTimers && call.pendingOps === 0;
+    setImmediate(() => pool.retire(slot, reusable && idle, drainMs));
   }
 }
 
@@ -542,10 +618,10 @@ process.on('message', (message: ParentMessage) => {
     case 'call':
       void runCall(message).then((outcome) => send({ type: 'done', id: message.id, outcome }));
       break;
-    case 'reply': {
-      const resolve = pendingAsks.get(message.id);
-      pendingAsks.delete(message.id);
-      resolve?.(message);
+    case 'opReply': {
+      const resolve = pendingParentOps.get(message.id);
+      pendingParentOps.delete(message.id);
+      resolve?.(message.reply);
       break;
     }
   }

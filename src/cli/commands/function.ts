@@ -9,6 +9,7 @@ import {
   type FunctionRunner,
 } from '../../runtime/runner.js';
 import { openSecretStore } from '../../secrets/store.js';
+import { builtinServices } from '../../services/builtin.js';
 import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
 import { didYouMean } from '../../shared/suggest.js';
 import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
@@ -140,6 +141,7 @@ export async function runAndRender(
       secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
       timeoutMs: options.timeout,
       memoryMb: options.memory,
+      services: builtinServices(),
     });
     const result = await action(runner, app);
     for (const warning of result.warnings) printer.warn(warning);

@@ -1,8 +1,21 @@
+// @ts-check
 // The sandbox prelude. It runs once in every fresh context, before any function code, and sets up
 // the App Services globals (console, context, BSON, EJSON, Buffer, require, timers) on top of the
 // host capabilities that the host passes to __tb_init. Nothing host-provided stays reachable from
 // function code: the capabilities live only in this closure, and __tb_init deletes itself.
 import { atob, btoa, TextDecoder, TextEncoder } from './text-codec.js';
+// Each service's guest wrapper: plain functions over callHostSync/callHostAsync and BSON.
+import { createHttp } from '../../services/http/guest.js';
+
+/**
+ * @typedef {import('./guest.js').SyncHost} SyncHost
+ * @typedef {import('./guest.js').HostReference} HostReference
+ * @typedef {import('./guest.js').TransferData} TransferData
+ * @typedef {import('./guest.js').CallAnswer} CallAnswer
+ * @typedef {import('./guest.js').GuestLogLevel} GuestLogLevel
+ * @typedef {import('./guest.js').WireError} WireError
+ * @typedef {{ callback: (...args: unknown[]) => void, args: unknown[], repeat: boolean, ms: number }} Timer
+ */
 
 const UNSUPPORTED_BUILTINS = ['child_process', 'cluster', 'domain', 'readline', 'v8', 'vm'];
 // Node built-ins that the sandbox provides (the rest of the Node 10 API level is not emulated yet).
@@ -32,27 +45,44 @@ const NODE_BUILTINS = [
   'zlib',
 ];
 
-// `hostSync` is an isolated-vm Callback (op, ...args) for the host's synchronous services;
-// `hostAsync` a Reference to the host's asynchronous ones (secrets, package bundles), called with
-// applySyncPromise so that context.values.get and require() stay synchronous, as on the platform.
-// `capsJSON` holds the output caps (protocol.ts OutputCaps), enforced here, before anything
-// crosses out of the isolate: a 1 MiB string referenced 2,000 times is a few MB in here and 2 GB
-// once copied out.
-globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON) {
-  delete globalThis.__tb_init;
+// The host ops are the table of ../boundary/host-ops.ts. `hostSync` is an isolated-vm Callback
+// for the `sync` ops, answered by the sandbox process; `hostRef` a Reference for the `parent` ones:
+// `blocking` ops through applySyncPromise (context.values.get of a Secret, require() and the
+// synchronous service ops stay synchronous, as on the platform) and `async` ops through apply
+// with a promise result (context.http). `capsJSON` holds the output caps (protocol.ts
+// OUTPUT_CAPS), enforced here, before anything crosses out of the isolate: a 1 MiB string
+// referenced 2,000 times is a few MB in here and 2 GB once copied out.
+/**
+ * @param {SyncHost} hostSync
+ * @param {HostReference} hostRef
+ * @param {string} manifestJSON
+ * @param {string} capsJSON
+ */
+globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) {
+  delete (/** @type {{ __tb_init?: unknown }} */ (globalThis).__tb_init);
   const manifest = JSON.parse(manifestJSON);
+  /** @type {typeof import('../protocol.js').OUTPUT_CAPS} */
   const caps = JSON.parse(capsJSON);
+  /** @type {(level: GuestLogLevel, message: string) => void} */
   const hostLog = (level, message) => hostSync('log', level, message);
+  /** @param {string} name */
   const hostSource = (name) => hostSync('source', name);
+  /** @param {string} name */
   const hostValue = (name) => hostSync('value', name);
   const hostLibs = () => hostSync('libs');
-  const hostPkgLoad = (spec) => hostSync('package', spec);
+  /** @param {string} spec */
+  const hostPkgLoad = (spec) => hostSync('runPackage', spec);
+  /** @type {(id: number, ms: number, repeat: boolean) => string | null} */
   const hostTimer = (id, ms, repeat) => hostSync('timer', id, ms, repeat);
+  /** @param {number} id */
   const hostClearTimer = (id) => hostSync('clearTimer', id);
+  /** @param {number} size */
   const hostRandom = (size) => hostSync('random', size);
-  const hostSecret = (name) => hostAsync.applySyncPromise(undefined, ['secret', name]);
+  /** @param {string} name */
+  const hostSecret = (name) => hostRef.applySyncPromise(undefined, ['secret', name]);
+  /** @type {(spec: string, where: string) => import('./guest.js').OpReply<null>} */
   const hostPkgFetch = (spec, where) =>
-    hostAsync.applySyncPromise(undefined, ['package', spec, where]);
+    hostRef.applySyncPromise(undefined, ['fetchPackage', spec, where]);
   // Intrinsics taken before any function code runs: what enforces the caps must not be
   // replaceable by the code it constrains (Array.prototype.push, String.prototype.slice ...).
   const jsonStringify = JSON.stringify;
@@ -75,14 +105,65 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
 
   // Failures the prelude raises carry their error_code here, out of reach of function code: a
   // field on the error (or a constructor that sets one) would let a function pick its own code.
+  /** @type {WeakMap<object, string>} */
   const guestCodes = new WeakMap();
+  /**
+   * @param {string} code
+   * @param {string} message
+   */
   function guestError(code, message) {
     const error = new ErrorCtor(message);
     apply(weakMapSet, guestCodes, [error, code]);
     return error;
   }
 
+  // ---- the parent's ops: a reply is {ok, value} or {ok: false, error}, never a rejection ----
+  /**
+   * A parent op's value, or its failure thrown here as the function's Error.
+   * @template T
+   * @param {import('./guest.js').OpReply<T>} reply
+   * @returns {T}
+   */
+  function unwrap(reply) {
+    if (reply.ok) return reply.value;
+    throw guestError('FunctionExecutionError', reply.error.message);
+  }
+  /**
+   * A synchronous op of a host service ('<service>.<op>'): the isolate waits for the parent.
+   * `R` is what the service's wrapper expects back (the op and its wrapper agree on the data).
+   * @template [R=TransferData]
+   * @param {string} op
+   * @param {TransferData} data
+   * @returns {R}
+   */
+  function callHostSync(op, data) {
+    return /** @type {R} */ (
+      unwrap(
+        hostRef.applySyncPromise(undefined, ['service', op, data], { arguments: { copy: true } }),
+      )
+    );
+  }
+  /**
+   * An asynchronous op of a host service: the parent serves it while the function runs on; it is
+   * cancelled when the call ends, and counts against the call's async operations in flight.
+   * @template [R=TransferData]
+   * @param {string} op
+   * @param {TransferData} data
+   * @returns {Promise<R>}
+   */
+  async function callHostAsync(op, data) {
+    const reply = await hostRef.apply(undefined, ['serviceAsync', op, data], {
+      arguments: { copy: true },
+      result: { promise: true, copy: true },
+    });
+    return /** @type {R} */ (unwrap(reply));
+  }
+
   // Never throws, whatever `value` is (a Symbol, an object whose toString throws, a Proxy).
+  /**
+   * @param {unknown} value
+   * @returns {string}
+   */
   function safeString(value) {
     if (typeof value === 'string') return value;
     try {
@@ -95,14 +176,21 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
       }
     }
   }
+  /**
+   * @param {string} text
+   * @param {number} max
+   * @param {string} what
+   */
   function truncate(text, max, what) {
     if (text.length <= max) return text;
     return `${apply(stringSlice, text, [0, max])} [${what} truncated: ${text.length} characters, triggerbox keeps ${max}]`;
   }
 
   // ---- BSON, EJSON, Buffer: loaded on first use (the bundle costs ~4 ms per context) ----
+  /** @type {{ BSON: Record<string, any>, Buffer: unknown } | undefined} */
   let libs;
   let loadingLibs = false;
+  /** @returns {{ BSON: Record<string, any>, Buffer: unknown }} */
   function loadLibs() {
     if (libs === undefined) {
       // The bundles probe `typeof Buffer` and friends while they load: keep the getters quiet.
@@ -112,15 +200,17 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
       } finally {
         loadingLibs = false;
       }
-      const loaded = globalThis.__tb_libs;
-      delete globalThis.__tb_libs;
+      const loaded = /** @type {NonNullable<typeof globalThis.__tb_libs>} */ (globalThis.__tb_libs);
+      delete (/** @type {{ __tb_libs?: unknown }} */ (globalThis).__tb_libs);
       libs = { BSON: platformBSON(loaded.BSON), Buffer: loaded.Buffer };
     }
     return libs;
   }
+  /** @param {Record<string, any>} bson */
   function platformBSON(bson) {
     const RealObjectId = bson.ObjectId;
     // App Services lets functions call BSON.ObjectId() without `new`.
+    /** @param {unknown[]} args */
     function ObjectId(...args) {
       return new RealObjectId(...args);
     }
@@ -128,9 +218,11 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
     ObjectId.prototype = RealObjectId.prototype;
     const Binary = bson.Binary;
     if (!Binary.fromBase64)
-      Binary.fromBase64 = (text, subType) => Binary.createFromBase64(text, subType);
+      Binary.fromBase64 = (/** @type {string} */ text, /** @type {number} */ subType) =>
+        Binary.createFromBase64(text, subType);
     if (!Binary.fromHex)
-      Binary.fromHex = (hex, subType) => Binary.createFromHexString(hex, subType);
+      Binary.fromHex = (/** @type {string} */ hex, /** @type {number} */ subType) =>
+        Binary.createFromHexString(hex, subType);
     const proto = Binary.prototype;
     if (!proto.toBase64)
       proto.toBase64 = function () {
@@ -146,6 +238,10 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
       };
     return Object.freeze({ ...bson, ObjectId });
   }
+  /**
+   * @param {string} name
+   * @param {() => unknown} load
+   */
   function defineLazyGlobal(name, load) {
     Object.defineProperty(globalThis, name, {
       configurable: true,
@@ -156,7 +252,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
         Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
         return value;
       },
-      set(value) {
+      set(/** @type {unknown} */ value) {
         Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
       },
     });
@@ -171,7 +267,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
   // A waitAsync with a timeout never resolved under isolated-vm 7 (the call hung until its time
   // limit) and aborted the whole sandbox process under isolated-vm 5; the platform's JavaScript
   // has no Atomics.waitAsync either.
-  delete Atomics.waitAsync;
+  delete (/** @type {{ waitAsync?: unknown }} */ (Atomics).waitAsync);
   const MAX_RANDOM_BYTES = 65536;
   const integerArrayTags = [
     '[object Int8Array]',
@@ -185,6 +281,11 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
     '[object BigUint64Array]',
   ];
   globalThis.crypto = {
+    /**
+     * @template {ArrayBufferView} T
+     * @param {T} array
+     * @returns {T}
+     */
     getRandomValues(array) {
       if (!integerArrayTags.includes(apply(toStringTag, array, []))) {
         throw new TypeError('crypto.getRandomValues: the argument must be an integer TypedArray');
@@ -204,7 +305,11 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
   };
 
   // ---- console ----
-  function formatArg(arg, seen = new Set()) {
+  /**
+   * @param {unknown} arg
+   * @returns {string}
+   */
+  function formatArg(arg) {
     if (typeof arg === 'string') return arg;
     if (arg === undefined) return 'undefined';
     if (typeof arg === 'function') return `[Function${arg.name ? `: ${arg.name}` : ''}]`;
@@ -218,6 +323,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
       return String(arg);
     }
   }
+  /** @param {unknown} arg */
   function formatSafely(arg) {
     try {
       return safeString(formatArg(arg));
@@ -225,8 +331,9 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
       return safeString(arg);
     }
   }
+  /** @param {GuestLogLevel} level */
   function logger(level) {
-    return (...args) => {
+    return (/** @type {unknown[]} */ ...args) => {
       let line = '';
       for (let i = 0; i < args.length; i++) line += (i > 0 ? ' ' : '') + formatSafely(args[i]);
       hostLog(level, truncate(line, caps.logLineChars, 'log line'));
@@ -242,19 +349,37 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
   };
 
   // ---- timers: host-backed, per invocation ----
+  /** @type {Map<number, Timer>} */
   const timers = new Map();
   let nextTimer = 1;
+  /**
+   * @param {unknown} callback
+   * @param {unknown} ms
+   * @param {unknown[]} args
+   * @param {boolean} repeat
+   */
   function addTimer(callback, ms, args, repeat) {
     if (typeof callback !== 'function')
       throw new TypeError('The "callback" argument must be a function');
     const id = nextTimer++;
-    timers.set(id, { callback, args, repeat, ms: Math.max(0, Number(ms) || 0) });
-    hostTimer(id, Math.max(0, Number(ms) || 0), repeat);
+    const delay = Math.max(0, Number(ms) || 0);
+    // The host refuses a timer past the call's limit on async operations in flight.
+    const refused = hostTimer(id, delay, repeat);
+    if (refused !== null) throw guestError('FunctionExecutionError', refused);
+    timers.set(id, {
+      callback: /** @type {Timer['callback']} */ (callback),
+      args,
+      repeat,
+      ms: delay,
+    });
     return id;
   }
+  /** @param {unknown} id */
   function removeTimer(id) {
-    if (timers.delete(id)) hostClearTimer(id);
+    const key = /** @type {number} */ (id);
+    if (timers.delete(key)) hostClearTimer(key);
   }
+  /** @param {number} id */
   function fire(id) {
     const timer = timers.get(id);
     if (timer === undefined) return;
@@ -278,13 +403,19 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
   globalThis.clearTimeout = removeTimer;
   globalThis.clearInterval = removeTimer;
   globalThis.clearImmediate = removeTimer;
-  globalThis.queueMicrotask = (cb) => {
+  globalThis.queueMicrotask = (/** @type {() => void} */ cb) => {
     Promise.resolve().then(cb);
   };
 
   // ---- function loading: each file is a sloppy-mode script assigning the global `exports` ----
+  /** @type {Map<string, Function>} */
   const loaded = new Map();
-  let loadingFile; // set while a function file's top level runs: require() is refused there
+  /** @type {string | undefined} set while a function file's top level runs: require() is refused there */
+  let loadingFile;
+  /**
+   * @param {string} name
+   * @returns {Function}
+   */
   function loadFunction(name) {
     const cached = loaded.get(name);
     if (cached !== undefined) return cached;
@@ -322,6 +453,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
   }
 
   // ---- require(): npm packages from functions/node_modules, inside function bodies only ----
+  /** @type {Map<string, { exports: unknown }>} */
   const modules = new Map();
   function callerLocation() {
     const lines = String(new Error().stack).split('\n').slice(1);
@@ -334,6 +466,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
   }
   // SPEC section 2: a require names a package of functions/node_modules or a built-in, never a
   // file. bundle.ts checks the same on the host; this check answers before anything is asked.
+  /** @param {string} spec */
   function specPathProblem(spec) {
     const segments = spec.split(/[\\/]/);
     if (
@@ -347,6 +480,10 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
     }
     return undefined;
   }
+  /**
+   * @param {unknown} spec
+   * @returns {unknown}
+   */
   function sandboxRequire(spec) {
     if (typeof spec !== 'string') throw new TypeError('require() needs a package name string');
     if (loadingFile !== undefined) {
@@ -364,7 +501,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
       );
     }
     const bare = spec.startsWith('node:') ? spec.slice(5) : spec;
-    const root = bare.split('/')[0];
+    const root = bare.split('/')[0] ?? '';
     if (UNSUPPORTED_BUILTINS.includes(root)) {
       const where = callerLocation();
       throw guestError(
@@ -373,7 +510,8 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
       );
     }
     if (root === 'buffer') return { Buffer: loadLibs().Buffer };
-    if (modules.has(spec)) return modules.get(spec).exports;
+    const known = modules.get(spec);
+    if (known !== undefined) return known.exports;
     if (NODE_BUILTINS.includes(root) && bare === spec) {
       const where = callerLocation();
       throw guestError(
@@ -381,11 +519,12 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
         `${where ? `${where}: ` : ''}Node built-in '${root}' is not available in triggerbox's sandbox yet (supported: buffer)`,
       );
     }
-    const fetched = jsonParse(hostPkgFetch(spec, callerLocation() ?? ''));
-    if (!fetched.ok) throw guestError('FunctionExecutionError', fetched.error);
+    unwrap(hostPkgFetch(spec, callerLocation() ?? ''));
     hostPkgLoad(spec);
-    const factory = globalThis.__tb_module;
-    delete globalThis.__tb_module;
+    const factory = /** @type {NonNullable<typeof globalThis.__tb_module>} */ (
+      globalThis.__tb_module
+    );
+    delete (/** @type {{ __tb_module?: unknown }} */ (globalThis).__tb_module);
     const module = { exports: {} };
     modules.set(spec, module);
     factory.call(module.exports, module, module.exports, sandboxRequire);
@@ -397,36 +536,50 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
   // ---- context ----
   let traceValues = false;
   const values = {
+    /** @param {unknown} name */
     get(name) {
       // --trace-values: report which file asked (the first stack frame in a user's file).
       if (traceValues) hostSync('trace', String(name), callerLocation() ?? '');
       const found = hostValue(String(name));
       if (found === null) return undefined;
       if (found === 'secret') {
-        const resolved = jsonParse(hostSecret(String(name)));
-        if (!resolved.ok) throw guestError('FunctionExecutionError', resolved.error);
-        return resolved.value;
+        return unwrap(hostSecret(String(name)));
       }
       return jsonParse(found);
     },
   };
   const functions = {
+    /**
+     * @param {unknown} name
+     * @param {unknown[]} args
+     */
     execute(name, ...args) {
       return loadFunction(String(name)).apply(undefined, args);
     },
   };
-  const notEmulated = (what) => () => {
-    throw guestError('FunctionExecutionError', `${what} is not emulated by triggerbox yet`);
+  // BSON and EJSON reach the services' wrappers through getters, so that creating them does not
+  // load the bson bundle (about 4 ms a context): only a call that uses them does.
+  const lazyBSON = {
+    get Binary() {
+      return loadLibs().BSON.Binary;
+    },
   };
-  const http = {};
-  for (const method of ['get', 'post', 'put', 'patch', 'delete', 'head']) {
-    http[method] = notEmulated(`context.http.${method}`);
-  }
+  const lazyEJSON = {
+    /**
+     * @param {unknown} value
+     * @param {{ relaxed?: boolean }} [options]
+     * @returns {string}
+     */
+    stringify: (value, options) => loadLibs().BSON.EJSON.stringify(value, options),
+  };
+  const http = createHttp(callHostAsync, lazyBSON, lazyEJSON);
+  /** @type {{ user: unknown, request: unknown, runningAsSystem: () => boolean, [key: string]: unknown }} */
   const context = {
     values,
     environment: manifest.environment,
     functions,
     services: {
+      /** @param {unknown} name */
       get(name) {
         hostLog(
           'warn',
@@ -444,6 +597,10 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
   globalThis.context = context;
 
   // ---- crossing the boundary ----
+  /**
+   * @param {any} value parsed EJSON arguments
+   * @returns {any}
+   */
   function normalizeNumbers(value) {
     if (value === null || typeof value !== 'object') return value;
     const type = value._bsontype;
@@ -464,16 +621,27 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
   // The result's size as Extended JSON text, counted while it is copied: every occurrence of a
   // string counts, so a string referenced 2,000 times is refused before anything expands it.
   let resultChars = 0;
+  /** @param {number} chars */
   function charge(chars) {
     resultChars += chars;
     if (resultChars > caps.resultChars) throw resultTooLarge();
   }
+  /**
+   * @param {object} target
+   * @param {string | number} key
+   * @param {unknown} value
+   */
   function setOwn(target, key, value) {
     // Not `target[key] = value`: a setter that function code put on Object.prototype or
     // Array.prototype would see (and could replace) what is being copied.
     defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
   }
   // A copy that isolated-vm can clone, or NOT_PLAIN when the value holds BSON or class instances.
+  /**
+   * @param {any} value
+   * @param {Set<object>} seen
+   * @returns {unknown}
+   */
   function plainClone(value, seen) {
     if (value === null) {
       charge(4);
@@ -509,6 +677,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
     try {
       if (isArray(value)) {
         charge(2);
+        /** @type {unknown[]} */
         const out = [];
         const length = value.length;
         for (let i = 0; i < length; i++) {
@@ -524,6 +693,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
         if (libs !== undefined) return NOT_PLAIN;
       }
       charge(2);
+      /** @type {Record<string, unknown>} */
       const out = {};
       const keys = objectKeys(value);
       for (let i = 0; i < keys.length; i++) {
@@ -540,6 +710,10 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
       seen.delete(value);
     }
   }
+  /**
+   * @param {unknown} value
+   * @returns {CallAnswer}
+   */
   function encodeResult(value) {
     if (value === undefined) return { ok: true, mode: 'undefined' };
     resultChars = 0;
@@ -550,7 +724,7 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
     resultChars = 0;
     const text = loadLibs().BSON.EJSON.stringify(
       value,
-      (key, item) => {
+      (/** @type {string} */ key, /** @type {unknown} */ item) => {
         charge(safeString(key).length + 4 + (typeof item === 'string' ? item.length : 0));
         return item;
       },
@@ -560,6 +734,10 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
     if (typeof text !== 'string' || text.length > caps.resultChars) throw resultTooLarge();
     return { ok: true, mode: 'ejson', text };
   }
+  /**
+   * @param {unknown} error
+   * @returns {CallAnswer}
+   */
   function encodeError(error) {
     try {
       if (error instanceof ErrorCtor) {
@@ -598,6 +776,13 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
     }
   }
 
+  /**
+   * @param {string} name
+   * @param {'copy' | 'ejson'} argsMode
+   * @param {any} argsPayload the arguments (copy), or their EJSON text
+   * @param {string} callJSON
+   * @returns {Promise<CallAnswer>}
+   */
   async function call(name, argsMode, argsPayload, callJSON) {
     try {
       const options = jsonParse(callJSON);
@@ -622,7 +807,13 @@ globalThis.__tb_init = function init(hostSync, hostAsync, manifestJSON, capsJSON
   }
 
   // The host's one way in: start a call, or fire a timer of the call in progress.
-  return function entry(kind, a, b, c, d) {
+  return function entry(
+    /** @type {string} */ kind,
+    /** @type {any} */ a,
+    /** @type {any} */ b,
+    /** @type {any} */ c,
+    /** @type {any} */ d,
+  ) {
     return kind === 'fire' ? fire(a) : call(a, b, c, d);
   };
 };

@@ -1,9 +1,11 @@
+// @ts-check
 // Minimal UTF-8 TextEncoder/TextDecoder and atob/btoa for the sandbox: a bare isolate has none of
 // them, and the bson browser build needs them all.
 export class TextEncoder {
   get encoding() {
     return 'utf-8';
   }
+  /** @param {unknown} [input] */
   encode(input = '') {
     const s = String(input);
     const out = [];
@@ -32,12 +34,17 @@ export class TextEncoder {
 }
 
 export class TextDecoder {
+  /**
+   * @param {string} [label] only UTF-8 is supported
+   * @param {{ fatal?: boolean }} [options]
+   */
   constructor(label = 'utf-8', options = {}) {
     this.fatal = Boolean(options.fatal);
   }
   get encoding() {
     return 'utf-8';
   }
+  /** @param {ArrayBuffer | ArrayBufferView} [input] */
   decode(input) {
     if (input === undefined) return '';
     const bytes =
@@ -79,7 +86,10 @@ export class TextDecoder {
 
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
-/** Binary string -> base64, as the web's btoa. */
+/**
+ * Binary string -> base64, as the web's btoa.
+ * @param {unknown} input
+ */
 export function btoa(input) {
   const s = String(input);
   let out = '';
@@ -97,7 +107,10 @@ export function btoa(input) {
   return out;
 }
 
-/** base64 -> binary string, as the web's atob. */
+/**
+ * base64 -> binary string, as the web's atob.
+ * @param {unknown} input
+ */
 export function atob(input) {
   const s = String(input)
     .replace(/[\t\n\f\r ]/g, '')
