@@ -7,8 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { EJSON, ObjectId, Timestamp } from 'bson';
 import type { DatabaseTriggerConfig, TriggerDef } from '../app/types.js';
 import { TriggerboxError } from '../shared/errors.js';
-import { assertDataExpressions, decodeExpression, describeCondition } from './filters.js';
-import { failingClause, planForMatch, setPath, type MatchPlan } from './match-doc.js';
+import { assertDataExpressions, decodeExpression } from './filters.js';
+import {
+  describeCondition,
+  failingClause,
+  planForMatch,
+  setPath,
+  type MatchPlan,
+} from './match-doc.js';
 import { authenticationSettings, databaseSettings, namespaceLabel } from './settings.js';
 
 export type DatabaseOperation = 'insert' | 'update' | 'replace' | 'delete';

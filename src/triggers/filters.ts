@@ -8,12 +8,12 @@
  * before anything is evaluated, and no expression reaches host objects. Every refusal says which
  * condition failed and how to fire an event that meets it, never "use the same event again".
  */
-import { EJSON } from 'bson';
+import { BSONRegExp } from 'bson';
 import type { TriggerDef } from '../app/types.js';
 import { decodeResult } from '../runtime/ejson.js';
 import { runPipeline } from '../services/mongodb/engine/query.js';
 import { assertNoCodeOperators } from '../shared/query-guard.js';
-import { failingClause, planForMatch, setPath } from './match-doc.js';
+import { describeCondition, failingClause, planForMatch, setPath } from './match-doc.js';
 import { namespaceLabel, triggerSettings } from './settings.js';
 
 type Doc = Record<string, unknown>;
@@ -30,14 +30,28 @@ export type FilterOutcome =
       hint: string;
     };
 
-/** Trigger config expressions are Extended JSON in the file: {"$oid": ...} is an ObjectId. */
+/**
+ * Trigger config expressions are Extended JSON in the file: {"$oid": ...} is an ObjectId. A
+ * `{"$regex": "^A"}` condition reads as Extended JSON's legacy regular expression, which the
+ * query engine would compare as a value; as a JS RegExp it matches as MongoDB's `$regex` does.
+ */
 export function decodeExpression(value: unknown): Doc {
-  return decodeResult(JSON.stringify(value)) as Doc;
+  return regexesAsRegExp(decodeResult(JSON.stringify(value))) as Doc;
 }
 
-/** A condition as the user wrote it (Extended JSON, one line). */
-export function describeCondition(condition: unknown): string {
-  return EJSON.stringify(condition as never, { relaxed: true });
+function regexesAsRegExp(value: unknown): unknown {
+  if (value instanceof BSONRegExp) {
+    // BSON's x and l flags have no JS equivalent: such a regex stays a BSON value.
+    if (/^[imsu]*$/.test(value.options)) return new RegExp(value.pattern, value.options);
+    return value;
+  }
+  if (Array.isArray(value)) return value.map(regexesAsRegExp);
+  if (value === null || typeof value !== 'object') return value;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Doc = {};
+  for (const [key, item] of Object.entries(value)) out[key] = regexesAsRegExp(item);
+  return out;
 }
 
 /** `--op`/`--doc`/`--before`/`--coll` flags that meet a failed match clause, when they can be built. */

@@ -6,7 +6,7 @@
  * is checked by the query engine itself, so a value is only used when the engine agrees it
  * passes; what cannot be met this way is listed, never guessed.
  */
-import { Decimal128, Long } from 'bson';
+import { Decimal128, EJSON, Long } from 'bson';
 import { compileFilter } from '../services/mongodb/engine/query.js';
 import { isBsonNumber, isDocument, toJsNumber } from '../services/mongodb/engine/bson-values.js';
 
@@ -27,6 +27,23 @@ export interface MatchPlan {
 }
 
 const ABSENT = Symbol('absent');
+
+function asWritten(value: unknown): unknown {
+  if (value instanceof RegExp)
+    return value.flags === ''
+      ? { $regex: value.source }
+      : { $regex: value.source, $options: value.flags };
+  if (Array.isArray(value)) return value.map(asWritten);
+  if (!isDocument(value)) return value;
+  const out: Doc = {};
+  for (const [key, item] of Object.entries(value)) out[key] = asWritten(item);
+  return out;
+}
+
+/** A condition as a trigger file writes it (relaxed Extended JSON, one line; regexes as $regex). */
+export function describeCondition(condition: unknown): string {
+  return EJSON.stringify(asWritten(condition) as never, { relaxed: true });
+}
 
 /** Conditions per event path, from the top-level fields and $and (first workable $or branch). */
 function collect(
@@ -52,11 +69,11 @@ function collect(
         return trialUnmet.length === 0 && [...trial].every(([, c]) => solve(c) !== undefined);
       });
       if (isDocument(branch)) collect(branch, conditions, unmet, operations);
-      else unmet.push(`${JSON.stringify({ $or: condition })}: no branch can be built`);
+      else unmet.push(`${describeCondition({ $or: condition })}: no branch can be built`);
       continue;
     }
     if (key.startsWith('$')) {
-      unmet.push(`${JSON.stringify({ [key]: condition })}: ${key} is not built from`);
+      unmet.push(`${describeCondition({ [key]: condition })}: ${key} is not built from`);
       continue;
     }
     if (key === 'operationType') {
@@ -157,7 +174,7 @@ export function planForMatch(match: Doc | undefined): MatchPlan {
   if (plan.operations?.length === 0) plan.unmet.push('operationType: no operation type passes');
   for (const [path, pathConditions] of conditions) {
     const value = solve(pathConditions);
-    const shown = JSON.stringify(
+    const shown = describeCondition(
       pathConditions.length === 1
         ? { [path]: pathConditions[0] }
         : { $and: pathConditions.map((c) => ({ [path]: c })) },
