@@ -4,7 +4,17 @@
  */
 import { isRecord } from './json-file.js';
 import { checkFunctionName, checkValueName } from './names.js';
-import type { Diagnostic, EnvironmentDef, TriggerDef, TriggerType, ValueDef } from './types.js';
+import type {
+  AuthenticationTriggerConfig,
+  DatabaseTriggerConfig,
+  Diagnostic,
+  EnvironmentDef,
+  ScheduledTriggerConfig,
+  TriggerConfig,
+  TriggerDef,
+  TriggerType,
+  ValueDef,
+} from './types.js';
 
 type Problems = Diagnostic[];
 
@@ -189,16 +199,7 @@ export function checkTrigger(
     problem(problems, file, '$.config', "'config' must be an object");
     return undefined;
   }
-  if (type === 'SCHEDULED' && typeof config['schedule'] !== 'string') {
-    problem(problems, file, '$.config.schedule', 'a SCHEDULED trigger needs a CRON string');
-  }
-  if (type === 'DATABASE') {
-    for (const key of ['database', 'collection'] as const) {
-      if (typeof config[key] !== 'string') {
-        problem(problems, file, `$.config.${key}`, `a DATABASE trigger needs '${key}'`);
-      }
-    }
-  }
+  const settings = normaliseTriggerConfig(type as TriggerType, config, file, problems);
   const processors = doc['event_processors'];
   let functionName: string | undefined;
   if (isRecord(processors) && isRecord(processors['FUNCTION'])) {
@@ -217,5 +218,234 @@ export function checkTrigger(
     disabled: doc['disabled'] === true,
     functionName,
     config,
+    settings,
   };
+}
+
+/** Operation types of DATABASE triggers that local events can carry (SPEC section 6). */
+export const DATABASE_OPERATION_TYPES = ['INSERT', 'UPDATE', 'REPLACE', 'DELETE'] as const;
+/**
+ * Operation types the platform accepts for database- and deployment-level sources
+ * (docs reference/config/triggers.txt), which no local event carries.
+ */
+const DDL_OPERATION_TYPES = [
+  'CREATE_COLLECTION',
+  'MODIFY_COLLECTION',
+  'RENAME_COLLECTION',
+  'SHARD_COLLECTION',
+  'DROP_COLLECTION',
+  'RESHARD_COLLECTION',
+  'REFINE_COLLECTION_SHARD_KEY',
+  'CREATE_INDEXES',
+  'DROP_INDEXES',
+  'DROP_DATABASE',
+];
+export const AUTHENTICATION_OPERATION_TYPES = ['LOGIN', 'CREATE', 'DELETE'] as const;
+
+function warning(
+  problems: Problems,
+  file: string,
+  jsonPath: string,
+  message: string,
+  hint: string,
+) {
+  problems.push({ severity: 'warning', file, jsonPath, message, hint });
+}
+
+/**
+ * A string-or-list config field (operation types, providers) as a list. One string is read the
+ * same everywhere; where the platform's files hold lists (`listInFiles`: DATABASE
+ * operation_types), with a warning. AUTHENTICATION's operation_type is documented as a string.
+ */
+function stringList(
+  config: Record<string, unknown>,
+  key: string,
+  file: string,
+  problems: Problems,
+  listInFiles: boolean,
+): string[] {
+  const value = config[key];
+  const path = `$.config.${key}`;
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') {
+    if (!listInFiles) return [value];
+    warning(
+      problems,
+      file,
+      path,
+      `'${key}' is one string; the platform's trigger files hold a list`,
+      `write "${key}": [${JSON.stringify(value)}]`,
+    );
+    return [value];
+  }
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    problem(problems, file, path, `'${key}' must be a list of strings`);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  }
+  return value as string[];
+}
+
+/** Upper-cased operation types; unknown ones are errors, lower case a warning. */
+function operationTypes(
+  config: Record<string, unknown>,
+  raw: string[],
+  known: readonly string[],
+  alsoValid: readonly string[],
+  key: string,
+  file: string,
+  problems: Problems,
+): string[] {
+  const path = `$.config.${key}`;
+  return raw.map((written, index) => {
+    const type = written.toUpperCase();
+    // One string (already warned about) has no index.
+    const at = raw.length === 1 && !Array.isArray(config[key]) ? path : `${path}[${index}]`;
+    if (!known.includes(type) && !alsoValid.includes(type)) {
+      problem(
+        problems,
+        file,
+        at,
+        `unknown operation type ${JSON.stringify(written)}`,
+        `use ${known.join(', ')}`,
+      );
+    } else if (alsoValid.includes(type)) {
+      warning(
+        problems,
+        file,
+        at,
+        `operation type ${type} is valid on the platform but no local event carries it`,
+        `triggerbox generates ${known.join(', ')} events only`,
+      );
+    } else if (type !== written) {
+      warning(
+        problems,
+        file,
+        at,
+        `operation type ${JSON.stringify(written)} is read as ${type}`,
+        `write it in upper case, as the platform does: "${type}"`,
+      );
+    }
+    return type;
+  });
+}
+
+function expressionObject(
+  config: Record<string, unknown>,
+  key: 'match' | 'project',
+  file: string,
+  problems: Problems,
+): Record<string, unknown> | undefined {
+  const value = config[key];
+  if (value === undefined || value === null) return undefined;
+  if (!isRecord(value) || Array.isArray(value)) {
+    problem(problems, file, `$.config.${key}`, `'${key}' must be an object`);
+    return undefined;
+  }
+  return Object.keys(value).length === 0 ? undefined : value;
+}
+
+/**
+ * A trigger's `config` as typed data, read once at load so that events, filters, `trigger list`
+ * and validate see the same values (SPEC section 6); problems go to `problems` with file and
+ * JSON path.
+ */
+export function normaliseTriggerConfig(
+  type: 'DATABASE',
+  config: Record<string, unknown>,
+  file: string,
+  problems: Problems,
+): DatabaseTriggerConfig;
+export function normaliseTriggerConfig(
+  type: TriggerType,
+  config: Record<string, unknown>,
+  file: string,
+  problems: Problems,
+): TriggerConfig;
+export function normaliseTriggerConfig(
+  type: TriggerType,
+  config: Record<string, unknown>,
+  file: string,
+  problems: Problems,
+): TriggerConfig {
+  const flag = (key: string): boolean => optionalBoolean(config, key, file, '$.config', problems);
+  switch (type) {
+    case 'DATABASE': {
+      for (const key of ['database', 'collection'] as const) {
+        if (typeof config[key] !== 'string') {
+          problem(
+            problems,
+            file,
+            `$.config.${key}`,
+            `a DATABASE trigger needs '${key}'`,
+            key === 'collection'
+              ? 'name the collection, or "" to watch every collection of the database'
+              : undefined,
+          );
+        }
+      }
+      const types = operationTypes(
+        config,
+        stringList(config, 'operation_types', file, problems, true),
+        DATABASE_OPERATION_TYPES,
+        DDL_OPERATION_TYPES,
+        'operation_types',
+        file,
+        problems,
+      );
+      if (types.length === 0) {
+        problem(
+          problems,
+          file,
+          '$.config.operation_types',
+          'a DATABASE trigger with no operation_types never fires',
+          `list one or more of ${DATABASE_OPERATION_TYPES.join(', ')}`,
+        );
+      }
+      const serviceName = config['service_name'];
+      const settings: DatabaseTriggerConfig = {
+        type,
+        serviceName: typeof serviceName === 'string' ? serviceName : undefined,
+        database: typeof config['database'] === 'string' ? config['database'] : '',
+        collection: typeof config['collection'] === 'string' ? config['collection'] : '',
+        operationTypes: types,
+        match: expressionObject(config, 'match', file, problems),
+        project: expressionObject(config, 'project', file, problems),
+        fullDocument: flag('full_document'),
+        fullDocumentBeforeChange: flag('full_document_before_change'),
+        skipCatchupEvents: flag('skip_catchup_events'),
+        unordered: flag('unordered'),
+        tolerateResumeErrors: flag('tolerate_resume_errors'),
+        maximumThroughput: flag('maximum_throughput'),
+      };
+      return settings;
+    }
+    case 'SCHEDULED': {
+      const schedule = config['schedule'];
+      if (typeof schedule !== 'string') {
+        problem(problems, file, '$.config.schedule', 'a SCHEDULED trigger needs a CRON string');
+      }
+      const settings: ScheduledTriggerConfig = {
+        type,
+        schedule: typeof schedule === 'string' ? schedule : '',
+        skipCatchupEvents: flag('skip_catchup_events'),
+      };
+      return settings;
+    }
+    case 'AUTHENTICATION': {
+      const settings: AuthenticationTriggerConfig = {
+        type,
+        operationTypes: operationTypes(
+          config,
+          stringList(config, 'operation_type', file, problems, false),
+          AUTHENTICATION_OPERATION_TYPES,
+          [],
+          'operation_type',
+          file,
+          problems,
+        ),
+        providers: stringList(config, 'providers', file, problems, true),
+      };
+      return settings;
+    }
+  }
 }

@@ -54,13 +54,62 @@ export interface EnvironmentDef {
 
 export type TriggerType = 'DATABASE' | 'AUTHENTICATION' | 'SCHEDULED';
 
+/** A DATABASE trigger's `config`, normalised once at load (SPEC section 6). */
+export interface DatabaseTriggerConfig {
+  type: 'DATABASE';
+  /** `service_name` (older files: absent; `service_id` is the platform's internal id). */
+  serviceName: string | undefined;
+  database: string;
+  /** `''`: every collection of `database` (a whole-database trigger). */
+  collection: string;
+  /** Upper case, always a list, even when the file holds one string. */
+  operationTypes: string[];
+  /** As in the file (Extended JSON); undefined when absent or empty. */
+  match: Record<string, unknown> | undefined;
+  /** As in the file (Extended JSON); undefined when absent or empty. */
+  project: Record<string, unknown> | undefined;
+  fullDocument: boolean;
+  fullDocumentBeforeChange: boolean;
+  skipCatchupEvents: boolean;
+  unordered: boolean;
+  tolerateResumeErrors: boolean;
+  maximumThroughput: boolean;
+}
+
+/** A SCHEDULED trigger's `config`, normalised once at load. */
+export interface ScheduledTriggerConfig {
+  type: 'SCHEDULED';
+  /** The CRON expression as written ('' when the file has none). */
+  schedule: string;
+  skipCatchupEvents: boolean;
+}
+
+/** An AUTHENTICATION trigger's `config`, normalised once at load. */
+export interface AuthenticationTriggerConfig {
+  type: 'AUTHENTICATION';
+  /** `operation_type`, upper case, always a list (empty: LOGIN, as the platform defaults). */
+  operationTypes: string[];
+  /** Provider types; empty: any provider. */
+  providers: string[];
+}
+
+export type TriggerConfig =
+  DatabaseTriggerConfig | ScheduledTriggerConfig | AuthenticationTriggerConfig;
+
 export interface TriggerDef {
   name: string;
   file: string;
   type: TriggerType;
   disabled: boolean;
   functionName: string | undefined;
+  /** The raw `config` object of the file, for anything that needs a field as written. */
   config: Record<string, unknown>;
+  /**
+   * The normalised config, which events, filters, `trigger list` and validate all read. loadApp
+   * always sets it; a TriggerDef built by hand gets it from the same normaliser on first use
+   * (triggers/settings.ts).
+   */
+  settings?: TriggerConfig | undefined;
 }
 
 /** A data source: a name `context.services.get()` answers to (SPEC section 3b). */

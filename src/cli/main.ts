@@ -62,6 +62,7 @@ function eventFlagValues(argv: Record<string, unknown>) {
     doc: argv['doc'] as string | undefined,
     before: argv['before'] as string | undefined,
     user: argv['user'] as string | undefined,
+    coll: argv['coll'] as string | undefined,
   };
 }
 
@@ -294,6 +295,11 @@ function parser(io: CliIO, select: Select): Argv {
           .option('user', {
             type: 'string',
             describe: 'AUTHENTICATION: user fields (JSON) merged over a sample user',
+          })
+          .option('coll', {
+            type: 'string',
+            describe:
+              'DATABASE on a whole database ("collection": ""): the collection written (ns.coll)',
           });
       return y
         .command(

@@ -1,14 +1,14 @@
 import type { Diagnostic, LoadedApp } from '../app/types.js';
 import { missingSecretLinks } from '../app/value-usage.js';
 import { scanDependencies } from './bundle.js';
-import { triggerExpressionDiagnostics } from '../triggers/expression-check.js';
-import { checkSchedule } from '../triggers/scheduler.js';
+import { triggerDiagnostics } from '../triggers/expression-check.js';
 import { functionSyntaxDiagnostic } from './syntax.js';
 
 /**
  * Every problem of a loaded app that can be found without running it: what the loader found,
  * Secret-linked Values whose Secret is missing, function files that do not parse, and require()s
- * of missing packages or unsupported built-ins, and trigger match/project expressions that run code.
+ * of missing packages or unsupported built-ins, and trigger problems (match/project expressions
+ * that run code, projections the platform refuses, CRON schedules as the platform reads them).
  */
 export async function checkApp(
   loaded: LoadedApp,
@@ -25,19 +25,8 @@ export async function checkApp(
     if (problem !== undefined) diagnostics.push(problem);
   }
 
-  for (const trigger of loaded.app.triggers.values()) {
-    diagnostics.push(...triggerExpressionDiagnostics(trigger));
-    const schedule = trigger.config['schedule'];
-    if (trigger.type !== 'SCHEDULED' || typeof schedule !== 'string') continue;
-    const problem = checkSchedule(schedule);
-    if (problem !== undefined)
-      diagnostics.push({
-        severity: 'error',
-        file: trigger.file,
-        jsonPath: '$.config.schedule',
-        message: problem,
-      });
-  }
+  for (const trigger of loaded.app.triggers.values())
+    diagnostics.push(...triggerDiagnostics(trigger));
   diagnostics.push(...(await scanDependencies(loaded.app)));
   return diagnostics;
 }

@@ -2,7 +2,7 @@
 import type { TriggerDef } from '../app/types.js';
 import { TriggerboxError } from '../shared/errors.js';
 import { didYouMean } from '../shared/suggest.js';
-import { configList } from './config-list.js';
+import { namespaceLabel, triggerSettings } from './settings.js';
 
 /** The trigger with this name, or a TriggerNotFound error with "did you mean". */
 export function findTrigger(triggers: Map<string, TriggerDef>, name: string): TriggerDef {
@@ -17,25 +17,26 @@ export function findTrigger(triggers: Map<string, TriggerDef>, name: string): Tr
   return trigger;
 }
 
+/** One line: the namespace (`shop.*` for a whole database), operation types, match, project ... */
 export function describeTrigger(trigger: TriggerDef): string {
-  const c = trigger.config;
-  switch (trigger.type) {
+  const settings = triggerSettings(trigger);
+  switch (settings.type) {
     case 'DATABASE': {
       const parts = [
-        `${String(c['database'])}.${String(c['collection'])}`,
-        configList(c['operation_types']).join(',') || '(no operation types)',
+        settings.collection === ''
+          ? `${namespaceLabel(settings)} (all collections)`
+          : namespaceLabel(settings),
+        settings.operationTypes.join(',') || '(no operation types)',
       ];
-      if (c['match'] !== undefined && Object.keys(c['match'] as object).length > 0)
-        parts.push(`match ${JSON.stringify(c['match'])}`);
-      if (c['project'] !== undefined && Object.keys(c['project'] as object).length > 0)
-        parts.push(`project ${JSON.stringify(c['project'])}`);
-      if (c['full_document'] === true) parts.push('full_document');
-      if (c['full_document_before_change'] === true) parts.push('full_document_before_change');
+      if (settings.match !== undefined) parts.push(`match ${JSON.stringify(settings.match)}`);
+      if (settings.project !== undefined) parts.push(`project ${JSON.stringify(settings.project)}`);
+      if (settings.fullDocument) parts.push('full_document');
+      if (settings.fullDocumentBeforeChange) parts.push('full_document_before_change');
       return parts.join(' ');
     }
     case 'AUTHENTICATION':
-      return `${configList(c['operation_type']).join(',') || 'LOGIN'} via ${configList(c['providers']).join(',') || '(any provider)'}`;
+      return `${settings.operationTypes.join(',') || 'LOGIN'} via ${settings.providers.join(',') || '(any provider)'}`;
     case 'SCHEDULED':
-      return `schedule "${String(c['schedule'])}" (UTC)`;
+      return `schedule "${settings.schedule}" (UTC)`;
   }
 }

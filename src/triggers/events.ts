@@ -5,8 +5,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EJSON, ObjectId, Timestamp } from 'bson';
-import type { TriggerDef } from '../app/types.js';
+import type { DatabaseTriggerConfig, TriggerDef } from '../app/types.js';
 import { TriggerboxError } from '../shared/errors.js';
+import { assertDataExpressions, decodeExpression } from './filters.js';
+import {
+  describeCondition,
+  failingClause,
+  planForMatch,
+  setPath,
+  type MatchPlan,
+} from './match-doc.js';
+import { authenticationSettings, databaseSettings, namespaceLabel } from './settings.js';
 
 export type DatabaseOperation = 'insert' | 'update' | 'replace' | 'delete';
 export const DATABASE_OPERATIONS: readonly DatabaseOperation[] = [
@@ -23,6 +32,11 @@ export interface EventOptions {
   doc?: Record<string, unknown> | undefined;
   /** DATABASE: the document before the change (update, replace, delete). */
   before?: Record<string, unknown> | undefined;
+  /**
+   * DATABASE: the collection written, for `ns.coll`. Whole-database triggers (`"collection": ""`)
+   * watch every collection of their database; without it their events carry a placeholder.
+   */
+  coll?: string | undefined;
   /** AUTHENTICATION: fields of the user, merged over a sample user. */
   user?: Record<string, unknown> | undefined;
   /** The event's time (tests pass a fixed one). */
@@ -73,11 +87,19 @@ function resumeToken(time: Date): { _data: string } {
   };
 }
 
-function operationOf(trigger: TriggerDef, op: string | undefined): DatabaseOperation {
-  const configured = Array.isArray(trigger.config['operation_types'])
-    ? (trigger.config['operation_types'] as unknown[]).map((t) => String(t).toLowerCase())
-    : [];
-  const chosen = (op ?? configured[0] ?? 'insert').toLowerCase();
+/** `ns.coll` of a whole-database trigger's event when no collection was chosen. */
+export const ANY_COLLECTION_PLACEHOLDER = '<any collection: choose one with --coll>';
+
+function operationOf(
+  settings: DatabaseTriggerConfig,
+  op: string | undefined,
+  plan: MatchPlan,
+): DatabaseOperation {
+  const configured = settings.operationTypes
+    .map((t) => t.toLowerCase())
+    .filter((t): t is DatabaseOperation => DATABASE_OPERATIONS.includes(t as DatabaseOperation));
+  const allowed = configured.filter((t) => plan.operations?.includes(t) ?? true);
+  const chosen = (op ?? allowed[0] ?? configured[0] ?? 'insert').toLowerCase();
   if (!DATABASE_OPERATIONS.includes(chosen as DatabaseOperation)) {
     throw new TriggerboxError('InvalidInput', `unknown operation '${op}'`, {
       hint: `use one of ${DATABASE_OPERATIONS.join(', ')}`,
@@ -86,47 +108,129 @@ function operationOf(trigger: TriggerDef, op: string | undefined): DatabaseOpera
   return chosen as DatabaseOperation;
 }
 
-function databaseEvent(trigger: TriggerDef, options: EventOptions, now: Date): Doc {
-  const op = operationOf(trigger, options.op);
+function collectionOf(
+  trigger: TriggerDef,
+  settings: DatabaseTriggerConfig,
+  coll: string | undefined,
+  plan: MatchPlan,
+  notes: string[],
+): string {
+  if (settings.collection !== '') {
+    if (coll !== undefined && coll !== settings.collection) {
+      throw new TriggerboxError(
+        'InvalidInput',
+        `trigger '${trigger.name}' watches ${namespaceLabel(settings)} only, not ${settings.database}.${coll}`,
+        {
+          hint: `drop --coll (it chooses the collection of a whole-database trigger, "collection": "")`,
+        },
+      );
+    }
+    return settings.collection;
+  }
+  if (coll !== undefined && coll !== '') return coll;
+  if (plan.coll !== undefined) return plan.coll;
+  notes.push(
+    `trigger '${trigger.name}' watches every collection of ${settings.database}: ns.coll is a placeholder; choose the collection with --coll <name>`,
+  );
+  return ANY_COLLECTION_PLACEHOLDER;
+}
+
+function databaseEvent(
+  trigger: TriggerDef,
+  settings: DatabaseTriggerConfig,
+  options: EventOptions,
+  now: Date,
+  notes: string[],
+): Doc {
+  assertDataExpressions(trigger);
+  const match = settings.match === undefined ? undefined : decodeExpression(settings.match);
+  const plan = planForMatch(match);
+  const op = operationOf(settings, options.op, plan);
+  const coll = collectionOf(trigger, settings, options.coll, plan, notes);
   const id = options.doc?.['_id'] ?? options.before?.['_id'] ?? new ObjectId();
-  const doc: Doc = { _id: id, ...(options.doc ?? { name: 'example', updatedAt: now }) };
-  const before: Doc = {
-    _id: id,
-    ...(options.before ?? (op === 'update' || op === 'replace' ? { name: 'example' } : doc)),
-  };
-  const config = trigger.config;
+
+  let doc: Doc;
+  if (options.doc !== undefined) {
+    doc = { _id: id, ...options.doc };
+  } else {
+    doc = { _id: id, ...(plan.wholeDocument ?? { name: 'example', updatedAt: now }) };
+    for (const [path, value] of plan.fullDocument) setPath(doc, path, value);
+    if (op === 'update') for (const [path, value] of plan.updatedFields) setPath(doc, path, value);
+    if (op === 'delete')
+      for (const [path, value] of plan.fullDocumentBeforeChange) setPath(doc, path, value);
+  }
+  let before: Doc;
+  if (options.before !== undefined) {
+    before = { _id: id, ...options.before };
+  } else if (op === 'update' || op === 'replace') {
+    before = { _id: id, name: 'example' };
+    // An updated field must differ from before: leave it out of the document before.
+    for (const path of plan.updatedFields.keys()) delete before[path.split('.')[0]!];
+    for (const [path, value] of plan.fullDocumentBeforeChange) setPath(before, path, value);
+  } else {
+    before = doc;
+  }
+
   const event: Doc = {
     _id: resumeToken(now),
     operationType: op,
     clusterTime: new Timestamp({ t: Math.floor(now.getTime() / 1000), i: 1 }),
     wallTime: now,
-    ns: { db: config['database'], coll: config['collection'] },
+    ns: { db: settings.database, coll },
     documentKey: { _id: id },
   };
   // INSERT and REPLACE always carry fullDocument; UPDATE only with full_document; DELETE never.
-  if (op === 'insert' || op === 'replace' || (op === 'update' && config['full_document'] === true))
+  if (op === 'insert' || op === 'replace' || (op === 'update' && settings.fullDocument))
     event['fullDocument'] = doc;
-  if (op !== 'insert' && config['full_document_before_change'] === true)
+  if (op !== 'insert' && settings.fullDocumentBeforeChange)
     event['fullDocumentBeforeChange'] = op === 'delete' ? (options.before ? before : doc) : before;
   if (op === 'update') event['updateDescription'] = updateDescription(before, doc);
+
+  if (match !== undefined) matchNotes(trigger, settings, match, event, plan, options, notes);
   return event;
 }
 
-function authenticationEvent(trigger: TriggerDef, options: EventOptions, now: Date): Doc {
-  const configured = trigger.config['operation_type'];
-  const operations = (Array.isArray(configured) ? configured : [configured ?? 'LOGIN']).map((o) =>
-    String(o).toUpperCase(),
+/** What the user needs to know when the event does not pass the trigger's own match. */
+function matchNotes(
+  trigger: TriggerDef,
+  settings: DatabaseTriggerConfig,
+  match: Doc,
+  event: Doc,
+  plan: MatchPlan,
+  options: EventOptions,
+  notes: string[],
+): void {
+  const failing = failingClause(match, event);
+  if (failing === undefined) return;
+  const op = String(event['operationType']);
+  const reasons: string[] = [];
+  if (options.doc === undefined) reasons.push(...plan.unmet.map((u) => `cannot build: ${u}`));
+  if (
+    op !== 'insert' &&
+    op !== 'replace' &&
+    Object.keys(match).some((k) => k.startsWith('fullDocument.'))
+  ) {
+    if (op === 'delete') reasons.push('DELETE events never carry fullDocument');
+    else if (!settings.fullDocument)
+      reasons.push(`UPDATE events carry fullDocument only with "full_document": true`);
+  }
+  if (plan.operations !== undefined && !plan.operations.includes(op))
+    reasons.push(`match allows operationType ${plan.operations.join(', ') || '(none)'}`);
+  notes.push(
+    `this event does not pass trigger '${trigger.name}'s match: ${describeCondition(failing)} fails${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`,
   );
+}
+
+function authenticationEvent(trigger: TriggerDef, options: EventOptions, now: Date): Doc {
+  const settings = authenticationSettings(trigger);
+  const operations = settings?.operationTypes ?? [];
   const operationType = (options.op ?? operations[0] ?? 'LOGIN').toUpperCase();
   if (!['LOGIN', 'CREATE', 'DELETE'].includes(operationType)) {
     throw new TriggerboxError('InvalidInput', `unknown authentication operation '${options.op}'`, {
       hint: 'use one of LOGIN, CREATE, DELETE',
     });
   }
-  const providers = Array.isArray(trigger.config['providers'])
-    ? (trigger.config['providers'] as unknown[]).map(String)
-    : ['local-userpass'];
-  const provider = providers[0] ?? 'local-userpass';
+  const provider = settings?.providers[0] ?? 'local-userpass';
   const userId = new ObjectId().toHexString();
   const user: Doc = {
     id: userId,
@@ -139,15 +243,40 @@ function authenticationEvent(trigger: TriggerDef, options: EventOptions, now: Da
   return { operationType, providers: [provider], user, time: now };
 }
 
+export interface GeneratedEvent {
+  /** The event; undefined for SCHEDULED triggers (their function gets no argument). */
+  event: Doc | undefined;
+  /**
+   * What the user should know: the event does not pass the trigger's match (which condition,
+   * and why no document could be built), ns.coll is a placeholder ...
+   */
+  notes: string[];
+}
+
+/**
+ * A realistic event for a trigger. Without `doc`, the document is built to pass the trigger's own
+ * `match` where it can (fullDocument fields, updatedFields, operationType, ns.coll); `notes` says
+ * when it cannot.
+ */
+export function generateTriggerEvent(
+  trigger: TriggerDef,
+  options: EventOptions = {},
+): GeneratedEvent {
+  const now = options.now ?? new Date();
+  const notes: string[] = [];
+  switch (trigger.type) {
+    case 'DATABASE': {
+      const settings = databaseSettings(trigger)!;
+      return { event: databaseEvent(trigger, settings, options, now, notes), notes };
+    }
+    case 'AUTHENTICATION':
+      return { event: authenticationEvent(trigger, options, now), notes };
+    case 'SCHEDULED':
+      return { event: undefined, notes };
+  }
+}
+
 /** The event a trigger's function receives; undefined for SCHEDULED triggers (no argument). */
 export function generateEvent(trigger: TriggerDef, options: EventOptions = {}): Doc | undefined {
-  const now = options.now ?? new Date();
-  switch (trigger.type) {
-    case 'DATABASE':
-      return databaseEvent(trigger, options, now);
-    case 'AUTHENTICATION':
-      return authenticationEvent(trigger, options, now);
-    case 'SCHEDULED':
-      return undefined;
-  }
+  return generateTriggerEvent(trigger, options).event;
 }

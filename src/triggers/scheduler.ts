@@ -1,9 +1,11 @@
 /**
- * Runs SCHEDULED triggers on their CRON (5 fields, UTC: SPEC section 6), with an injectable
- * clock so that tests drive time instead of waiting for it. CRON parsing is cron-parser's.
+ * Runs SCHEDULED triggers on their CRON (5 fields, UTC, steps as `value % step == 0`: SPEC
+ * section 6, triggers/cron.ts), with an injectable clock so that tests drive time instead of
+ * waiting for it.
  */
-import { CronExpressionParser } from 'cron-parser';
 import type { TriggerDef } from '../app/types.js';
+import { nextCronTime, parseCron } from './cron.js';
+import { scheduledSettings } from './settings.js';
 
 export interface Clock {
   now(): number;
@@ -20,23 +22,21 @@ export const systemClock: Clock = {
 /** Node timers hold at most 2^31-1 ms; longer waits are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Why a schedule is not a 5-field CRON expression, or undefined when it is one. */
+/** Why a schedule is not an App Services CRON expression, or undefined when it is one. */
 export function checkSchedule(schedule: string): string | undefined {
-  const fields = schedule.trim().split(/\s+/);
-  if (fields.length !== 5) {
-    return `'${schedule}' has ${fields.length} fields; App Services schedules are 5-field CRON expressions (minute hour day-of-month month day-of-week), in UTC`;
-  }
-  try {
-    CronExpressionParser.parse(schedule, { tz: 'UTC' });
-    return undefined;
-  } catch (error) {
-    return `'${schedule}' is not a valid CRON expression: ${error instanceof Error ? error.message : String(error)}`;
-  }
+  const error = parseCron(schedule).problems.find((p) => p.severity === 'error');
+  return error === undefined ? undefined : `${error.message} (${error.hint})`;
 }
 
-/** The next time after `from` at which `schedule` fires (UTC). */
+/**
+ * The next time after `from` at which `schedule` fires (UTC), by the platform's rules; throws
+ * (InvalidInput-style Error) for a schedule that is not valid or never fires.
+ */
 export function nextRun(schedule: string, from: Date): Date {
-  return CronExpressionParser.parse(schedule, { currentDate: from, tz: 'UTC' }).next().toDate();
+  const parsed = parseCron(schedule);
+  const at = parsed.schedule && nextCronTime(parsed.schedule, from);
+  if (at === undefined) throw new Error(checkSchedule(schedule) ?? `'${schedule}' never fires`);
+  return at;
 }
 
 export interface SchedulerOptions {
@@ -58,11 +58,10 @@ export class Scheduler {
     this.clearAll();
     if (this.stopped) return;
     for (const trigger of triggers) {
-      const schedule = trigger.config['schedule'];
-      if (trigger.type !== 'SCHEDULED' || trigger.disabled || typeof schedule !== 'string')
-        continue;
-      if (checkSchedule(schedule) !== undefined) continue;
-      this.arm(trigger, schedule, new Date(this.clock.now()));
+      const settings = scheduledSettings(trigger);
+      if (settings === undefined || trigger.disabled) continue;
+      if (checkSchedule(settings.schedule) !== undefined) continue;
+      this.arm(trigger, settings.schedule, new Date(this.clock.now()));
     }
   }
 

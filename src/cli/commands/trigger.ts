@@ -4,7 +4,8 @@ import path from 'node:path';
 import { EJSON } from 'bson';
 import { parseUserEjson } from '../../runtime/ejson.js';
 import { describeTrigger, findTrigger } from '../../triggers/describe.js';
-import { generateEvent } from '../../triggers/events.js';
+import { generateTriggerEvent } from '../../triggers/events.js';
+import { applyFilters } from '../../triggers/filters.js';
 import { TriggerboxError } from '../../shared/errors.js';
 import type { TriggerDef } from '../../app/types.js';
 import { openApp, type GlobalOptions } from '../app-context.js';
@@ -17,6 +18,7 @@ export interface EventFlags {
   doc?: string | undefined;
   before?: string | undefined;
   user?: string | undefined;
+  coll?: string | undefined;
 }
 
 function jsonFlag(flag: string, text: string | undefined): Record<string, unknown> | undefined {
@@ -53,16 +55,21 @@ export function listTriggers(options: GlobalOptions, io: CliIO): number {
   return 0;
 }
 
+/** The generated event; its notes (match it cannot meet, placeholder collection) go to stderr. */
 function eventFromFlags(
   trigger: TriggerDef,
   flags: EventFlags,
+  io: CliIO,
 ): Record<string, unknown> | undefined {
-  return generateEvent(trigger, {
+  const { event, notes } = generateTriggerEvent(trigger, {
     op: flags.op,
     doc: jsonFlag('doc', flags.doc),
     before: jsonFlag('before', flags.before),
     user: jsonFlag('user', flags.user),
+    coll: flags.coll,
   });
+  for (const note of notes) io.stderr(`note: ${note}\n`);
+  return event;
 }
 
 export function printEvent(
@@ -71,7 +78,7 @@ export function printEvent(
 ): number {
   const { app } = openApp(options, io);
   const trigger = findTrigger(app.triggers, options.name);
-  const event = eventFromFlags(trigger, options);
+  const event = eventFromFlags(trigger, options, io);
   if (event === undefined) {
     io.stderr(
       `trigger '${trigger.name}' is SCHEDULED: its function gets no argument, so there is no event to print\n`,
@@ -97,7 +104,25 @@ export async function fireTrigger(
           : readFileSync(path.resolve(io.cwd, options.event), 'utf8');
       event = jsonFlag(options.event === '-' ? 'event (stdin)' : 'event', text);
     } else if (trigger.type !== 'SCHEDULED') {
-      event = eventFromFlags(trigger, options);
+      event = eventFromFlags(trigger, options, io);
+    }
+    // Filtered here first so the refusal names the failed condition and how to meet it (for a
+    // generated event: the flags; for a file: what must hold in it), never the same event again.
+    if (event !== undefined && (!trigger.disabled || options.force === true)) {
+      const outcome = applyFilters(trigger, event);
+      if (!outcome.fires) {
+        const source =
+          options.event === undefined
+            ? 'the generated event'
+            : options.event === '-'
+              ? 'the event on stdin'
+              : `the event in ${options.event}`;
+        throw new TriggerboxError(
+          'TriggerEventFiltered',
+          `${source} does not fire trigger '${trigger.name}': ${outcome.reason} (${outcome.stage} filter); nothing ran`,
+          { hint: outcome.hint },
+        );
+      }
     }
     return runner.fireTrigger(trigger.name, event, {
       force: options.force,

@@ -270,6 +270,20 @@ function mentions(value: unknown, key: string): boolean {
   return Object.keys(value).some((k) => k === key || mentions(value[k], key));
 }
 
+/**
+ * The filter with every `$expr` operand in the numeric view too: the document's Long/Decimal128
+ * become JS numbers there, so a Long/Decimal128 constant must as well, or `$eq`/`$gt` would
+ * compare a number with an object (mingo orders by type) and never match by value.
+ */
+function exprOperandsViewed(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(exprOperandsViewed);
+  if (!isDocument(value)) return value;
+  const out: Doc = {};
+  for (const [key, operand] of Object.entries(value))
+    out[key] = key === '$expr' ? numericView(operand) : exprOperandsViewed(operand);
+  return out;
+}
+
 /** A compiled filter. `$expr` is an expression, so it sees the numeric view of the document. */
 export function compileFilter(filter: unknown): Predicate {
   if (filter === undefined || filter === null) return () => true;
@@ -277,8 +291,10 @@ export function compileFilter(filter: unknown): Predicate {
     throw badValue(`query filter must be an object, not ${bsonTypeName(filter)}`);
   refuseScripts(filter, 'a query');
   if (Object.keys(filter).length === 0) return () => true;
-  const query = guarded(() => new Query(filter, mingoOptions()));
   const viaView = mentions(filter, '$expr');
+  const query = guarded(
+    () => new Query(viaView ? (exprOperandsViewed(filter) as Doc) : filter, mingoOptions()),
+  );
   return (doc) =>
     guarded(() => query.test(viaView && hasWideNumbers(doc) ? (numericView(doc) as Doc) : doc));
 }
