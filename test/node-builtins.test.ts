@@ -86,7 +86,7 @@ function guest(options: { maxHandles?: number } = {}): Guest {
   vm.runInContext(
     `globalThis.registry = __tb_builtins.createBuiltinRegistry({
        callHost: __callHost,
-       globals: { Buffer: __tb_libs.Buffer, setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate },
+       globals: { Buffer: __tb_libs.Buffer, TextEncoder, TextDecoder, setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate },
      });
      globalThis.require = registry.require;
      globalThis.Buffer = __tb_libs.Buffer;
@@ -579,6 +579,7 @@ describe('node-builtins: util', () => {
                    util.types.isTypedArray(new Uint8Array()), util.types.isMap(new Map()), util.types.isAsyncFunction(async () => {})],
            deep: [util.isDeepStrictEqual({ a: [1] }, { a: [1] }), util.isDeepStrictEqual({ a: 1 }, { a: '1' })],
            deprecated: util.deprecate(() => 7, 'old')(),
+           custom: util.inspect.custom === Symbol.for('nodejs.util.inspect.custom'),
            textCodec: [typeof util.TextEncoder, typeof util.TextDecoder] };`,
       ),
       {
@@ -590,6 +591,7 @@ describe('node-builtins: util', () => {
         types: [true, true, true, true, true, true],
         deep: [true, false],
         deprecated: 7,
+        custom: true,
         textCodec: ['undefined', 'undefined'],
       },
     );

@@ -10,6 +10,7 @@
 // else. One registry per evaluation of the bundle (one per sandbox context): the bundled packages
 // share the sandbox Buffer set by the first createBuiltinRegistry.
 import { setBuffer, Buffer as BundleBuffer } from './buffer.js';
+import { setTextCodec } from './text-codec.js';
 import * as bufferModule from './buffer.js';
 import { createCrypto } from './crypto-guest.js';
 import { createFs } from './fs.js';
@@ -26,6 +27,8 @@ import { lookupBuiltin, NODE_BUILTINS } from './table.js';
  * @property {Function} clearInterval
  * @property {Function} setImmediate
  * @property {Function} clearImmediate
+ * @property {any} TextEncoder the sandbox's (whatwg-url encodes with it)
+ * @property {any} TextDecoder
  * @property {any} [process] the `process` global (process.js createProcess()); one is made when absent
  */
 
@@ -49,6 +52,7 @@ export function createBuiltinRegistry({ callHost, globals }) {
   if (created) throw new Error('one built-ins registry per evaluation of the bundle');
   created = true;
   setBuffer(globals.Buffer);
+  setTextCodec(globals.TextEncoder, globals.TextDecoder);
   const Buffer = BundleBuffer;
   const processObject = globals.process ?? createProcess();
   /** @type {Map<string, any>} */
@@ -111,11 +115,31 @@ export function createBuiltinRegistry({ callHost, globals }) {
 function createUtil() {
   const util = require('util/');
   // The util package's inspect is Node 0.x's (a Map prints as {}); node-inspect-extracted is
-  // Node's own inspect and format, extracted for browsers.
-  const extracted = require('node-inspect-extracted');
-  util.inspect = extracted.inspect;
-  util.format = extracted.format;
-  util.formatWithOptions = extracted.formatWithOptions;
+  // Node's own inspect and format, extracted for browsers. It builds Node's primordials when it
+  // loads (~10 ms), and packages require util at their top level (axios does) mostly for
+  // promisify or inherits: it loads on the first inspect/format call, and inspect.custom (what
+  // classes read at their definition) is the shared symbol Node uses.
+  /** @type {any} */
+  let extracted;
+  const real = () => (extracted ??= require('node-inspect-extracted'));
+  /** @param {unknown[]} args */
+  function inspect(...args) {
+    return real().inspect(...args);
+  }
+  inspect.custom = Symbol.for('nodejs.util.inspect.custom');
+  for (const key of ['defaultOptions', 'colors', 'styles']) {
+    Object.defineProperty(inspect, key, {
+      get: () => real().inspect[key],
+      set: (value) => {
+        real().inspect[key] = value;
+      },
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  util.inspect = inspect;
+  util.format = (/** @type {unknown[]} */ ...args) => real().format(...args);
+  util.formatWithOptions = (/** @type {unknown[]} */ ...args) => real().formatWithOptions(...args);
   // Node 9+ has util.isDeepStrictEqual; the util package leaves it out, assert has it.
   if (util.isDeepStrictEqual === undefined) {
     util.isDeepStrictEqual = require('assert/build/internal/util/comparisons').isDeepStrictEqual;
