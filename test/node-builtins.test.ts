@@ -770,7 +770,7 @@ describe('node-builtins: events, assert, string_decoder, stream, timers', () => 
     for (const code of cases) {
       let expected: { name: string; message: string; code?: string } | string = 'no error';
       try {
-        new Function('assert', code)(assert.strict === assert ? assert : assert);
+        new Function('assert', code)(assert);
       } catch (error) {
         const e = error as { name: string; message: string; code?: string };
         expected = { name: e.name, message: e.message, code: e.code };
@@ -876,6 +876,16 @@ describe('node-builtins: zlib', () => {
          return { same: viaCallback === ${JSON.stringify(text)}, streamed: Buffer.concat(chunks).toString(), corrupt };`,
       ),
       { same: true, streamed: 'stream data', corrupt: 'Z_DATA_ERROR' },
+    );
+    assert.deepEqual(
+      g.json(
+        `const { constants, Z_BEST_COMPRESSION } = require('zlib'); [constants.Z_BEST_COMPRESSION, Z_BEST_COMPRESSION, constants.Z_SYNC_FLUSH]`,
+      ),
+      [
+        nodeZlib.constants.Z_BEST_COMPRESSION,
+        nodeZlib.constants.Z_BEST_COMPRESSION,
+        nodeZlib.constants.Z_SYNC_FLUSH,
+      ],
     );
     assert.equal(
       thrown(g, `require('zlib').brotliCompressSync('x')`).message,

@@ -61,7 +61,10 @@ export function createBuiltinRegistry({ callHost, globals }) {
   /** @type {Record<string, () => any>} */
   const factories = {
     assert: () => require('assert/'),
-    buffer: () => Object.freeze({ ...bufferModule, setBuffer: undefined }),
+    buffer: () => {
+      const { setBuffer: _internal, ...exports } = bufferModule;
+      return Object.freeze(exports);
+    },
     crypto: () =>
       createCrypto({
         callHost,
@@ -328,7 +331,13 @@ function createZlib() {
   ]) {
     Object.assign(brotli, { [name]: noBrotli(name) });
   }
-  return Object.assign(Object.create(null), zlib, brotli);
+  // Node 7+ also groups the Z_* numbers under zlib.constants.
+  /** @type {Record<string, number>} */
+  const constants = {};
+  for (const [name, value] of Object.entries(zlib)) {
+    if (name.startsWith('Z_') && typeof value === 'number') constants[name] = value;
+  }
+  return { ...zlib, constants: Object.freeze(constants), ...brotli };
 }
 
 // The one global the bundle sets; the runtime takes it and deletes it.
