@@ -37,3 +37,39 @@ for (const name of ['prelude', 'libs']) {
     logLevel: 'warning',
   });
 }
+// The Node built-ins of functions (src/services/node-builtins/guest.js): a registry the sandbox
+// loads on the first require of a built-in. Browser builds of Node's modules, sharing the
+// sandbox's Buffer and a `process` of the platform's shape rather than bundling their own.
+const builtins = path.join(root, 'src/services/node-builtins');
+await esbuild.build({
+  entryPoints: [path.join(builtins, 'guest.js')],
+  outfile: path.join(root, 'dist/guest/builtins.js'),
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+  logLevel: 'warning',
+  alias: {
+    buffer: path.join(builtins, 'buffer.js'),
+    process: path.join(builtins, 'process-module.cjs'),
+    stream: path.join(root, 'node_modules/readable-stream/lib/stream.js'),
+    qs: path.join(builtins, 'qs.cjs'),
+    // Its browser build reads AbortController from `self`, which a bare isolate lacks.
+    'abort-controller': path.join(root, 'node_modules/abort-controller/dist/abort-controller.js'),
+  },
+  inject: [path.join(builtins, 'inject.js')],
+  plugins: [
+    {
+      // whatwg-url's legacy (non-UTF-8) encodings: ~450 KB that URL outside a document never uses.
+      name: 'url-utf8-only',
+      setup(build) {
+        build.onResolve({ filter: /^@exodus\/bytes\/(encoding|whatwg)\.js$/ }, (args) => ({
+          path: path.join(
+            builtins,
+            args.path.endsWith('whatwg.js') ? 'url-encoding.cjs' : 'empty.cjs',
+          ),
+        }));
+      },
+    },
+  ],
+});
