@@ -8,3 +8,8 @@ export { EmbeddedEngine, type OpenEngineOptions } from './engine/embedded-engine
 export { MongoError, isMongoError, MongoCodes } from './engine/errors.js';
 export { describeUpdate } from './engine/change-events.js';
 export type * from './engine/types.js';
+export {
+  startMongoEndpoint,
+  type MongoEndpoint,
+  type MongoEndpointOptions,
+} from './wire/endpoint.js';
