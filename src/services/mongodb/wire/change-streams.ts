@@ -75,6 +75,11 @@ export class ChangeHub {
   private head = 0;
   private lastEvicted: ChangeEvent | undefined;
   private startedAtSeconds = 0;
+  /**
+   * The position before the first event (what postBatchResumeToken says until there is one):
+   * the engine's token shape with increment 0, which no event has.
+   */
+  private startToken = { _data: '' };
   private readonly cursors = new Set<ChangeStreamCursor>();
 
   constructor(private readonly engine: Engine) {}
@@ -82,6 +87,8 @@ export class ChangeHub {
   private start(): void {
     if (this.subscription) return;
     this.startedAtSeconds = Math.floor(Date.now() / 1000);
+    const seconds = this.startedAtSeconds.toString(16).toUpperCase().padStart(8, '0');
+    this.startToken = { _data: `82${seconds}${'0'.repeat(16)}04` };
     this.subscription = this.engine.watch(
       { fullDocument: 'updateLookup', fullDocumentBeforeChange: 'whenAvailable' },
       (event) => this.onEvent(event),
@@ -108,6 +115,10 @@ export class ChangeHub {
     const token = options.startAfter ?? options.resumeAfter;
     if (token !== undefined) {
       const data = tokenData(token);
+      if (data === this.startToken._data) {
+        if (this.lastEvicted) throw historyLost('events after the token were dropped');
+        return live;
+      }
       const at = live.findIndex((e) => e._id._data === data);
       if (at < 0) throw historyLost('the token is not among the events this endpoint keeps');
       return live.slice(at + 1);
@@ -165,7 +176,10 @@ export class ChangeHub {
       () => this.cursors.delete(cursor),
     );
     const resumedFrom = options.startAfter ?? options.resumeAfter;
-    if (resumedFrom !== undefined) cursor.position = { _data: tokenData(resumedFrom) };
+    cursor.position =
+      resumedFrom !== undefined
+        ? { _data: tokenData(resumedFrom) }
+        : { ...(this.head < this.ring.length ? this.ring.at(-1)!._id : this.startToken) };
     for (const event of backlog) cursor.offer(event);
     this.cursors.add(cursor);
     return cursor;
@@ -258,7 +272,9 @@ export class ChangeStreamCursor implements WireCursor {
   }
 
   async nextBatch(size: number, maxTimeMS: number | undefined): Promise<Batch> {
-    if (this.queue.length === 0 && !this.invalidated && this.failure === undefined) {
+    // maxTimeMS < 0: the aggregate's first batch, which never waits.
+    const mayWait = maxTimeMS === undefined || maxTimeMS >= 0;
+    if (mayWait && this.queue.length === 0 && !this.invalidated && this.failure === undefined) {
       const wait = maxTimeMS !== undefined && maxTimeMS > 0 ? maxTimeMS : DEFAULT_AWAIT_MS;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, wait);

@@ -256,7 +256,7 @@ async function aggregate(ctx: CommandContext, cmd: Doc): Promise<Doc> {
       pipeline: pipeline.slice(1),
     });
     // The first batch never waits: drivers send the awaitData getMores after it.
-    const batch = await cursor.nextBatch(batchSize, 0).catch((error) => {
+    const batch = await cursor.nextBatch(batchSize, -1).catch((error) => {
       cursor.close();
       throw error;
     });
@@ -521,9 +521,13 @@ const BUILD_INFO = {
 
 const noop: Handler = () => ({});
 
+/**
+ * CommandNotSupported (115), not IllegalOperation (20): the driver reads 20 on a write as
+ * "this deployment has no retryable writes" and replaces the message.
+ */
 function transactionsRefused(): never {
   throw new MongoError(
-    'IllegalOperation',
+    'CommandNotSupported',
     'Transactions are not supported by the triggerbox local endpoint',
     { code: 'MongoNotSupportedLocally' },
   );

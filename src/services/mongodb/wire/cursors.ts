@@ -24,7 +24,10 @@ export interface Batch {
 export interface WireCursor {
   readonly id: Long;
   readonly ns: string;
-  /** maxTimeMS bounds an awaitData wait; plain cursors ignore it. */
+  /**
+   * maxTimeMS bounds an awaitData wait (absent: the server's 1 s; negative: no wait, for the
+   * first batch); plain cursors ignore it.
+   */
   nextBatch(size: number, maxTimeMS: number | undefined): Promise<Batch>;
   close(): void;
 }
