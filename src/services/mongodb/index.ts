@@ -13,3 +13,9 @@ export {
   type MongoEndpoint,
   type MongoEndpointOptions,
 } from './wire/endpoint.js';
+export {
+  createDriverEngine,
+  DriverEngine,
+  type DriverEngineOptions,
+} from './driver/driver-engine.js';
+export { redactUri, redactText } from './driver/redact.js';
