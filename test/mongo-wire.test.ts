@@ -478,6 +478,16 @@ describe('mongo wire endpoint: errors and protocol', () => {
     assert.equal(other !== 'closed' && other.doc.code, 352);
   });
 
+  it('an awaitable hello without exhaustAllowed gets one plain reply after maxAwaitTimeMS', async () => {
+    const { topologyVersion } = await client.db('admin').command({ hello: 1 });
+    const reply = await rawExchange(
+      opMsg({ hello: 1, topologyVersion, maxAwaitTimeMS: 20, $db: 'admin' }),
+    );
+    assert.notEqual(reply, 'closed');
+    if (reply === 'closed') return;
+    assert.equal(reply.doc.isWritablePrimary, true);
+  });
+
   it('a malformed or oversized message closes only its own connection, with the reason logged', async () => {
     const garbage = opMsg({ ping: 1, $db: 'admin' });
     garbage[21] = 0x7f; // the body's length now runs past the message

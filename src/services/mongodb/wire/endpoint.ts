@@ -144,9 +144,11 @@ class Connection {
       const db = command.$db;
       if (typeof db !== 'string' || db === '')
         throw new WireProtocolError('OP_MSG: the command has no $db');
-      if (flags & EXHAUST_ALLOWED && this.isAwaitableHello(command)) {
-        await this.streamHello(command, header.requestId);
-        return;
+      if (this.isAwaitableHello(command)) {
+        if (flags & EXHAUST_ALLOWED) return this.streamHello(command, header.requestId);
+        // Without exhaust: one reply, after maxAwaitTimeMS (an immediate one would make the
+        // client's monitor spin).
+        if (this.knowsTopology(command)) await this.pause(this.awaitPeriod(command));
       }
       const reply = await runCommand(this.context(db), command);
       if (flags & MORE_TO_COME) return; // w: 0 writes: the client wants no answer
@@ -210,11 +212,27 @@ class Connection {
    * moreToCome, and keeps answering every maxAwaitTimeMS without new requests. Ours never
    * changes, so it is one reply per period until the connection closes.
    */
-  private async streamHello(command: Doc, requestId: number): Promise<void> {
-    const period = Math.max(10, Number(command.maxAwaitTimeMS) || 10_000);
+  private awaitPeriod(command: Doc): number {
+    return Math.max(10, Number(command.maxAwaitTimeMS) || 10_000);
+  }
+
+  /** The client has our current topologyVersion: nothing to tell it until the period ends. */
+  private knowsTopology(command: Doc): boolean {
     const known = command.topologyVersion as { processId?: unknown } | undefined;
-    const same =
-      known?.processId instanceof ObjectId && known.processId.equals(this.server.processId);
+    return known?.processId instanceof ObjectId && known.processId.equals(this.server.processId);
+  }
+
+  /** Waits, or less if the connection closes. */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.streamTimer = setTimeout(resolve, ms);
+      this.stopStream = resolve;
+    });
+  }
+
+  private async streamHello(command: Doc, requestId: number): Promise<void> {
+    const period = this.awaitPeriod(command);
+    const same = this.knowsTopology(command);
     let responseTo = requestId;
     const reply = () => {
       const bytes = this.encode(
