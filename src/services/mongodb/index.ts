@@ -37,3 +37,14 @@ export {
   readableDocument,
   type ParsedDocument,
 } from './data-text.js';
+export {
+  startMongoEndpoint,
+  type MongoEndpoint,
+  type MongoEndpointOptions,
+} from './wire/endpoint.js';
+export {
+  createDriverEngine,
+  DriverEngine,
+  type DriverEngineOptions,
+} from './driver/driver-engine.js';
+export { redactUri, redactText } from './driver/redact.js';

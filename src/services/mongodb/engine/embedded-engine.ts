@@ -356,7 +356,7 @@ export class EmbeddedEngine implements T.Engine {
     await this.write((tx) => {
       if (this.state.collection(request.ns))
         throw new MongoError(
-          'BadValue',
+          'NamespaceExists',
           `Collection ${request.ns.db}.${request.ns.coll} already exists.`,
         );
       this.state.ensureCollection(request.ns, tx);

@@ -27,6 +27,17 @@ export const MongoCodes = {
   Location40324: 40324,
   DuplicateKey: 11000,
   BSONObjectTooLarge: 10334,
+  // Codes of the wire endpoint and the driver adapter.
+  InternalError: 1,
+  Unauthorized: 13,
+  AuthenticationFailed: 18,
+  CursorNotFound: 43,
+  NamespaceExists: 48,
+  CommandNotFound: 59,
+  InvalidResumeToken: 260,
+  ChangeStreamHistoryLost: 286,
+  UnsupportedOpQueryCommand: 352,
+  HostUnreachable: 6,
 } as const;
 
 export type MongoCodeName = keyof typeof MongoCodes;
@@ -46,6 +57,8 @@ export class MongoError extends TriggerboxError {
       hint?: string;
       info?: Record<string, unknown>;
       like?: unknown;
+      /** A code this table does not name (a real server's error passed on by the driver adapter). */
+      server?: { code: number; codeName: string };
     } = {},
   ) {
     // `like`: a bulk error takes the code of its first write error, as the server's does.
@@ -54,9 +67,12 @@ export class MongoError extends TriggerboxError {
       hint: like?.hint ?? options.hint,
     });
     this.name = 'MongoError';
-    this.mongoCode = like?.mongoCode ?? MongoCodes[codeName];
+    this.mongoCode = like?.mongoCode ?? options.server?.code ?? MongoCodes[codeName];
     // The server reports 40324 etc. without a name; keep the bare number then, as it does.
-    this.codeName = like?.codeName ?? (codeName.startsWith('Location') ? '' : codeName);
+    this.codeName =
+      like?.codeName ??
+      options.server?.codeName ??
+      (codeName.startsWith('Location') ? '' : codeName);
     this.info = { ...like?.info, ...options.info };
   }
 }

@@ -216,6 +216,11 @@ export type ChangeListener = (event: ChangeEvent) => void;
 
 export interface ChangeSubscription {
   close(): void;
+  /**
+   * Resolves once events are being captured (a real cluster's change stream opens over the
+   * network; the embedded engine's subscription is live at once and leaves this absent).
+   */
+  ready?: Promise<void>;
 }
 
 export interface Engine {
