@@ -68,6 +68,18 @@ export interface AppWatcherOptions {
   onRootChange?(gone: boolean): void;
 }
 
+/**
+ * Closes a chokidar watcher for good. chokidar 5.0.0's `add()` sets `closed = false`, and the
+ * watcher calls it itself when an add still in flight finds its path gone (to watch for its
+ * return): a watcher closed while the app folder was renamed away came back to life and kept an
+ * fs.watch handle open on the folder, so `dev` (and a test's process) never exited. Such late
+ * adds are dropped.
+ */
+async function closeWatcher(watcher: FSWatcher): Promise<void> {
+  watcher.add = () => watcher;
+  await watcher.close();
+}
+
 /** A directory's identity: a folder renamed away and another put in its place differ. */
 function identity(dir: string): string | undefined {
   try {
@@ -154,7 +166,7 @@ export class AppWatcher {
     const old = this.watcher;
     this.watcher = undefined;
     this.pending.clear();
-    if (old !== undefined) await old.close();
+    if (old !== undefined) await closeWatcher(old);
     if (now === undefined) {
       if (this.watched !== undefined) {
         this.watched = undefined;
@@ -165,7 +177,8 @@ export class AppWatcher {
     if (this.closed) return;
     await this.watchRoot();
     if (this.closed) {
-      await (this.watcher as FSWatcher | undefined)?.close();
+      const late = this.watcher as FSWatcher | undefined;
+      if (late !== undefined) await closeWatcher(late);
       return;
     }
     this.options.onRootChange?.(false);
@@ -191,6 +204,6 @@ export class AppWatcher {
     if (this.parentTimer !== undefined) clearTimeout(this.parentTimer);
     this.parentWatcher?.close();
     await this.checking;
-    await this.watcher?.close();
+    if (this.watcher !== undefined) await closeWatcher(this.watcher);
   }
 }
