@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { findAppRoot, formatDiagnostic, loadApp } from '../src/index.js';
-import { nodeForUnprivileged, repoRoot, runCli, tempApp } from './helpers.js';
+import { repoRoot, runCli, runNode, tempApp } from './helpers.js';
 
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
 
@@ -33,23 +33,9 @@ function diagnosticFor(
   );
 }
 
-/** Runs the built CLI; as an unprivileged user when this process is root (root reads anything). */
-function runBinary(
-  args: string[],
-  cwd: string,
-  asUnprivileged = false,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const unprivileged = asUnprivileged && process.getuid?.() === 0;
-  const child = spawn(unprivileged ? nodeForUnprivileged() : process.execPath, [BIN, ...args], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(unprivileged ? { uid: 65534, gid: 65534 } : {}),
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+/** Runs the built CLI; as an unprivileged user when asked and this process is root. */
+function runBinary(args: string[], cwd: string, unprivileged = false) {
+  return runNode([BIN, ...args], cwd, { unprivileged });
 }
 
 describe('loader on odd files', () => {

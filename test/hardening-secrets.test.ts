@@ -24,7 +24,7 @@ import { describe, it } from 'node:test';
 import { deriveKeys, keyCheck, keyId } from '../src/secrets/crypto.js';
 import { openSecretStore, type StoreDocument } from '../src/secrets/store.js';
 import { TriggerboxError } from '../src/index.js';
-import { nodeForUnprivileged, repoRoot, runCli, tempApp } from './helpers.js';
+import { repoRoot, runCli, runNode, tempApp } from './helpers.js';
 
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
 const STORE = '.triggerbox/secrets.json';
@@ -97,31 +97,8 @@ function mkfifo(file: string): void {
 }
 
 /** Runs the built CLI; as an unprivileged user when this process is root (root reads anything). */
-function runBinary(
-  args: string[],
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return runNode([BIN, ...args], cwd);
-}
-
-/** Runs node, as an unprivileged user when this process is root. */
-function runNode(
-  args: string[],
-  cwd: string,
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const unprivileged = process.getuid?.() === 0;
-  const child = spawn(unprivileged ? nodeForUnprivileged() : process.execPath, args, {
-    cwd,
-    env: { PATH: process.env['PATH'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(unprivileged ? { uid: 65534, gid: 65534 } : {}),
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+function runBinary(args: string[], cwd: string) {
+  return runNode([BIN, ...args], cwd, { unprivileged: true, env: {} });
 }
 
 describe('secret store: races with rotate-key', () => {
@@ -391,7 +368,7 @@ catch (error) { console.log(error.code); }
 `,
       );
       chmodSync(script, 0o644);
-      const library = await runNode([script], root);
+      const library = await runNode([script], root, { unprivileged: true, env: {} });
       assert.equal(library.stdout.trim(), code, library.stderr);
     }
   });

@@ -1,4 +1,5 @@
 /** Test helpers: temp apps built inline, and the CLI run in-process with captured output. */
+import { spawn } from 'node:child_process';
 import {
   accessSync,
   chmodSync,
@@ -111,4 +112,30 @@ export function nodeForUnprivileged(): string {
     accessSync(unprivilegedNode, constants.X_OK);
   }
   return unprivilegedNode;
+}
+
+/**
+ * Runs node with `args`, as an unprivileged user (uid 65534) when `unprivileged` is set and this
+ * process is root: root reads anything, so permission errors are only seen that way.
+ */
+export function runNode(
+  args: string[],
+  cwd: string,
+  options: { unprivileged?: boolean; env?: Record<string, string> } = {},
+): Promise<CliRun & { code: number | null }> {
+  const unprivileged = options.unprivileged === true && process.getuid?.() === 0;
+  const child = spawn(unprivileged ? nodeForUnprivileged() : process.execPath, args, {
+    cwd,
+    env:
+      options.env === undefined ? process.env : { PATH: process.env['PATH'] ?? '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(unprivileged ? { uid: 65534, gid: 65534 } : {}),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) =>
+    child.on('exit', (code) => resolve({ code: code as number, stdout, stderr })),
+  );
 }

@@ -34,7 +34,7 @@ function unlinkQuietly(file: string): void {
 }
 
 /** Creates `file` holding this process's pid, atomically; false if it already exists. */
-function createExclusive(file: string): boolean {
+export function createExclusive(file: string): boolean {
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   writeFileSync(temp, String(process.pid), { mode: 0o600 });
   try {
@@ -48,7 +48,8 @@ function createExclusive(file: string): boolean {
   }
 }
 
-function ownerOf(file: string): number | undefined {
+/** The pid a lock file names, or undefined when it is gone or unreadable. */
+export function ownerOf(file: string): number | undefined {
   try {
     return Number.parseInt(readFileSync(file, 'utf8'), 10);
   } catch {

@@ -4,33 +4,10 @@
  * whose owner no longer runs (killed) is taken over; a live owner gets the second opener a clear
  * error. shared/file-lock.ts serializes short critical sections; this lock lasts a session.
  */
-import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
 import path from 'node:path';
-import { processRuns } from '../../../shared/file-lock.js';
+import { createExclusive, ownerOf, processRuns } from '../../../shared/file-lock.js';
 import { TriggerboxError } from '../../../shared/errors.js';
-
-function tryCreate(file: string): boolean {
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  writeFileSync(temp, String(process.pid), { mode: 0o600 });
-  try {
-    linkSync(temp, file);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return false;
-  } finally {
-    unlinkSync(temp);
-  }
-}
-
-function ownerOf(file: string): number | undefined {
-  try {
-    return Number.parseInt(readFileSync(file, 'utf8'), 10);
-  } catch {
-    return undefined;
-  }
-}
 
 export class StoreLock {
   private constructor(private readonly file: string) {}
@@ -38,7 +15,7 @@ export class StoreLock {
   static acquire(dir: string): StoreLock {
     const file = path.join(dir, 'LOCK');
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (tryCreate(file)) return new StoreLock(file);
+      if (createExclusive(file)) return new StoreLock(file);
       const owner = ownerOf(file);
       if (owner !== undefined && processRuns(owner)) {
         throw new TriggerboxError(
