@@ -513,8 +513,37 @@ function parser(io: CliIO, select: Select): Argv {
           'name a db subcommand: list, sources, import, export, find, reset or seed',
         ),
     )
-    .command('validate', 'check the app directory and report every problem', {}, (argv) =>
-      select(async () => (await import('./commands/validate.js')).validate(globals(argv), io)),
+    .command(
+      'types',
+      "write a .d.ts of the app's context, Values, functions and data sources for editors",
+      (c) =>
+        c.option('out', {
+          type: 'string',
+          describe: 'where to write it (default <app>/triggerbox-env.d.ts)',
+        }),
+      (argv) =>
+        select(async () =>
+          (await import('./commands/types.js')).types(
+            { ...globals(argv), out: argv['out'] as string | undefined },
+            io,
+          ),
+        ),
+    )
+    .command(
+      'validate',
+      'check the app directory and report every problem',
+      (c) =>
+        c.option('types', {
+          type: 'boolean',
+          describe: 'also type-check the function files against the app types (needs typescript)',
+        }),
+      (argv) =>
+        select(async () =>
+          (await import('./commands/validate.js')).validate(
+            { ...globals(argv), types: argv['types'] === true },
+            io,
+          ),
+        ),
     )
     .demandCommand(1, 'name a command')
     .epilogue(
@@ -564,6 +593,7 @@ const COMMANDS = new Set([
   'trigger event',
   'trigger fire',
   'dev',
+  'types',
   'validate',
   'db list',
   'db sources',
@@ -579,7 +609,7 @@ function commandPath(positionals: unknown[]): string[] {
   const [noun, verb] = positionals.map(String);
   if (noun === undefined) return [];
   const canonical = NOUN_ALIASES[noun] ?? noun;
-  if (['dev', 'validate'].includes(canonical) || verb === undefined) return [canonical];
+  if (['dev', 'types', 'validate'].includes(canonical) || verb === undefined) return [canonical];
   return [canonical, VERB_ALIASES[verb] ?? verb];
 }
 

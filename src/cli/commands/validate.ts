@@ -8,7 +8,10 @@ import { openApp, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
 import { Printer } from '../render.js';
 
-export async function validate(options: GlobalOptions, io: CliIO): Promise<number> {
+export async function validate(
+  options: GlobalOptions & { types?: boolean | undefined },
+  io: CliIO,
+): Promise<number> {
   const printer = new Printer(io, options.outputFormat);
   const loaded = openApp(options, io);
   let secretNames: Set<string> | undefined;
@@ -25,8 +28,14 @@ export async function validate(options: GlobalOptions, io: CliIO): Promise<numbe
     });
   }
   const diagnostics = [...storeProblems, ...(await checkApp(loaded, secretNames))];
-  const errors = diagnostics.filter((d) => d.severity === 'error').length;
-  const warnings = diagnostics.length - errors;
+  // --types: TypeScript is loaded only now, and only for this flag.
+  const typeProblems =
+    options.types === true
+      ? await (await import('../../app-types/check.js')).checkAppTypes({ app: loaded.app })
+      : [];
+  const all: Array<{ severity: 'error' | 'warning' }> = [...diagnostics, ...typeProblems];
+  const errors = all.filter((d) => d.severity === 'error').length;
+  const warnings = all.length - errors;
   const { app } = loaded;
   if (options.outputFormat === 'json') {
     io.stdout(
@@ -35,11 +44,16 @@ export async function validate(options: GlobalOptions, io: CliIO): Promise<numbe
         level: errors > 0 ? 'error' : 'info',
         message: errors > 0 ? `${errors} error(s), ${warnings} warning(s)` : 'app is valid',
         diagnostics,
+        ...(options.types === true ? { typeProblems } : {}),
       })}\n`,
     );
     return errors > 0 ? 1 : 0;
   }
   for (const d of diagnostics) io.stdout(`${formatDiagnostic(d)}\n`);
+  if (typeProblems.length > 0) {
+    const { formatTypeProblem } = await import('../../app-types/check.js');
+    for (const p of typeProblems) io.stdout(`${formatTypeProblem(p)}\n`);
+  }
   const counts = `${app.functions.size} functions, ${app.values.size} values, ${app.triggers.size} triggers`;
   if (errors > 0) {
     printer.message(`${errors} error(s), ${warnings} warning(s) in ${app.root} (${counts})`);
