@@ -4,7 +4,7 @@
  * an editor error and `validate --types` can catch it in CI. The output is deterministic: every
  * list is sorted by code unit, never by file system order or locale, and nothing holds a time.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadApp } from '../app/load-app.js';
 import type { App } from '../app/types.js';
@@ -154,7 +154,10 @@ export function writeAppTypes(options: WriteAppTypesOptions): WriteAppTypesResul
   const file = path.resolve(app.root, options.out ?? DEFAULT_TYPES_FILE);
   const text = generateAppTypes({ app });
   const changed = !existsSync(file) || readFileSync(file, 'utf8') !== text;
-  if (changed) writeFileAtomic(file, text);
+  if (changed) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileAtomic(file, text);
+  }
   const ours = jsconfigFor(path.relative(app.root, file).split(path.sep).join('/'));
   const jsconfigFile = path.join(app.root, 'jsconfig.json');
   const jsconfigExists = existsSync(jsconfigFile);
