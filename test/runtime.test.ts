@@ -261,7 +261,8 @@ describe('FunctionRunner', () => {
     assert.equal(String(r['oid2']), '64b7f0c2a1b2c3d4e5f60718');
     assert.equal(r['text'], 'hi');
     assert.equal(r['buf'], 'aGk=');
-    assert.equal(r['ejson'], '{"a":1}');
+    // Canonical by default, as the platform's EJSON.stringify (SPEC section 3).
+    assert.equal(r['ejson'], '{"a":{"$numberInt":"1"}}');
     assert.equal(r['parsed'], '64b7f0c2a1b2c3d4e5f60718');
     assert.match(resultEJSON, /"dec":\{"\$numberDecimal":"1.5"\}/);
     assert.match(resultEJSON, /"bin":\{"\$binary":\{"base64":"aGk=","subType":"00"\}\}/);

@@ -667,32 +667,26 @@ describe("generated documents pass the trigger's own match", () => {
 });
 
 describe('run_as_system under context.functions.execute', () => {
-  it(
-    "a run_as_system callee runs as system when a normal user's function executes it",
-    {
-      todo: "needs runtime: functions.execute must switch to the callee's run_as_system (and restore the caller's after)",
-    },
-    async () => {
-      const root = tempApp({
-        'functions/config.json': [
-          { name: 'caller', private: false },
-          { name: 'systemCallee', private: true, run_as_system: true },
-        ],
-        'functions/caller.js': `exports = async function () {
+  it("a run_as_system callee runs as system when a normal user's function executes it", async () => {
+    const root = tempApp({
+      'functions/config.json': [
+        { name: 'caller', private: false },
+        { name: 'systemCallee', private: true, run_as_system: true },
+      ],
+      'functions/caller.js': `exports = async function () {
           const callee = await context.functions.execute('systemCallee');
           return { callee, callerAfter: context.runningAsSystem() };
         };`,
-        'functions/systemCallee.js': `exports = function () {
+      'functions/systemCallee.js': `exports = function () {
           return { system: context.runningAsSystem() };
         };`,
-      });
-      const runner = createRunner({ app: loadApp({ root }).app });
-      try {
-        const run = await runner.execute('caller', [], { user: 'user-1' });
-        assert.deepEqual(run.result, { callee: { system: true }, callerAfter: false });
-      } finally {
-        await runner.dispose();
-      }
-    },
-  );
+    });
+    const runner = createRunner({ app: loadApp({ root }).app });
+    try {
+      const run = await runner.execute('caller', [], { user: 'user-1' });
+      assert.deepEqual(run.result, { callee: { system: true }, callerAfter: false });
+    } finally {
+      await runner.dispose();
+    }
+  });
 });

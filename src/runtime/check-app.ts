@@ -3,6 +3,7 @@ import { missingSecretLinks } from '../app/value-usage.js';
 import { scanDependencies } from './bundle.js';
 import { triggerDiagnostics } from '../triggers/expression-check.js';
 import { functionSyntaxDiagnostic } from './syntax.js';
+import { scanFunctionSource } from './function-source.js';
 
 /**
  * Every problem of a loaded app that can be found without running it: what the loader found,
@@ -23,6 +24,13 @@ export async function checkApp(
   for (const fn of loaded.app.functions.values()) {
     const problem = functionSyntaxDiagnostic(fn);
     if (problem !== undefined) diagnostics.push(problem);
+    // The platform refuses a top-level require (function run fails with the same message), and
+    // lacks what its JavaScript support table marks unsupported (a warning: it runs locally).
+    const scan = scanFunctionSource(fn.file, fn.source);
+    for (const found of scan.topLevelRequires)
+      diagnostics.push({ severity: 'error', file: fn.file, ...found });
+    for (const found of scan.unsupported)
+      diagnostics.push({ severity: 'warning', file: fn.file, ...found });
   }
 
   for (const trigger of loaded.app.triggers.values())

@@ -11,7 +11,18 @@ export type ExecutionErrorCode =
 export interface AppPayload {
   generation: number;
   /** `syntaxError` is `file:line:column: message` for a file that does not parse. */
-  functions: Record<string, { file: string; source: string; syntaxError: string | null }>;
+  functions: Record<
+    string,
+    {
+      file: string;
+      /** With its import declarations turned into requires (function-source.ts). */
+      source: string;
+      syntaxError: string | null;
+      /** run_as_system: 'system'; run_as_user_id: the id; else null (see host-ops.ts `source`). */
+      runAs: string | null;
+      importLines: number;
+    }
+  >;
   /** Plain Values as JSON text; Secret-linked Values as the marker 'secret'. */
   values: Record<string, string>;
   /** JSON of `{environment, app}` given to the prelude. */
@@ -92,7 +103,8 @@ export type ChildMessage =
   | { type: 'log'; id: number; line: LogLine }
   /** A context.values.get call, with the `file:line:column` that made it (--trace-values). */
   | { type: 'trace'; id: number; name: string; where: string }
-  | { type: 'done'; id: number; outcome: CallOutcome }
+  /** `retiring`: the process ends itself right after this answer (worker.ts, memory watch). */
+  | { type: 'done'; id: number; outcome: CallOutcome; retiring?: boolean }
   /** A `parent` op of host-ops.ts, for the call `callId`: what only the parent has or does. */
   | ParentOpRequest;
 

@@ -16,6 +16,7 @@ import { GRACE_MS, SandboxProcess } from './sandbox-process.js';
 import { findTrigger } from '../triggers/describe.js';
 import { SecretMask } from './secret-mask.js';
 import { checkFunctionSyntax } from './syntax.js';
+import { scanFunctionSource, transformImports } from './function-source.js';
 import { traceValueGet, type ValueTraceEntry } from './value-trace.js';
 
 /** Resolves a Secret's name to its value; throws (with a message that says why) when it cannot. */
@@ -140,6 +141,10 @@ export interface TriggerRun extends ExecutionResult {
 export class FunctionRunner {
   private app: App;
   private payload: AppPayload;
+  /** Each function's file text as last sent (the payload holds it transformed). */
+  private readonly sources = new Map<string, string>();
+  /** Each function's unsupported-feature warnings, by its file text. */
+  private readonly sourceWarnings = new Map<string, { source: string; warnings: string[] }>();
   private generation = 0;
   private readonly sandbox: SandboxProcess;
   private readonly secrets: SecretSource;
@@ -193,13 +198,18 @@ export class FunctionRunner {
     const previous = this.payload as AppPayload | undefined;
     for (const fn of this.app.functions.values()) {
       const before = previous?.functions[fn.name];
+      const unchanged =
+        before !== undefined && before.file === fn.file && this.sources.get(fn.name) === fn.source;
+      const { source, importLines } =
+        unchanged && before !== undefined ? before : transformImports(fn.source);
+      this.sources.set(fn.name, fn.source);
       functions[fn.name] = {
         file: fn.file,
-        source: fn.source,
+        source,
         syntaxError:
-          before !== undefined && before.file === fn.file && before.source === fn.source
-            ? before.syntaxError
-            : syntaxErrorText(fn.file, fn.source),
+          unchanged && before !== undefined ? before.syntaxError : syntaxErrorText(fn.file, source),
+        runAs: fn.runAsSystem ? 'system' : (fn.runAsUserId ?? null),
+        importLines,
       };
     }
     const values: Record<string, string> = {};
@@ -329,7 +339,7 @@ export class FunctionRunner {
       resultEJSON: mask.applyToJSON(canonical),
       logs,
       errorLogs,
-      warnings: platformLogWarnings(logs),
+      warnings: [...this.featureWarnings(fn), ...platformLogWarnings(logs)],
       stats,
       valueTrace,
     };
@@ -459,6 +469,17 @@ export class FunctionRunner {
       );
     }
     return (await spec.run(data as never, call)) as TransferData;
+  }
+
+  /** What the platform's JavaScript support table lacks, used by the function that ran. */
+  private featureWarnings(fn: { name: string; file: string; source: string }): string[] {
+    const known = this.sourceWarnings.get(fn.name);
+    if (known !== undefined && known.source === fn.source) return known.warnings;
+    const warnings = scanFunctionSource(fn.file, fn.source).unsupported.map(
+      (finding) => `${fn.file}:${finding.line}:${finding.column}: ${finding.message}`,
+    );
+    this.sourceWarnings.set(fn.name, { source: fn.source, warnings });
+    return warnings;
   }
 
   private knownSecretNames(): Set<string> | undefined {

@@ -84,6 +84,8 @@ interface Pending {
   started: number;
   /** Aborted when the call settles: cancels what the call's ops started in this process. */
   ops: AbortController;
+  /** The sandbox process the call was sent to: only its exit fails the call. */
+  child: ChildProcess | undefined;
 }
 
 export class SandboxProcess {
@@ -149,6 +151,7 @@ export class SandboxProcess {
         watchdog,
         started: performance.now(),
         ops: new AbortController(),
+        child: this.child,
       });
       this.updateRef();
       this.post(full);
@@ -184,6 +187,9 @@ export class SandboxProcess {
         this.pending.get(message.id)?.handlers.onTrace(message.name, message.where);
         break;
       case 'done':
+        // A process that answers a call and ends itself (a memory failure it cannot stop): the
+        // next call goes to a new process rather than to one about to exit.
+        if (message.retiring === true && this.child === child) this.child = undefined;
         this.settle(message.id, message.outcome);
         break;
       case 'op':
@@ -213,12 +219,13 @@ export class SandboxProcess {
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.child !== child) return;
-    this.child = undefined;
-    const reason = this.killReason;
+    const current = this.child === child;
+    if (current) this.child = undefined;
+    const reason = current ? this.killReason : undefined;
     const detail = /catastrophic error: (.*)/.exec(this.stderrTail)?.[1];
     const cannotStart = /triggerbox sandbox: cannot start: (.*)/.exec(this.stderrTail)?.[1];
     for (const [id, pending] of [...this.pending]) {
+      if (pending.child !== child) continue;
       const durationMs = performance.now() - pending.started;
       if (reason !== undefined && reason.callId === id) {
         this.settle(id, {

@@ -1,5 +1,6 @@
 import { Script } from 'node:vm';
 import type { Diagnostic, FunctionDef } from '../app/types.js';
+import { transformImports } from './function-source.js';
 
 export interface SyntaxProblem {
   line: number;
@@ -28,7 +29,8 @@ export function checkFunctionSyntax(file: string, source: string): SyntaxProblem
 
 /** A function file's syntax error as a diagnostic (validate, dev reloads). */
 export function functionSyntaxDiagnostic(fn: FunctionDef): Diagnostic | undefined {
-  const problem = checkFunctionSyntax(fn.file, fn.source);
+  // Import declarations at the top run as requires (function-source.ts): check what runs.
+  const problem = checkFunctionSyntax(fn.file, transformImports(fn.source).source);
   if (problem === undefined) return undefined;
   return {
     severity: 'error',

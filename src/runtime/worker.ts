@@ -47,12 +47,21 @@ type Reference<T = unknown> = IsolatedVm.Reference<T>;
 
 const PRELUDE = readFileSync(new URL('../../guest/prelude.js', import.meta.url), 'utf8');
 const LIBS = readFileSync(new URL('../../guest/libs.js', import.meta.url), 'utf8');
+const BUILTINS = readFileSync(new URL('../../guest/builtins.js', import.meta.url), 'utf8');
 /** Prepared contexts kept ready ahead of calls. */
 const WARM_CONTEXTS = 2;
 /** An isolate serves this many calls (each in a fresh context) before it is replaced. */
 const CALLS_PER_ISOLATE = 100;
 /** An isolate whose heap grew past this is replaced rather than reused (V8 collects lazily). */
 const MAX_REUSED_HEAP = 16 * 1024 * 1024;
+/**
+ * How often a pending call's isolate is checked for having been disposed by its memory limit,
+ * and how long it may stay so before the call is answered anyway (RUNTIME-NOTES, "Out of
+ * memory": one C++ builtin loop such as `new Array(60e6).fill(1.5)` never checks interrupts, so
+ * the call stays pending for 14-50 s after V8 gave up on it).
+ */
+const MEMORY_CHECK_MS = 100;
+const MEMORY_GRACE_MS = 100;
 const CAPS_JSON = JSON.stringify(OUTPUT_CAPS);
 /** The codes a failure reported by the prelude may carry; anything else is FunctionExecutionError. */
 const GUEST_CODES = new Set<ExecutionErrorCode>([
@@ -90,6 +99,7 @@ class CachedScript {
 
 const preludeScript = new CachedScript(PRELUDE, 'triggerbox:prelude');
 const libsScript = new CachedScript(LIBS, 'triggerbox:bson');
+const builtinsScript = new CachedScript(BUILTINS, 'triggerbox:builtins');
 
 let limits: SandboxLimits = { memoryMb: 350 };
 let app: AppPayload | undefined;
@@ -162,10 +172,13 @@ type ParentOpHandlers = {
 class Lane {
   readonly isolate: Isolate;
   calls = 0;
+  /** Set when this process disposed the isolate (time limit, caps, retirement), not V8's memory limit. */
+  disposedByHost = false;
   /** The context being prepared or running; every host callback acts on it. */
   private slot: Slot | undefined;
   private readonly packageScripts = new Map<string, IsolatedVm.Script>();
   private libs: IsolatedVm.Script | undefined;
+  private builtins: IsolatedVm.Script | undefined;
   /** One compiled prelude per isolate: its compiled functions are shared by every context. */
   private prelude: IsolatedVm.Script | undefined;
   /** Two host handles per isolate, shared by its contexts (cheaper than a set per context). */
@@ -251,7 +264,9 @@ class Lane {
     },
     source: (name) => {
       const fn = app?.functions[String(name)];
-      return fn === undefined ? null : [fn.file, fn.source, fn.syntaxError];
+      return fn === undefined
+        ? null
+        : [fn.file, fn.source, fn.syntaxError, fn.runAs, fn.importLines];
     },
     value: (name) => app?.values[String(name)] ?? null,
     libs: () => {
@@ -259,6 +274,13 @@ class Lane {
       if (slot) {
         this.libs ??= libsScript.compile(this.isolate);
         this.libs.runSync(slot.context);
+      }
+    },
+    builtins: () => {
+      const slot = this.slot;
+      if (slot) {
+        this.builtins ??= builtinsScript.compile(this.isolate);
+        this.builtins.runSync(slot.context);
       }
     },
     runPackage: (spec) => {
@@ -335,6 +357,7 @@ class Lane {
   dispose(): void {
     this.slot = undefined;
     if (this.isolate.isDisposed) return;
+    this.disposedByHost = true;
     // A Reference pins its host function (and this lane with it) until released.
     this.hostRef.release();
     this.isolate.dispose();
@@ -527,6 +550,35 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
     // RUNTIME-NOTES: isolated-vm's own timeout does not cover async code; disposing does.
     slot.lane.dispose();
   }, request.timeoutMs);
+  // An isolate disposed by its memory limit while the call is still pending: a builtin loop holds
+  // its thread (nothing can stop it, and process.exit() while it runs segfaults), so the call is
+  // answered as the memory failure it is and this process ends itself; the runner starts another.
+  let disposedSince: number | undefined;
+  const memoryWatch = setInterval(() => {
+    const lane = slot.lane;
+    if (!lane.isolate.isDisposed || lane.disposedByHost || timedOut) return;
+    const now = performance.now();
+    disposedSince ??= now;
+    if (now - disposedSince < MEMORY_GRACE_MS) return;
+    clearInterval(memoryWatch);
+    const [code, message] = classify(new Error('memory limit'), false, request.timeoutMs);
+    const outcome: CallOutcome = {
+      ok: false,
+      code,
+      message,
+      stack: '',
+      durationMs: now - started,
+    };
+    const kill = (): void => {
+      process.kill(process.pid, 'SIGKILL');
+    };
+    if (process.send === undefined) kill();
+    else
+      process.send(
+        { type: 'done', id: request.id, outcome, retiring: true } satisfies ChildMessage,
+        kill,
+      );
+  }, MEMORY_CHECK_MS);
   let reusable = false;
   try {
     const args = request.args;
@@ -563,6 +615,7 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
     return { ok: false, code, message, stack: '', durationMs };
   } finally {
     clearTimeout(watchdog);
+    clearInterval(memoryWatch);
     for (const timer of call.timers.values()) clearTimeout(timer);
     slot.call = undefined;
     const drainMs = Math.max(0, started + request.timeoutMs - performance.now());

@@ -64,12 +64,24 @@ export interface HostOps {
   log: Op<'sync', 'sandbox', [level: GuestLogLevel, message: string], void>;
   /** A context.values.get call and the `file:line:column` that made it (--trace-values). */
   trace: Op<'sync', 'sandbox', [name: string, where: string], void>;
-  /** A function's file, source and syntax error; null when the app has no such function. */
+  /**
+   * A function's file, source (its import declarations turned into requires, on the same lines),
+   * syntax error, who it runs as when another function executes it ('system', a user id, or null
+   * for the caller's user) and the last line of its transformed imports (0: none); null when the
+   * app has no such function.
+   */
   source: Op<
     'sync',
     'sandbox',
     [name: string],
-    [file: string, source: string, syntaxError: string | null] | null
+    | [
+        file: string,
+        source: string,
+        syntaxError: string | null,
+        runAs: string | null,
+        importLines: number,
+      ]
+    | null
   >;
   /** A Value as JSON text, 'secret' for a Secret-linked one, null when undefined. */
   value: Op<'sync', 'sandbox', [name: string], string | null>;
@@ -77,6 +89,8 @@ export interface HostOps {
   libs: Op<'sync', 'sandbox', [], void>;
   /** Runs a fetched package's factory script in the calling context (sets __tb_module). */
   runPackage: Op<'sync', 'sandbox', [spec: string], void>;
+  /** Runs the Node built-ins bundle in the calling context (it sets globalThis.__tb_builtins). */
+  builtins: Op<'sync', 'sandbox', [], void>;
   /** Starts a host timer; answers an error message when the call has too many ops in flight. */
   timer: Op<'sync', 'sandbox', [id: number, ms: number, repeat: boolean], string | null>;
   clearTimer: Op<'sync', 'sandbox', [id: number], void>;
@@ -113,6 +127,7 @@ export const HOST_OPS: {
   value: { mode: 'sync', site: 'sandbox' },
   libs: { mode: 'sync', site: 'sandbox' },
   runPackage: { mode: 'sync', site: 'sandbox' },
+  builtins: { mode: 'sync', site: 'sandbox' },
   timer: { mode: 'sync', site: 'sandbox' },
   clearTimer: { mode: 'sync', site: 'sandbox' },
   random: { mode: 'sync', site: 'sandbox' },

@@ -73,6 +73,12 @@ declare global {
     | undefined;
   /** The function file's `exports = function ...` target. */
   var exports: unknown;
+  /** utils.crypto and utils.jwt (services/crypto/guest.js). */
+  var utils: unknown;
+  /** The platform's process (services/node-builtins/process.js); require('process') is it. */
+  var process: unknown;
+  /** The global object, as real apps use it (global.context). */
+  var global: unknown;
   var require: (spec: string) => unknown;
   var context: Record<string, unknown>;
   var console: Record<string, (...args: unknown[]) => void>;

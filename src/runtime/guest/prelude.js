@@ -6,6 +6,12 @@
 import { atob, btoa, TextDecoder, TextEncoder } from './text-codec.js';
 // Each service's guest wrapper: plain functions over callHostSync/callHostAsync and BSON.
 import { createHttp } from '../../services/http/guest.js';
+import { createUtils } from '../../services/crypto/guest.js';
+// The `process` global, and the table that says which names a require gives the built-ins
+// registry (both small; the registry itself, dist/guest/builtins.js, loads on first need).
+import { createProcess } from '../../services/node-builtins/process.js';
+import { lookupBuiltin } from '../../services/node-builtins/table.js';
+import { topLevelRequireMessage } from '../boundary/messages.js';
 
 /**
  * @typedef {import('./guest.js').SyncHost} SyncHost
@@ -16,34 +22,6 @@ import { createHttp } from '../../services/http/guest.js';
  * @typedef {import('./guest.js').WireError} WireError
  * @typedef {{ callback: (...args: unknown[]) => void, args: unknown[], repeat: boolean, ms: number }} Timer
  */
-
-const UNSUPPORTED_BUILTINS = ['child_process', 'cluster', 'domain', 'readline', 'v8', 'vm'];
-// Node built-ins that the sandbox provides (the rest of the Node 10 API level is not emulated yet).
-const NODE_BUILTINS = [
-  'assert',
-  'buffer',
-  'crypto',
-  'dgram',
-  'dns',
-  'events',
-  'fs',
-  'http',
-  'https',
-  'net',
-  'os',
-  'path',
-  'process',
-  'punycode',
-  'querystring',
-  'stream',
-  'string_decoder',
-  'timers',
-  'tls',
-  'tty',
-  'url',
-  'util',
-  'zlib',
-];
 
 // The host ops are the table of ../boundary/host-ops.ts. `hostSync` is an isolated-vm Callback
 // for the `sync` ops, answered by the sandbox process; `hostRef` a Reference for the `parent` ones:
@@ -70,6 +48,7 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
   /** @param {string} name */
   const hostValue = (name) => hostSync('value', name);
   const hostLibs = () => hostSync('libs');
+  const hostBuiltins = () => hostSync('builtins');
   /** @param {string} spec */
   const hostPkgLoad = (spec) => hostSync('runPackage', spec);
   /** @type {(id: number, ms: number, repeat: boolean) => string | null} */
@@ -206,16 +185,44 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     }
     return libs;
   }
+  /**
+   * A BSON class callable with and without `new`, as the docs call them (`BSON.Int32(42)`):
+   * instances are the real class's (instanceof holds), statics (Long.fromNumber) are inherited.
+   * @param {any} Real
+   * @param {(args: unknown[]) => unknown[]} [adapt]
+   */
+  function callableClass(Real, adapt = (args) => args) {
+    /** @param {unknown[]} args */
+    const wrapper = function (...args) {
+      return new Real(...adapt(args));
+    };
+    Object.defineProperty(wrapper, 'name', { value: Real.name });
+    Object.setPrototypeOf(wrapper, Real);
+    wrapper.prototype = Real.prototype;
+    return wrapper;
+  }
+  /** @type {unknown} */
+  let maxKeyValue;
+  /** @type {unknown} */
+  let minKeyValue;
+  /** @type {Record<string, any> | undefined} */
+  let realBSON;
   /** @param {Record<string, any>} bson */
   function platformBSON(bson) {
-    const RealObjectId = bson.ObjectId;
-    // App Services lets functions call BSON.ObjectId() without `new`.
-    /** @param {unknown[]} args */
-    function ObjectId(...args) {
-      return new RealObjectId(...args);
-    }
-    Object.setPrototypeOf(ObjectId, RealObjectId);
-    ObjectId.prototype = RealObjectId.prototype;
+    realBSON = bson;
+    // BSON regular expressions have no g, y or d flag: the docs pass "ig" (JavaScript habit);
+    // the flags a BSON regex cannot hold are left out rather than refused.
+    const BSONRegExp = callableClass(bson.BSONRegExp, (args) =>
+      args.length > 1 && typeof args[1] === 'string'
+        ? [args[0], args[1].replace(/[gyd]/g, ''), ...args.slice(2)]
+        : args,
+    );
+    // BSON.MaxKey / BSON.MinKey are used as values ({$lt: BSON.MaxKey}) and as classes: the
+    // class itself serialises as {$maxKey: 1} (see ejsonReplacer, plainClone).
+    const MaxKey = callableClass(bson.MaxKey);
+    const MinKey = callableClass(bson.MinKey);
+    maxKeyValue = MaxKey;
+    minKeyValue = MinKey;
     const Binary = bson.Binary;
     if (!Binary.fromBase64)
       Binary.fromBase64 = (/** @type {string} */ text, /** @type {number} */ subType) =>
@@ -236,7 +243,62 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
       proto.text = function () {
         return this.toString('utf8');
       };
-    return Object.freeze({ ...bson, ObjectId });
+    const EJSON = bson.EJSON;
+    /**
+     * @param {unknown} replacer
+     * @returns {(this: unknown, key: string, value: unknown) => unknown}
+     */
+    const withKeys = (replacer) =>
+      function (key, value) {
+        const own =
+          value === maxKeyValue ? { $maxKey: 1 } : value === minKeyValue ? { $minKey: 1 } : value;
+        return typeof replacer === 'function' ? apply(replacer, this, [key, own]) : own;
+      };
+    const platformEJSON = Object.freeze({
+      ...EJSON,
+      // Canonical unless asked otherwise, as the platform's EJSON.stringify (SPEC section 3).
+      /**
+       * @param {unknown} value
+       * @param {any} [replacer]
+       * @param {any} [space]
+       * @param {any} [options]
+       */
+      stringify(value, replacer, space, options) {
+        if (space !== null && typeof space === 'object') {
+          options = space;
+          space = 0;
+        }
+        if (replacer !== null && typeof replacer === 'object' && !isArray(replacer)) {
+          options = replacer;
+          replacer = undefined;
+          space = 0;
+        }
+        const top =
+          value === maxKeyValue || value === minKeyValue ? withKeys(undefined)('', value) : value;
+        return EJSON.stringify(top, isArray(replacer) ? replacer : withKeys(replacer), space, {
+          relaxed: false,
+          ...options,
+        });
+      },
+      // Keeps {"$numberLong": ...} a Long, {"$numberInt": ...} an Int32 (not relaxed).
+      /**
+       * @param {string} text
+       * @param {any} [options]
+       */
+      parse: (text, options) => EJSON.parse(text, { relaxed: false, ...options }),
+    });
+    return Object.freeze({
+      ...bson,
+      ObjectId: callableClass(bson.ObjectId),
+      Int32: callableClass(bson.Int32),
+      Long: callableClass(bson.Long),
+      Double: callableClass(bson.Double),
+      Decimal128: callableClass(bson.Decimal128),
+      BSONRegExp,
+      MaxKey,
+      MinKey,
+      EJSON: platformEJSON,
+    });
   }
   /**
    * @param {string} name
@@ -397,12 +459,80 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
       );
     }
   }
-  globalThis.setTimeout = (cb, ms, ...args) => addTimer(cb, ms, args, false);
-  globalThis.setInterval = (cb, ms, ...args) => addTimer(cb, ms, args, true);
-  globalThis.setImmediate = (cb, ...args) => addTimer(cb, 0, args, false);
+  /** @type {(cb: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => number} */
+  const sandboxSetTimeout = (cb, ms, ...args) => addTimer(cb, ms, args, false);
+  /** @type {(cb: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => number} */
+  const sandboxSetInterval = (cb, ms, ...args) => addTimer(cb, ms, args, true);
+  /** @type {(cb: (...args: unknown[]) => void, ...args: unknown[]) => number} */
+  const sandboxSetImmediate = (cb, ...args) => addTimer(cb, 0, args, false);
+  globalThis.setTimeout = sandboxSetTimeout;
+  globalThis.setInterval = sandboxSetInterval;
+  globalThis.setImmediate = sandboxSetImmediate;
   globalThis.clearTimeout = removeTimer;
   globalThis.clearInterval = removeTimer;
   globalThis.clearImmediate = removeTimer;
+
+  // ---- Node built-ins (SPEC section 3a): dist/guest/builtins.js, evaluated on first need ----
+  const processObject = createProcess();
+  /** @type {{ require: (name: string) => unknown } | undefined} */
+  let registry;
+  function builtins() {
+    if (registry === undefined) {
+      const Buffer = loadLibs().Buffer;
+      loadingLibs = true;
+      try {
+        hostBuiltins();
+      } finally {
+        loadingLibs = false;
+      }
+      const bundle = /** @type {any} */ (globalThis).__tb_builtins;
+      delete (/** @type {{ __tb_builtins?: unknown }} */ (globalThis).__tb_builtins);
+      registry = bundle.createBuiltinRegistry({
+        // require('crypto')'s host ops: per-call handles, disposed when the call ends.
+        callHost: (/** @type {string} */ op, /** @type {TransferData} */ args) =>
+          callHostSync(`nodeCrypto.${op}`, args ?? {}),
+        globals: {
+          Buffer,
+          TextEncoder,
+          TextDecoder,
+          setTimeout: sandboxSetTimeout,
+          clearTimeout: removeTimer,
+          setInterval: sandboxSetInterval,
+          clearInterval: removeTimer,
+          setImmediate: sandboxSetImmediate,
+          clearImmediate: removeTimer,
+          process: processObject,
+        },
+      });
+      // util.promisify(setTimeout) of the global timers resolves after the delay, as in Node
+      // (packages write it): the same custom promisified forms as require('timers') has.
+      const custom = builtins().require('util').promisify.custom;
+      const timers = builtins().require('timers');
+      for (const [fn, name] of /** @type {const} */ ([
+        [sandboxSetTimeout, 'setTimeout'],
+        [sandboxSetImmediate, 'setImmediate'],
+      ])) {
+        defineProperty(fn, custom, { value: timers[name][custom], configurable: true });
+      }
+    }
+    return /** @type {{ require: (name: string) => any }} */ (registry);
+  }
+  globalThis.process = processObject;
+  // Real apps write global.context: `global` is the global object, as in Node.
+  globalThis.global = globalThis;
+  let loadingUrl = false;
+  /** @param {'URL' | 'URLSearchParams'} name */
+  const urlGlobal = (name) => () => {
+    if (loadingUrl) return undefined;
+    loadingUrl = true;
+    try {
+      return builtins().require('url')[name];
+    } finally {
+      loadingUrl = false;
+    }
+  };
+  defineLazyGlobal('URL', urlGlobal('URL'));
+  defineLazyGlobal('URLSearchParams', urlGlobal('URLSearchParams'));
   globalThis.queueMicrotask = (/** @type {() => void} */ cb) => {
     Promise.resolve().then(cb);
   };
@@ -412,6 +542,14 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
   const loaded = new Map();
   /** @type {string | undefined} set while a function file's top level runs: require() is refused there */
   let loadingFile;
+  /** The last line of the loading file's transformed import declarations: their requires run. */
+  let loadingImportLines = 0;
+  /**
+   * Who each loaded function runs as when another function executes it (its run_as_system or
+   * run_as_user_id): 'system', a user id, or null (the caller's user).
+   * @type {Map<string, string | null>}
+   */
+  const runAsOf = new Map();
   /**
    * @param {string} name
    * @returns {Function}
@@ -421,12 +559,14 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     if (cached !== undefined) return cached;
     const found = hostSource(name);
     if (found === null) throw guestError('FunctionNotFound', `function not found: '${name}'`);
-    const [file, source, syntaxError] = found;
+    const [file, source, syntaxError, runAs, importLines] = found;
     if (syntaxError !== null) throw guestError('FunctionSyntaxError', syntaxError);
     const previousExports = globalThis.exports;
     const previousFile = loadingFile;
+    const previousImportLines = loadingImportLines;
     globalThis.exports = {};
     loadingFile = file;
+    loadingImportLines = importLines;
     let fn;
     try {
       // Indirect eval runs the file in global scope, sloppy mode, exactly as the platform does;
@@ -440,6 +580,7 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
       throw error;
     } finally {
       loadingFile = previousFile;
+      loadingImportLines = previousImportLines;
       globalThis.exports = previousExports;
     }
     if (typeof fn !== 'function') {
@@ -449,6 +590,7 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
       );
     }
     loaded.set(name, fn);
+    runAsOf.set(name, runAs);
     return fn;
   }
 
@@ -486,12 +628,27 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
    */
   function sandboxRequire(spec) {
     if (typeof spec !== 'string') throw new TypeError('require() needs a package name string');
-    if (loadingFile !== undefined) {
-      throw guestError(
-        'FunctionExecutionError',
-        `require('${spec}') at the top level of ${loadingFile}: App Services allows require() only inside function bodies; move it into the function`,
-      );
+    if (loadingFile !== undefined && !fromImports(loadingFile)) {
+      throw guestError('FunctionExecutionError', topLevelRequireMessage(spec, loadingFile));
     }
+    return requireModule(spec);
+  }
+  /**
+   * Is this top-level require one of the file's import declarations (transformed on the host)?
+   * @param {string} file
+   */
+  function fromImports(file) {
+    if (loadingImportLines === 0) return false;
+    const where = callerLocation() ?? '';
+    if (!where.startsWith(`${file}:`)) return false;
+    return Number(where.slice(file.length + 1).split(':')[0]) <= loadingImportLines;
+  }
+  /**
+   * A built-in or a package, for function code (after the top-level check) and for packages.
+   * @param {string} spec
+   * @returns {unknown}
+   */
+  function requireModule(spec) {
     const pathProblem = specPathProblem(spec);
     if (pathProblem !== undefined) {
       const where = callerLocation();
@@ -500,25 +657,11 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
         `${where ? `${where}: ` : ''}require(${jsonStringify(truncate(spec, 200, 'name'))}): ${pathProblem}`,
       );
     }
-    const bare = spec.startsWith('node:') ? spec.slice(5) : spec;
-    const root = bare.split('/')[0] ?? '';
-    if (UNSUPPORTED_BUILTINS.includes(root)) {
-      const where = callerLocation();
-      throw guestError(
-        'FunctionExecutionError',
-        `${where ? `${where}: ` : ''}Node built-in '${root}' is not supported by App Services functions`,
-      );
-    }
-    if (root === 'buffer') return { Buffer: loadLibs().Buffer };
+    // Built-ins first, as in Node: the registry answers them, and refuses node: names and the
+    // modules it does not provide with its own messages (code MODULE_NOT_FOUND).
+    if (lookupBuiltin(spec).kind !== 'package') return builtins().require(spec);
     const known = modules.get(spec);
     if (known !== undefined) return known.exports;
-    if (NODE_BUILTINS.includes(root) && bare === spec) {
-      const where = callerLocation();
-      throw guestError(
-        'FunctionExecutionError',
-        `${where ? `${where}: ` : ''}Node built-in '${root}' is not available in triggerbox's sandbox yet (supported: buffer)`,
-      );
-    }
     unwrap(hostPkgFetch(spec, callerLocation() ?? ''));
     hostPkgLoad(spec);
     const factory = /** @type {NonNullable<typeof globalThis.__tb_module>} */ (
@@ -527,7 +670,7 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     delete (/** @type {{ __tb_module?: unknown }} */ (globalThis).__tb_module);
     const module = { exports: {} };
     modules.set(spec, module);
-    factory.call(module.exports, module, module.exports, sandboxRequire);
+    factory.call(module.exports, module, module.exports, requireModule);
     return module.exports;
   }
   globalThis.require = sandboxRequire;
@@ -554,7 +697,43 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
      * @param {unknown[]} args
      */
     execute(name, ...args) {
-      return loadFunction(String(name)).apply(undefined, args);
+      const fn = loadFunction(String(name));
+      const runAs = runAsOf.get(String(name)) ?? null;
+      if (runAs === null) return fn.apply(undefined, args);
+      // A run_as_system (or run_as_user_id) callee runs as that user for the whole of its call,
+      // its asynchronous part included; the caller's user comes back after, even on a throw.
+      const callerUser = context.user;
+      const callerSystem = context.runningAsSystem;
+      const system = runAs === 'system';
+      context.user = system
+        ? { type: 'system', data: {}, identities: [], custom_data: {} }
+        : { id: runAs, type: 'normal', data: {}, identities: [], custom_data: {} };
+      context.runningAsSystem = () => system;
+      const restore = () => {
+        context.user = callerUser;
+        context.runningAsSystem = callerSystem;
+      };
+      let result;
+      try {
+        result = fn.apply(undefined, args);
+      } catch (error) {
+        restore();
+        throw error;
+      }
+      if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+        return result.then(
+          (/** @type {unknown} */ value) => {
+            restore();
+            return value;
+          },
+          (/** @type {unknown} */ error) => {
+            restore();
+            throw error;
+          },
+        );
+      }
+      restore();
+      return result;
     },
   };
   // BSON and EJSON reach the services' wrappers through getters, so that creating them does not
@@ -564,6 +743,10 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
       return loadLibs().BSON.Binary;
     },
   };
+  globalThis.utils = createUtils(
+    (op, args) => callHostSync(`crypto.${op}`, /** @type {TransferData} */ (args)),
+    lazyBSON,
+  );
   const lazyEJSON = {
     /**
      * @param {unknown} value
@@ -612,6 +795,12 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     return value;
   }
   const NOT_PLAIN = Symbol('not plain');
+  function invalidDate() {
+    return guestError(
+      'FunctionExecutionError',
+      'the result holds an invalid Date (its time is NaN, as new Date("not a date") gives), which has no Extended JSON form: check the value before returning it',
+    );
+  }
   function resultTooLarge() {
     return guestError(
       'FunctionExecutionError',
@@ -652,6 +841,7 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
       charge(value.length + 2);
       return value;
     }
+    if (value === maxKeyValue || value === minKeyValue) return NOT_PLAIN;
     if (type === 'function' || type === 'symbol' || type === 'undefined') return undefined;
     if (type === 'bigint') return NOT_PLAIN;
     if (type !== 'object') {
@@ -660,7 +850,9 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     }
     if (value instanceof DateCtor) {
       charge(48);
-      return new DateCtor(apply(dateGetTime, value, []));
+      const time = apply(dateGetTime, value, []);
+      if (time !== time) throw invalidDate();
+      return new DateCtor(time);
     }
     if (value instanceof RegExpCtor) {
       const source = safeString(value.source);
@@ -726,6 +918,8 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
       value,
       (/** @type {string} */ key, /** @type {unknown} */ item) => {
         charge(safeString(key).length + 4 + (typeof item === 'string' ? item.length : 0));
+        // An invalid Date: bson writes {"$date": {"$numberLong": "NaN"}}, which nothing reads.
+        if (key === '$numberLong' && item === 'NaN') throw invalidDate();
         return item;
       },
       undefined,
