@@ -438,8 +438,3 @@ export const cryptoOps = {
 
 export type CryptoOps = typeof cryptoOps;
 export type CryptoOpName = keyof CryptoOps;
-/** The op names whose host function is asynchronous. */
-export const asyncCryptoOps: readonly CryptoOpName[] = ['jwtEncode', 'jwtDecode'];
-
-/** The provider the runner takes (`createRunner({services})`, ARCHITECTURE.md "The next shape"). */
-export const cryptoService = { name: 'crypto', ops: cryptoOps } as const;
