@@ -26,6 +26,8 @@ import { databaseSettings } from './settings.js';
 export const MAX_TRIGGER_DEPTH = 8;
 
 export interface TriggerFiring {
+  /** Numbers the firings of one dispatcher in the order they were dispatched. */
+  id: number;
   trigger: string;
   /** The event's operationType (insert, update, replace, delete). */
   operationType: string;
@@ -65,6 +67,7 @@ export class TriggerDispatcher {
   private waiters: (() => void)[] = [];
   private closed = false;
   private readonly maxDepth: number;
+  private sequence = 0;
 
   constructor(private readonly options: DispatcherOptions) {
     this.maxDepth = options.maxDepth ?? MAX_TRIGGER_DEPTH;
@@ -112,6 +115,7 @@ export class TriggerDispatcher {
       }
       if (!fires) continue;
       const firing = {
+        id: this.sequence++,
         trigger: trigger.name,
         operationType: event.operationType,
         ns: { ...event.ns },

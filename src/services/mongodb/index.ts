@@ -55,3 +55,5 @@ export {
   type MongoCallRequest,
   type MongoReply,
 } from './service.js';
+export { LazyAppDatabase } from './lazy.js';
+export { serveAppDatabase, DEFAULT_DB_PORT } from './serve.js';
