@@ -92,7 +92,63 @@ describe('db service: through createRunner with an in-memory engine', () => {
     assert.deepEqual(r.names, ['orders']);
     assert.equal(r.count, 3);
     // The engine in the parent holds the data, types included.
-    const stored = await (await engine.find({ ns: { db: 'shop', coll: 'orders' }, filter: { _id: 1 } })).next();
+    const stored = await (
+      await engine.find({ ns: { db: 'shop', coll: 'orders' }, filter: { _id: 1 } })
+    ).next();
     assert.equal(stored?.['big']?.constructor.name, 'Long');
+  });
+});
+
+describe('db service: names and the CLI', () => {
+  test('get() of a name that is not a data source is undefined, with a warning', async () => {
+    const root = appWith({
+      probe: `exports = () => ({ unknown: context.services.get('nope') === undefined, known: typeof context.services.get('Cluster0').db });`,
+    });
+    const run = await runCli(['function', 'run', '--name', 'probe'], root);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /context\.services\.get\('nope'\): the app has no data source named 'nope' \(its data sources: Cluster0\); returning undefined/,
+    );
+    assert.match(run.stdout, /"unknown": true/);
+    assert.match(run.stdout, /"known": "function"/);
+  });
+
+  test('an app without data source files answers to mongodb-atlas', async () => {
+    const root = tempApp({
+      'functions/config.json': [{ name: 'probe', private: false }],
+      'functions/probe.js': `exports = async () => (await context.services.get('mongodb-atlas').db('d').collection('c').insertOne({ a: 1 })).insertedId instanceof BSON.ObjectId;`,
+    });
+    const run = await runCli(['function', 'run', '--name', 'probe'], root);
+    assert.match(run.stdout, /Result\ntrue\n/, run.stderr);
+  });
+
+  test('through the CLI: the data persists across runs in .triggerbox/db; E11000 reaches the function', async () => {
+    const root = appWith({ crud: CRUD });
+    const first = await runCli(['function', 'run', '--name', 'crud', '-f', 'json'], root);
+    assert.equal(first.code, 0, first.stderr);
+    const out = JSON.parse(first.stdout) as { result: Record<string, any> };
+    assert.equal(out.result['dup']['code']['$numberInt'], '11000');
+    assert.equal(out.result['big']['$numberLong'] ?? out.result['big'], '9007199254740993');
+    // The second run finds the documents of the first: its first insert is now a duplicate.
+    const second = await runCli(['function', 'run', '--name', 'crud'], root);
+    assert.equal(second.code, 1);
+    assert.match(
+      second.stderr,
+      /E11000 duplicate key error collection: shop\.orders index: _id_ dup key: \{ _id: 1 \}/,
+    );
+    const listed = await runCli(
+      ['db', 'find', '--ns', 'shop.orders', '--filter', '{"_id": 1}'],
+      root,
+    );
+    assert.match(listed.stdout, /"big": \{"\$numberLong": "9007199254740993"\}/);
+    assert.match(listed.stdout, /"total": \{"\$numberDecimal": "9.50"\}/);
+  });
+
+  test('a function that never touches the database leaves no .triggerbox/db', async () => {
+    const root = appWith({ plain: 'exports = () => 1;' });
+    await runCli(['function', 'run', '--name', 'plain'], root);
+    const { existsSync } = await import('node:fs');
+    assert.equal(existsSync(`${root}/.triggerbox/db`), false);
   });
 });

@@ -316,7 +316,7 @@ function parser(io: CliIO, select: Select): Argv {
           .option('id', {
             type: 'string',
             describe:
-              "DATABASE: take the document from the local database by this _id (Extended JSON: 5, '\"a\"', '{\"$oid\": ...}')",
+              'DATABASE: take the document from the local database by this _id (Extended JSON: 5, \'"a"\', \'{"$oid": ...}\')',
           });
       return y
         .command(
@@ -541,8 +541,7 @@ function parser(io: CliIO, select: Select): Argv {
             c
               .option('db-port', {
                 type: 'number',
-                describe:
-                  'port on 127.0.0.1 (default 27027, or any free one when taken; 0: any)',
+                describe: 'port on 127.0.0.1 (default 27027, or any free one when taken; 0: any)',
               })
               .option('triggers', {
                 type: 'boolean',

@@ -210,8 +210,7 @@ export function firingJson(firing: TriggerFiring): Record<string, unknown> {
   return {
     ...base,
     error: error?.message ?? 'failed',
-    error_code:
-      isExecutionFailure(error) ? error.errorCode : (error?.code ?? 'InternalError'),
+    error_code: isExecutionFailure(error) ? error.errorCode : (error?.code ?? 'InternalError'),
     logs: isExecutionFailure(error) ? error.logs : [],
   };
 }

@@ -297,7 +297,8 @@ export class FunctionRunner {
           secretNames ??= this.knownSecretNames();
           valueTrace.push(traceValueGet(this.app, valueName, where, secretNames));
         },
-        onOp: (op, arg, signal) => this.serveOp(op, arg, { signal, functionName: name, origin: options.origin }),
+        onOp: (op, arg, signal) =>
+          this.serveOp(op, arg, { signal, functionName: name, origin: options.origin }),
       },
     );
     const stats = { durationMs: outcome.durationMs };

@@ -142,8 +142,8 @@ export class TriggerDispatcher {
     const previous = unordered
       ? Promise.resolve()
       : (this.queues.get(firing.trigger) ?? Promise.resolve());
-    const run = previous.then(
-      () => new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.fire(firing, event)),
+    const run = previous.then(() =>
+      new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.fire(firing, event)),
     );
     if (!unordered) {
       const tail = run.then(() => {

@@ -5,14 +5,7 @@ import { FunctionExecutionFailure } from '../../runtime/runner.js';
 import { DB_DIR } from '../../services/mongodb/data.js';
 import type { GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
-import {
-  firingText,
-  logsText,
-  Printer,
-  successText,
-  traceText,
-  userFrames,
-} from '../render.js';
+import { firingText, logsText, Printer, successText, traceText, userFrames } from '../render.js';
 
 export interface DevOptions extends GlobalOptions {
   port: number;

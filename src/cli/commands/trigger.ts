@@ -66,7 +66,11 @@ function idFlag(text: string): unknown {
   } catch {
     return text;
   }
-  return parseUserEjson(text, '--id', `pass the _id as Extended JSON, e.g. --id '{"$oid": "..."}' or --id 5`);
+  return parseUserEjson(
+    text,
+    '--id',
+    `pass the _id as Extended JSON, e.g. --id '{"$oid": "..."}' or --id 5`,
+  );
 }
 
 /** The document --id names, from the trigger's collection (or --coll for a whole-database trigger). */

@@ -580,8 +580,11 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     environment: manifest.environment,
     functions,
     // The app's data sources (services/mongodb/guest.js); get() of another name is undefined.
-    services: createServices(callHostAsync, callHostSync, () => loadLibs().BSON, (message) =>
-      hostLog('warn', message),
+    services: createServices(
+      callHostAsync,
+      callHostSync,
+      () => loadLibs().BSON,
+      (message) => hostLog('warn', message),
     ),
     http,
     app: manifest.app,

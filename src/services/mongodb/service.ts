@@ -125,8 +125,7 @@ export function mongodbService(options: MongodbServiceOptions): HostService {
   let opening: Promise<MongoService> | undefined;
   const service = (): Promise<MongoService> => {
     opening ??= (async () => {
-      const engine =
-        typeof options.engine === 'function' ? await options.engine() : options.engine;
+      const engine = typeof options.engine === 'function' ? await options.engine() : options.engine;
       return createMongoService({ engine, resultLimit: options.resultLimit });
     })();
     // A database that would not open (locked by dev, damaged) is tried again on the next call.
