@@ -133,7 +133,7 @@ describe('db triggers: function run and trigger fire', () => {
     assert.equal(run.stdout.match(/--- trigger again /g)?.length, 8);
     assert.match(
       run.stderr,
-      /trigger loop stopped: again -> again -> .* is more than 8 triggers deep/,
+      /trigger loop stopped: again -> again -> .* would be 9 triggers deep, past the limit of 8/,
     );
     const found = await runCli(['db', 'find', '--ns', 'app.counters', '-f', 'json'], root);
     assert.match(found.stdout, /"n":\{"\$numberInt":"8"\}/);

@@ -124,7 +124,7 @@ export class TriggerDispatcher {
       };
       if (chain.length >= this.maxDepth) {
         this.options.warn(
-          `trigger loop stopped: ${firing.chain.join(' -> ')} is more than ${this.maxDepth} triggers deep (each one's function writes what fires the next); '${trigger.name}' was not fired for this ${event.operationType} on ${event.ns.db}.${event.ns.coll ?? ''}`,
+          `trigger loop stopped: ${firing.chain.join(' -> ')} would be ${firing.chain.length} triggers deep, past the limit of ${this.maxDepth} (each function writes what fires the next); '${trigger.name}' was not fired for this ${event.operationType} on ${event.ns.db}.${event.ns.coll ?? ''}`,
         );
         continue;
       }
