@@ -38,10 +38,11 @@ const METHODS = [
 /**
  * @param {CallHostAsync} callHostAsync
  * @param {CallHostSync} callHostSync
- * @param {() => BsonLike} getBSON the sandbox's BSON, loaded on first use
+ * @param {() => Record<string, any>} loadBSON the sandbox's BSON, loaded on first use
  * @param {(message: string) => void} warn a warning line in the function's logs
  */
-export function createServices(callHostAsync, callHostSync, getBSON, warn) {
+export function createServices(callHostAsync, callHostSync, loadBSON, warn) {
+  const getBSON = () => /** @type {BsonLike} */ (/** @type {unknown} */ (loadBSON()));
   /** @type {string[] | undefined} */
   let sources;
   /** @type {Map<string, object>} */
