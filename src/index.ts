@@ -77,3 +77,23 @@ export {
   systemClock,
   type Clock,
 } from './triggers/scheduler.js';
+export {
+  mongodbService,
+  LazyAppDatabase,
+  openAppDatabase,
+  seedIfEmpty,
+  serveAppDatabase,
+  startMongoEndpoint,
+  EmbeddedEngine,
+  DEFAULT_DB_PORT,
+  type MongodbServiceOptions,
+  type Engine,
+  type ChangeEvent,
+} from './services/mongodb/index.js';
+export {
+  TriggerDispatcher,
+  MAX_TRIGGER_DEPTH,
+  type DispatcherOptions,
+  type TriggerFiring,
+} from './triggers/dispatcher.js';
+export type { CallOrigin } from './runtime/boundary/services.js';

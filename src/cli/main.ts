@@ -54,6 +54,16 @@ function executionOptions<T>(c: Argv<T>) {
     });
 }
 
+/** function run and trigger fire: the triggers their writes fire run too (dev: always). */
+function triggerOptions<T>(c: Argv<T>) {
+  return c.option('triggers', {
+    type: 'boolean',
+    default: true,
+    describe:
+      "run the DATABASE triggers the function's writes fire and print their output (--no-triggers turns that off)",
+  });
+}
+
 /** The trigger event generator's flags, as parsed. */
 function eventFlagValues(argv: Record<string, unknown>) {
   return {
@@ -63,6 +73,7 @@ function eventFlagValues(argv: Record<string, unknown>) {
     before: argv['before'] as string | undefined,
     user: argv['user'] as string | undefined,
     coll: argv['coll'] as string | undefined,
+    id: argv['id'] as string | undefined,
   };
 }
 
@@ -107,7 +118,7 @@ function parser(io: CliIO, select: Select): Argv {
           'run a function and print its logs and result',
           (c) =>
             executionOptions(
-              c
+              triggerOptions(c)
                 .option('name', {
                   type: 'string',
                   describe: 'the function to run (asked for on a terminal when absent)',
@@ -136,6 +147,7 @@ function parser(io: CliIO, select: Select): Argv {
                   timeout: argv.timeout,
                   memory: argv.memory,
                   traceValues: argv.traceValues,
+                  triggers: argv.triggers,
                 },
                 io,
               );
@@ -300,6 +312,11 @@ function parser(io: CliIO, select: Select): Argv {
             type: 'string',
             describe:
               'DATABASE on a whole database ("collection": ""): the collection written (ns.coll)',
+          })
+          .option('id', {
+            type: 'string',
+            describe:
+              'DATABASE: take the document from the local database by this _id (Extended JSON: 5, \'"a"\', \'{"$oid": ...}\')',
           });
       return y
         .command(
@@ -332,7 +349,9 @@ function parser(io: CliIO, select: Select): Argv {
           (c) =>
             executionOptions(
               eventFlags(
-                c.option('name', { type: 'string', demandOption: true, describe: 'the trigger' }),
+                triggerOptions(
+                  c.option('name', { type: 'string', demandOption: true, describe: 'the trigger' }),
+                ),
               )
                 .option('event', {
                   type: 'string',
@@ -351,6 +370,7 @@ function parser(io: CliIO, select: Select): Argv {
                   traceValues: argv['traceValues'] as boolean | undefined,
                   timeout: argv['timeout'] as number | undefined,
                   memory: argv['memory'] as number | undefined,
+                  triggers: argv['triggers'] as boolean | undefined,
                 },
                 io,
               ),
@@ -392,6 +412,11 @@ function parser(io: CliIO, select: Select): Argv {
               type: 'boolean',
               default: true,
               describe: 'run SCHEDULED triggers on their CRON (--no-schedules turns that off)',
+            })
+            .option('db-port', {
+              type: 'number',
+              describe:
+                'port of the MongoDB endpoint on 127.0.0.1 (default 27027, or any free one when taken; 0: any)',
             }),
         ),
       (argv) =>
@@ -412,6 +437,7 @@ function parser(io: CliIO, select: Select): Argv {
               timeout: argv.timeout,
               memory: argv.memory,
               schedules: argv.schedules as boolean | undefined,
+              dbPort: argv['dbPort'] as number | undefined,
             },
             io,
           );
@@ -508,9 +534,35 @@ function parser(io: CliIO, select: Select): Argv {
           (argv) =>
             select(async () => (await import('./commands/db.js')).seedData(globals(argv), io)),
         )
+        .command(
+          'serve',
+          'serve the local database on a loopback MongoDB endpoint (writes fire DATABASE triggers)',
+          (c) =>
+            c
+              .option('db-port', {
+                type: 'number',
+                describe: 'port on 127.0.0.1 (default 27027, or any free one when taken; 0: any)',
+              })
+              .option('triggers', {
+                type: 'boolean',
+                default: true,
+                describe: 'run DATABASE triggers on writes (--no-triggers: serve the data only)',
+              }),
+          (argv) =>
+            select(async () =>
+              (await import('./commands/db.js')).serveData(
+                {
+                  ...globals(argv),
+                  dbPort: argv['dbPort'] as number | undefined,
+                  triggers: argv['triggers'] as boolean | undefined,
+                },
+                io,
+              ),
+            ),
+        )
         .demandCommand(
           1,
-          'name a db subcommand: list, sources, import, export, find, reset or seed',
+          'name a db subcommand: list, sources, import, export, find, reset, seed or serve',
         ),
     )
     .command(
@@ -602,6 +654,7 @@ const COMMANDS = new Set([
   'db find',
   'db reset',
   'db seed',
+  'db serve',
 ]);
 
 /** The command words of argv (`functions ls` -> ['function', 'list']), flags and values left out. */

@@ -1,6 +1,8 @@
 /** Output in the appservices CLI's shapes: messages, tables, `-f json` lines, errors. */
 import { parseCanonical, sortKeys } from '../runtime/ejson.js';
-import type { ExecutionResult } from '../runtime/runner.js';
+import { EJSON } from 'bson';
+import type { ExecutionResult, FunctionExecutionFailure } from '../runtime/runner.js';
+import type { TriggerFiring } from '../triggers/dispatcher.js';
 import { formatValueTrace, type ValueTraceEntry } from '../runtime/value-trace.js';
 import { isTriggerboxError } from '../shared/errors.js';
 import { isSetupFailure } from './app-context.js';
@@ -152,4 +154,63 @@ export function userFrames(stack: string): string {
     .slice(1)
     .filter((line) => /^\s+at /.test(line) && !/triggerbox:|<isolated-vm/.test(line))
     .join('\n');
+}
+
+// A type guard, not instanceof: render.ts stays free of the runner module (commands load it lazily).
+const isExecutionFailure = (error: unknown): error is FunctionExecutionFailure =>
+  error instanceof Error && error.name === 'FunctionExecutionFailure';
+
+/** A document key as the user would type it: `1`, `"a"`, `{"$oid":"..."}`. */
+export function keyText(key: unknown): string {
+  try {
+    return EJSON.stringify(key as never, { relaxed: true });
+  } catch {
+    return String(key);
+  }
+}
+
+/** `--- trigger onOrder (insert shop.orders _id: 1, 4.2 ms)`: what fired it, and for which document. */
+export function firingHeader(firing: TriggerFiring): string {
+  const ns = `${firing.ns.db}.${firing.ns.coll ?? ''}`;
+  const by = firing.chain.length > 1 ? `, fired by ${firing.chain.slice(0, -1).join(' -> ')}` : '';
+  const ms = firing.durationMs < 10 ? firing.durationMs.toFixed(1) : Math.round(firing.durationMs);
+  return `--- trigger ${firing.trigger} (${firing.operationType} ${ns} _id: ${keyText(firing.key)}${by}, ${ms} ms)\n`;
+}
+
+/** A DATABASE trigger's run after `function run`/`trigger fire` output, or in dev. */
+export function firingText(firing: TriggerFiring): string {
+  let text = firingHeader(firing);
+  if (firing.result !== undefined) return text + successText(firing.result);
+  const error = firing.error;
+  if (isExecutionFailure(error)) {
+    if (error.logs.length > 0) text += logsText(error.logs);
+    const stack = userFrames(error.functionStack);
+    text += `error: ${error.message} (${error.errorCode})${stack ? `\n${stack}` : ''}\n`;
+  } else if (error !== undefined) {
+    text += `error: ${error.message}\n`;
+  }
+  return text;
+}
+
+export function firingJson(firing: TriggerFiring): Record<string, unknown> {
+  const base = {
+    trigger: firing.trigger,
+    operation_type: firing.operationType,
+    ns: firing.ns,
+    document_key: JSON.parse(EJSON.stringify({ _id: firing.key } as never, { relaxed: false })),
+    chain: firing.chain,
+  };
+  if (firing.result !== undefined)
+    return {
+      ...base,
+      result: sortKeys(parseCanonical(firing.result.resultEJSON)),
+      logs: firing.result.logs,
+    };
+  const error = firing.error;
+  return {
+    ...base,
+    error: error?.message ?? 'failed',
+    error_code: isExecutionFailure(error) ? error.errorCode : (error?.code ?? 'InternalError'),
+    logs: isExecutionFailure(error) ? error.logs : [],
+  };
 }

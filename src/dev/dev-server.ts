@@ -18,8 +18,19 @@ import {
 } from '../runtime/runner.js';
 import { openSecretStore } from '../secrets/store.js';
 import { builtinServices } from '../services/builtin.js';
+import {
+  mongodbService,
+  openAppDatabase,
+  seedIfEmpty,
+  serveAppDatabase,
+  type EmbeddedEngine,
+  type MongoEndpoint,
+  type SeedResult,
+} from '../services/mongodb/index.js';
 import { messageOf, TriggerboxError } from '../shared/errors.js';
+import type { Log } from '../shared/log.js';
 import { didYouMean } from '../shared/suggest.js';
+import { TriggerDispatcher, type TriggerFiring } from '../triggers/dispatcher.js';
 import { Scheduler, type Clock } from '../triggers/scheduler.js';
 import { AppWatcher } from '../watch/app-watcher.js';
 import { describeDiff, diffApps, isEmptyDiff } from './app-diff.js';
@@ -35,6 +46,11 @@ export interface DevServerOptions {
   port?: number | undefined;
   /** 127.0.0.1 by default (loopback only). */
   host?: string | undefined;
+  /**
+   * The MongoDB endpoint's port on 127.0.0.1: 27027 by default (any free port when 27027 is
+   * taken); 0 picks a free port; an explicit port that is taken is an error.
+   */
+  dbPort?: number | undefined;
   env?: Record<string, string | undefined> | undefined;
   timeoutMs?: number | undefined;
   memoryMb?: number | undefined;
@@ -70,9 +86,11 @@ export interface ReloadEvent {
 }
 
 export interface CallEvent {
-  source: 'http' | 'run' | 'schedule';
-  /** The function; for 'schedule', the trigger. */
+  source: 'http' | 'run' | 'schedule' | 'database';
+  /** The function; for 'schedule' and 'database', the trigger. */
   name: string;
+  /** For 'database': the write that fired the trigger (operation, namespace, key, chain). */
+  firing?: TriggerFiring | undefined;
   /** For 'schedule': the time the CRON named. */
   scheduledFor?: Date | undefined;
   /** HTTP status for calls over HTTP. */
@@ -121,13 +139,21 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   private closed = false;
   private readonly scheduler: Scheduler | undefined;
   private guard: RequestGuard | undefined;
+  private endpoint: MongoEndpoint | undefined;
+  private dispatcher: TriggerDispatcher | undefined;
   url = '';
+  /** The MongoDB endpoint (`mongodb://127.0.0.1:<port>/`): drivers, mongosh and Compass connect here. */
+  dbUri = '';
+  /** What the first start loaded from `.triggerbox/seed/` (undefined: the database had data, or no seeds). */
+  seeded: SeedResult | undefined;
   /** Warnings found while starting (before anyone could listen): the CLI prints them. */
   readonly warnings: DevWarning[] = [];
 
   private constructor(
     private readonly options: DevServerOptions,
     loaded: LoadedApp,
+    /** The app's local database: functions, the endpoint and the trigger dispatcher share it. */
+    readonly engine: EmbeddedEngine,
   ) {
     super();
     this.current = loaded;
@@ -138,7 +164,11 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
       timeoutMs: options.timeoutMs,
       memoryMb: options.memoryMb,
-      services: builtinServices(),
+      services: [
+        ...builtinServices(),
+        // Data sources are read at start: a data source added while dev runs needs a restart.
+        mongodbService({ engine, dataSources: loaded.app.dataSources.keys() }),
+      ],
     });
     if (options.schedules !== false) {
       this.scheduler = new Scheduler({
@@ -191,9 +221,25 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       cwd: options.cwd,
       environment: options.environment,
     });
-    const dev = new DevServer(options, loaded);
+    const early: DevWarning[] = [];
+    // Before the watcher starts: the first open may add .triggerbox/db/ to the app's .gitignore.
+    const engine = await openAppDatabase({
+      root: loaded.app.root,
+      warn: (message) => early.push({ kind: 'database', message }),
+    });
+    let dev: DevServer;
     try {
+      dev = new DevServer(options, loaded, engine);
+    } catch (error) {
+      await engine.close();
+      throw error;
+    }
+    dev.warnings.push(...early);
+    try {
+      dev.seeded = await seedIfEmpty({ engine, root: loaded.app.root });
+      dev.startTriggers();
       await dev.listen();
+      await dev.serveDatabase();
       dev.watcher = await AppWatcher.start({
         root: loaded.app.root,
         onChange: (paths) => dev.schedule(paths),
@@ -243,6 +289,45 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     this.guard = new RequestGuard(host, address.port);
     const warning = this.guard.hostWarning();
     if (warning !== null) this.warnings.push({ kind: 'host-not-loopback', message: warning });
+  }
+
+  /** DATABASE triggers on every committed write: functions', the endpoint's, the CLI's. */
+  private startTriggers(): void {
+    this.dispatcher = new TriggerDispatcher({
+      engine: this.engine,
+      runner: this.runner,
+      triggers: () => this.app.triggers.values(),
+      warn: (message) => this.emit('warning', { kind: 'trigger-loop', message }),
+      onLog: (firing, line) => this.emit('log', { name: firing.trigger, line }),
+      onFiring: (firing) =>
+        this.emit('call', {
+          source: 'database',
+          name: firing.trigger,
+          firing,
+          durationMs: firing.durationMs,
+          result: firing.result,
+          error: firing.error,
+        }),
+    });
+  }
+
+  /** Resolves once the DATABASE triggers fired so far (and their cascades) have run. */
+  triggersSettled(): Promise<void> {
+    return this.dispatcher?.settled() ?? Promise.resolve();
+  }
+
+  private async serveDatabase(): Promise<void> {
+    const log: Log = {
+      write: (entry) => {
+        if (entry.level === 'warn' || entry.level === 'error')
+          this.emit('warning', { kind: 'database-endpoint', message: entry.message });
+      },
+    };
+    const served = await serveAppDatabase({ engine: this.engine, port: this.options.dbPort, log });
+    this.endpoint = served.endpoint;
+    this.dbUri = served.uri;
+    if (served.warning !== undefined)
+      this.warnings.push({ kind: 'database-port', message: served.warning });
   }
 
   /** The app folder went away (reloads pause) or is back (re-read it all). */
@@ -502,7 +587,10 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     await this.queue.catch(() => undefined);
+    await this.endpoint?.close();
+    this.dispatcher?.close();
     this.runner.dispose();
+    await this.engine.close();
   }
 }
 

@@ -8,7 +8,13 @@ import { silentLog, type Log } from '../shared/log.js';
 import { didYouMean } from '../shared/suggest.js';
 import type { SourceMap } from 'node:module';
 import type { ParentOpName, ParentOps, TransferData } from './boundary/host-ops.js';
-import { SERVICE_NAME, type HostService, type ServiceOp } from './boundary/services.js';
+import {
+  SERVICE_NAME,
+  type CallOrigin,
+  type HostService,
+  type ServiceCall,
+  type ServiceOp,
+} from './boundary/services.js';
 import { bundlePackage, mapPackageFrames, type PackageBundle } from './bundle.js';
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
@@ -61,6 +67,8 @@ export interface ExecuteOptions {
   onLog?: ((line: LogLine) => void) | undefined;
   /** Report every context.values.get call in `valueTrace`. */
   traceValues?: boolean | undefined;
+  /** Passed as is to every host service op of the call (ServiceCall.origin). */
+  origin?: CallOrigin | undefined;
 }
 
 export interface ExecutionStats {
@@ -299,7 +307,8 @@ export class FunctionRunner {
           secretNames ??= this.knownSecretNames();
           valueTrace.push(traceValueGet(this.app, valueName, where, secretNames));
         },
-        onOp: (op, arg, signal) => this.serveOp(op, arg, { signal, functionName: name }),
+        onOp: (op, arg, signal) =>
+          this.serveOp(op, arg, { signal, functionName: name, origin: options.origin }),
       },
     );
     const stats = { durationMs: outcome.durationMs };
@@ -414,7 +423,7 @@ export class FunctionRunner {
   private serveOp<K extends ParentOpName>(
     op: K,
     arg: ParentOps[K]['arg'],
-    call: { signal: AbortSignal; functionName: string },
+    call: ServiceCall,
   ): Promise<ParentOps[K]['result']> {
     const ops: {
       [Op in ParentOpName]: (arg: ParentOps[Op]['arg']) => Promise<ParentOps[Op]['result']>;
@@ -448,7 +457,7 @@ export class FunctionRunner {
     op: string,
     mode: 'sync' | 'async',
     data: TransferData,
-    call: { signal: AbortSignal; functionName: string },
+    call: ServiceCall,
   ): Promise<TransferData> {
     const dot = op.indexOf('.');
     const serviceName = dot < 0 ? op : op.slice(0, dot);

@@ -11,7 +11,9 @@ import {
   findDocuments,
   importDocuments,
   listCollections,
+  mongodbService,
   openAppDatabase,
+  serveAppDatabase,
   parseDocumentArgument,
   parseNamespace,
   canonicalLine,
@@ -26,7 +28,7 @@ import { writeFileAtomic } from '../../shared/atomic-file.js';
 import { TriggerboxError } from '../../shared/errors.js';
 import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
-import { Printer } from '../render.js';
+import { firingText, Printer } from '../render.js';
 
 /** Runs `work` with the app's local database open, and closes it whatever happens. */
 async function withDatabase<T>(
@@ -300,5 +302,71 @@ export async function seedData(options: GlobalOptions, io: CliIO): Promise<numbe
       },
     );
     return 0;
+  });
+}
+
+export interface ServeOptions extends GlobalOptions {
+  dbPort?: number | undefined;
+  /** Run DATABASE triggers on writes (default true): it is the same database dev serves. */
+  triggers?: boolean | undefined;
+}
+
+/**
+ * `db serve`: the endpoint alone, until Ctrl-C. Writes through it are the app's writes, so the
+ * DATABASE triggers fire as in dev (`--no-triggers` serves the data only).
+ */
+export async function serveData(
+  options: ServeOptions,
+  io: CliIO,
+  stop?: Promise<unknown>,
+): Promise<number> {
+  const [{ untilSignal }, { createRunner }, { openSecretStore }, { builtinServices }] =
+    await Promise.all([
+      import('./dev.js'),
+      import('../../runtime/runner.js'),
+      import('../../secrets/store.js'),
+      import('../../services/builtin.js'),
+    ]);
+  const { TriggerDispatcher } = await import('../../triggers/dispatcher.js');
+  const until = stop ?? untilSignal();
+  return withDatabase(options, io, async (engine, root, printer) => {
+    const { app } = openApp(options, io);
+    const store = openSecretStore({ root, env: io.env });
+    const runner = createRunner({
+      app,
+      secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
+      services: [
+        ...builtinServices(),
+        mongodbService({ engine, dataSources: app.dataSources.keys() }),
+      ],
+    });
+    const dispatcher =
+      options.triggers === false
+        ? undefined
+        : new TriggerDispatcher({
+            engine,
+            runner,
+            triggers: () => app.triggers.values(),
+            warn: (m) => printer.warn(m),
+            onFiring: (firing) => io.stdout(firingText(firing)),
+          });
+    const served = await serveAppDatabase({
+      engine,
+      port: options.dbPort,
+      log: { write: (e) => (e.level === 'warn' ? printer.warn(e.message) : undefined) },
+    });
+    try {
+      if (served.warning !== undefined) printer.warn(served.warning);
+      io.stdout(
+        `triggerbox db serve: ${served.uri} (the app's local database ${DB_DIR}; loopback only, no authentication)${dispatcher ? '; writes fire DATABASE triggers' : ''}; Ctrl-C to stop\n`,
+      );
+      await until;
+      return 0;
+    } finally {
+      await served.endpoint.close();
+      dispatcher?.close();
+      runner.dispose();
+      io.stdout('triggerbox db serve: stopped\n');
+    }
   });
 }

@@ -2,9 +2,10 @@
 import { formatDiagnostic } from '../../app/load-app.js';
 import { startDevServer, type CallEvent, type DevServer } from '../../dev/dev-server.js';
 import { FunctionExecutionFailure } from '../../runtime/runner.js';
+import { DB_DIR } from '../../services/mongodb/data.js';
 import type { GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
-import { logsText, Printer, successText, traceText, userFrames } from '../render.js';
+import { firingText, logsText, Printer, successText, traceText, userFrames } from '../render.js';
 
 export interface DevOptions extends GlobalOptions {
   port: number;
@@ -16,11 +17,17 @@ export interface DevOptions extends GlobalOptions {
   timeout?: number | undefined;
   memory?: number | undefined;
   schedules?: boolean | undefined;
+  /** The MongoDB endpoint's port (default 27027, or any free one when taken; 0: any). */
+  dbPort?: number | undefined;
 }
 
 const ms = (n: number): string => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
 
 function renderCall(event: CallEvent, io: CliIO): void {
+  if (event.source === 'database' && event.firing !== undefined) {
+    io.stdout(firingText(event.firing));
+    return;
+  }
   if (event.source === 'http') {
     const error = event.error
       ? `: ${event.error.message} (${event.error instanceof FunctionExecutionFailure ? event.error.errorCode : event.error.code})`
@@ -51,7 +58,7 @@ function renderCall(event: CallEvent, io: CliIO): void {
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
-function untilSignal(): Promise<NodeJS.Signals> {
+export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       process.off('SIGINT', stop);
@@ -83,6 +90,7 @@ export async function dev(
     timeoutMs: options.timeout,
     memoryMb: options.memory,
     schedules: options.schedules,
+    dbPort: options.dbPort,
     run:
       options.run === undefined
         ? undefined
@@ -116,6 +124,11 @@ export async function dev(
   io.stdout(
     `triggerbox dev: app '${app.info.name}' with ${app.functions.size} functions on ${server.url} (POST /functions/<name>, GET /functions)\n`,
   );
+  io.stdout(
+    `database: ${server.dbUri} (the app's local database ${DB_DIR}; loopback only, no authentication); writes fire DATABASE triggers\n`,
+  );
+  for (const { ns, file, count } of server.seeded?.loaded ?? [])
+    io.stdout(`seeded ${ns.db}.${ns.coll} with ${count} documents from ${file}\n`);
   io.stdout(`watching ${app.root}; Ctrl-C to stop\n`);
   for (const problem of server.problems) printer.warn(formatDiagnostic(problem));
   for (const { name, at } of server.nextScheduledRuns())

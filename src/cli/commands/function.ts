@@ -10,12 +10,22 @@ import {
 } from '../../runtime/runner.js';
 import { openSecretStore } from '../../secrets/store.js';
 import { builtinServices } from '../../services/builtin.js';
+import { LazyAppDatabase, mongodbService } from '../../services/mongodb/index.js';
+import { TriggerDispatcher, type TriggerFiring } from '../../triggers/dispatcher.js';
 import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
 import { didYouMean } from '../../shared/suggest.js';
 import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
 import { selectOne } from '../select.js';
 import type { CliIO } from '../io.js';
-import { logsText, Printer, successText, traceText, userFrames } from '../render.js';
+import {
+  firingText,
+  firingJson,
+  logsText,
+  Printer,
+  successText,
+  traceText,
+  userFrames,
+} from '../render.js';
 
 export interface RunOptions extends ExecutionCommandOptions {
   /** Asked for on a terminal when absent (`Select Function`), as appservices does. */
@@ -112,6 +122,8 @@ export interface ExecutionCommandOptions extends GlobalOptions {
   timeout?: number | undefined;
   memory?: number | undefined;
   traceValues?: boolean | undefined;
+  /** Run the DATABASE triggers the call's writes fire, and print them (default true). */
+  triggers?: boolean | undefined;
 }
 
 /**
@@ -121,11 +133,22 @@ export interface ExecutionCommandOptions extends GlobalOptions {
 export async function runAndRender(
   options: ExecutionCommandOptions,
   io: CliIO,
-  action: (runner: FunctionRunner, app: App) => Promise<ExecutionResult>,
+  action: (runner: FunctionRunner, app: App, db: LazyAppDatabase) => Promise<ExecutionResult>,
 ): Promise<number> {
   const printer = new Printer(io, options.outputFormat);
   const json = options.outputFormat === 'json';
   let runner: FunctionRunner | undefined;
+  let db: LazyAppDatabase | undefined;
+  let dispatcher: TriggerDispatcher | undefined;
+  // Firings in the order they started (a cascade's trigger after the one whose write fired it).
+  const firings: TriggerFiring[] = [];
+  const slots = new Map<number, number>();
+  /** Waits until the triggers the call's writes fired (and theirs) have run. */
+  const settle = async (): Promise<TriggerFiring[]> => {
+    await dispatcher?.settled();
+    dispatcher?.close();
+    return firings;
+  };
   try {
     const { app, diagnostics } = openApp(options, io);
     const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -136,21 +159,52 @@ export async function runAndRender(
       for (const d of errors) printer.warn(formatDiagnostic(d));
     }
     const store = openSecretStore({ root: app.root, env: io.env });
-    runner = createRunner({
+    const database = new LazyAppDatabase({ root: app.root, warn: (m) => printer.warn(m) });
+    db = database;
+    const created = createRunner({
       app,
       secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
       timeoutMs: options.timeout,
       memoryMb: options.memory,
-      services: builtinServices(),
+      services: [
+        ...builtinServices(),
+        mongodbService({ engine: () => database.open(), dataSources: app.dataSources.keys() }),
+      ],
     });
-    const result = await action(runner, app);
+    runner = created;
+    if (options.triggers !== false) {
+      database.onOpen((engine) => {
+        dispatcher = new TriggerDispatcher({
+          engine,
+          runner: created,
+          triggers: () => app.triggers.values(),
+          warn: (m) => printer.warn(m),
+          onStart: (firing) => {
+            slots.set(firing.id, firings.length);
+            firings.push({ ...firing, durationMs: 0 });
+          },
+          onFiring: (done) => {
+            const slot = slots.get(done.id);
+            if (slot !== undefined) firings[slot] = done;
+          },
+        });
+      });
+    }
+    const result = await action(created, app, database);
+    const fired = await settle();
     for (const warning of result.warnings) printer.warn(warning);
-    if (json) io.stdout(`${JSON.stringify(successJson(result, options.traceValues === true))}\n`);
-    else io.stdout(successText(result));
+    if (json)
+      io.stdout(
+        `${JSON.stringify({ ...successJson(result, options.traceValues === true), ...triggersJson(fired) })}\n`,
+      );
+    else io.stdout(successText(result) + fired.map(firingText).join(''));
     return 0;
   } catch (error) {
+    const fired = await settle().catch(() => firings);
     if (json) {
-      io.stdout(`${JSON.stringify(failureJson(error, options.traceValues === true))}\n`);
+      io.stdout(
+        `${JSON.stringify({ ...failureJson(error, options.traceValues === true), ...triggersJson(fired) })}\n`,
+      );
       return 1;
     }
     if (error instanceof FunctionExecutionFailure) {
@@ -163,13 +217,20 @@ export async function runAndRender(
           hint: error.hint,
         }),
       );
+      io.stdout(fired.map(firingText).join(''));
       return 1;
     }
     printer.error(error);
     return 1;
   } finally {
+    dispatcher?.close();
     runner?.dispose();
+    await db?.close();
   }
+}
+
+function triggersJson(fired: TriggerFiring[]): Record<string, unknown> {
+  return fired.length === 0 ? {} : { triggers: fired.map(firingJson) };
 }
 
 export function runFunction(options: RunOptions, io: CliIO): Promise<number> {

@@ -14,6 +14,17 @@ export interface ServiceCall {
   signal: AbortSignal;
   /** The function that was called (the entry point of the call). */
   functionName: string;
+  /** What the caller of the call passed as ExecuteOptions.origin (opaque to the runtime). */
+  origin?: CallOrigin | undefined;
+}
+
+/**
+ * Who made a call, as the caller describes it: the DATABASE-trigger dispatcher names the chain
+ * of triggers that led to it, so that writes the call makes carry it and a loop can be bounded.
+ */
+export interface CallOrigin {
+  /** Trigger names, outermost first; empty or absent for a call nobody's write caused. */
+  triggers?: readonly string[] | undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import { atob, btoa, TextDecoder, TextEncoder } from './text-codec.js';
 // Each service's guest wrapper: plain functions over callHostSync/callHostAsync and BSON.
 import { createHttp } from '../../services/http/guest.js';
 import { createUtils } from '../../services/crypto/guest.js';
+import { createServices } from '../../services/mongodb/guest.js';
 // The `process` global, and the table that says which names a require gives the built-ins
 // registry (both small; the registry itself, dist/guest/builtins.js, loads on first need).
 import { createProcess } from '../../services/node-builtins/process.js';
@@ -761,16 +762,13 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     values,
     environment: manifest.environment,
     functions,
-    services: {
-      /** @param {unknown} name */
-      get(name) {
-        hostLog(
-          'warn',
-          `context.services.get('${name}'): services are not emulated by triggerbox yet; returning undefined`,
-        );
-        return undefined;
-      },
-    },
+    // The app's data sources (services/mongodb/guest.js); get() of another name is undefined.
+    services: createServices(
+      callHostAsync,
+      callHostSync,
+      () => loadLibs().BSON,
+      (message) => hostLog('warn', message),
+    ),
     http,
     app: manifest.app,
     user: undefined,

@@ -48,3 +48,12 @@ export {
   type DriverEngineOptions,
 } from './driver/driver-engine.js';
 export { redactUri, redactText } from './driver/redact.js';
+export {
+  mongodbService,
+  currentWriteOrigin,
+  type MongodbServiceOptions,
+  type MongoCallRequest,
+  type MongoReply,
+} from './service.js';
+export { LazyAppDatabase } from './lazy.js';
+export { serveAppDatabase, DEFAULT_DB_PORT } from './serve.js';
