@@ -46,6 +46,15 @@ function failure(error: unknown): string {
   return `cannot be read (${code})`;
 }
 
+function vanished(abs: string): boolean {
+  try {
+    lstatSync(abs);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** Whether `target` is `dir` or inside it (both real paths). */
 export function isInside(dir: string, target: string): boolean {
   const relative = path.relative(dir, target);
@@ -86,12 +95,16 @@ export function regularFileTarget(
     real = realpathSync(abs);
   } catch (error) {
     const code = codeOf(error);
-    if (code === 'ENOENT' || code === 'ENOTDIR')
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      // A file renamed away between the two looks (secrets rotate-key renames the key file) is
+      // missing, not damage: only a symlink still there whose target is gone is dangling.
+      if (!stat.isSymbolicLink() || vanished(abs)) return { ok: false, missing: true, reason: '' };
       return {
         ok: false,
         missing: false,
         reason: 'is a dangling symlink (its target does not exist)',
       };
+    }
     return { ok: false, missing: false, reason: failure(error) };
   }
   if (within !== undefined && !isInside(realDirectory(within), real)) {
@@ -104,6 +117,7 @@ export function regularFileTarget(
   try {
     stat = statSync(real);
   } catch (error) {
+    if (codeOf(error) === 'ENOENT') return { ok: false, missing: true, reason: '' };
     return { ok: false, missing: false, reason: failure(error) };
   }
   if (!stat.isFile())
