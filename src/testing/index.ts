@@ -525,6 +525,9 @@ export class TestApp implements AsyncDisposable {
   }
 
   private async runScheduled(trigger: TriggerDef, at: Date): Promise<TestTriggerRun> {
+    // Runs due together overlap; the record keeps the order they were due in, not finished in.
+    const slot = {} as TestTriggerRun;
+    this.triggerRuns.push(slot);
     let run: TestTriggerRun;
     try {
       const result = await this.runner.fireTrigger(trigger.name, undefined, {
@@ -558,8 +561,7 @@ export class TestApp implements AsyncDisposable {
         scheduledFor: at,
       };
     }
-    this.triggerRuns.push(run);
-    return run;
+    return Object.assign(slot, run);
   }
 
   private recordFiring(firing: TriggerFiring): void {
