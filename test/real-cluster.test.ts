@@ -268,7 +268,9 @@ describe('real-cluster mode', () => {
       clusterClientOptions: { serverSelectionTimeoutMS: 200 },
     });
     try {
-      await started.until(() => started.clusterEvents.filter((e) => e.kind === 'retry').length >= 2);
+      await started.until(
+        () => started.clusterEvents.filter((e) => e.kind === 'retry').length >= 2,
+      );
       const retries = started.clusterEvents.filter((e) => e.kind === 'retry');
       assert.deepEqual(
         retries.map((e) => (e.kind === 'retry' ? e.delayMs : 0)),
