@@ -51,6 +51,11 @@ function executionOptions<T>(c: Argv<T>) {
       type: 'number',
       coerce: positiveNumber('memory'),
       describe: 'memory limit per call in MB (default 350)',
+    })
+    .option('mongodb-uri', {
+      type: 'string',
+      describe:
+        'put the data sources on this real MongoDB (default: TRIGGERBOX_MONGODB_URI; per data source: TRIGGERBOX_MONGODB_URI_<NAME>); never printed',
     });
 }
 
@@ -148,6 +153,7 @@ function parser(io: CliIO, select: Select): Argv {
                   memory: argv.memory,
                   traceValues: argv.traceValues,
                   triggers: argv.triggers,
+                  mongodbUri: argv['mongodbUri'] as string | undefined,
                 },
                 io,
               );
@@ -371,6 +377,7 @@ function parser(io: CliIO, select: Select): Argv {
                   timeout: argv['timeout'] as number | undefined,
                   memory: argv['memory'] as number | undefined,
                   triggers: argv['triggers'] as boolean | undefined,
+                  mongodbUri: argv['mongodbUri'] as string | undefined,
                 },
                 io,
               ),
@@ -438,6 +445,7 @@ function parser(io: CliIO, select: Select): Argv {
               memory: argv.memory,
               schedules: argv.schedules as boolean | undefined,
               dbPort: argv['dbPort'] as number | undefined,
+              mongodbUri: argv['mongodbUri'] as string | undefined,
             },
             io,
           );

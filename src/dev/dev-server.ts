@@ -18,7 +18,11 @@ import {
 } from '../runtime/runner.js';
 import { openSecretStore } from '../secrets/store.js';
 import { builtinServices } from '../services/builtin.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_TYPES_FILE, writeAppTypes } from '../app-types/generate.js';
 import {
+  clusterUris,
   mongodbService,
   openAppDatabase,
   seedIfEmpty,
@@ -34,6 +38,7 @@ import { TriggerDispatcher, type TriggerFiring } from '../triggers/dispatcher.js
 import { Scheduler, type Clock } from '../triggers/scheduler.js';
 import { AppWatcher } from '../watch/app-watcher.js';
 import { describeDiff, diffApps, isEmptyDiff } from './app-diff.js';
+import { ClusterFeed, type ClusterRetry } from './cluster-feed.js';
 import { blockingProblems, mergeLastGood } from './last-good.js';
 import { RequestGuard } from './request-guard.js';
 
@@ -58,6 +63,13 @@ export interface DevServerOptions {
   schedules?: boolean | undefined;
   /** The scheduler's clock (tests drive time with their own). */
   clock?: Clock | undefined;
+  /**
+   * Real-cluster mode: `--mongodb-uri` (every data source without its own
+   * TRIGGERBOX_MONGODB_URI_<NAME>); `env` and the app's .env are read too (cluster-uris.ts).
+   */
+  mongodbUri?: string | undefined;
+  /** Extra MongoClient options for real clusters (tests shorten serverSelectionTimeoutMS). */
+  clusterClientOptions?: Record<string, unknown> | undefined;
   /** Re-run this function after every reload (the edit-save-see loop). */
   run?:
     | {
@@ -107,8 +119,14 @@ export interface DevWarning {
   message: string;
 }
 
+/** Real-cluster mode: a data source's change streams are open, or failed and will be retried. */
+export type ClusterEvent =
+  | { kind: 'ready'; dataSource: string; target: string }
+  | ({ kind: 'retry'; target: string } & ClusterRetry);
+
 export interface DevServerEvents {
   reload: [ReloadEvent];
+  cluster: [ClusterEvent];
   call: [CallEvent];
   log: [{ name: string; line: LogLine }];
   secrets: [];
@@ -141,6 +159,9 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   private guard: RequestGuard | undefined;
   private endpoint: MongoEndpoint | undefined;
   private dispatcher: TriggerDispatcher | undefined;
+  private readonly clusterDispatchers: TriggerDispatcher[] = [];
+  /** Real-cluster mode: the data sources on a real MongoDB, by name. */
+  private readonly feeds = new Map<string, ClusterFeed>();
   url = '';
   /** The MongoDB endpoint (`mongodb://127.0.0.1:<port>/`): drivers, mongosh and Compass connect here. */
   dbUri = '';
@@ -158,6 +179,26 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     super();
     this.current = loaded;
     this.lastSeen = loaded;
+    const uris = clusterUris({
+      root: loaded.app.root,
+      dataSources: loaded.app.dataSources.keys(),
+      uri: options.mongodbUri,
+      env: options.env,
+    });
+    for (const [dataSource, uri] of uris) {
+      const feed = new ClusterFeed({
+        dataSource,
+        uri,
+        root: loaded.app.root,
+        triggers: () => this.app.triggers.values(),
+        serves: (name) => this.dataSourceOf(name) === dataSource,
+        clientOptions: options.clusterClientOptions,
+        onRetry: (retry) => this.emit('cluster', { kind: 'retry', target: feed.target, ...retry }),
+        onReady: () => this.emit('cluster', { kind: 'ready', dataSource, target: feed.target }),
+        warn: (message) => this.emit('warning', { kind: 'cluster', message }),
+      });
+      this.feeds.set(dataSource, feed);
+    }
     const store = openSecretStore({ root: loaded.app.root, env: options.env });
     this.runner = createRunner({
       app: loaded.app,
@@ -167,7 +208,11 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       services: [
         ...builtinServices(),
         // Data sources are read at start: a data source added while dev runs needs a restart.
-        mongodbService({ engine, dataSources: loaded.app.dataSources.keys() }),
+        mongodbService({
+          engine,
+          dataSources: loaded.app.dataSources.keys(),
+          sources: new Map([...this.feeds].map(([name, feed]) => [name, feed.engine])),
+        }),
       ],
     });
     if (options.schedules !== false) {
@@ -177,6 +222,21 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       });
       this.scheduler.update(loaded.app.triggers.values());
     }
+  }
+
+  /** Real-cluster mode: each data source on a real MongoDB and its redacted address. */
+  get clusters(): { dataSource: string; target: string }[] {
+    return [...this.feeds].map(([dataSource, feed]) => ({ dataSource, target: feed.target }));
+  }
+
+  /**
+   * The data source a DATABASE trigger's service_name means: itself; absent (older files), the
+   * app's only data source.
+   */
+  private dataSourceOf(serviceName: string | undefined): string | undefined {
+    if (serviceName !== undefined) return serviceName;
+    const names = [...this.app.dataSources.keys()];
+    return names.length === 1 ? names[0] : undefined;
   }
 
   /** When each SCHEDULED trigger runs next (empty with schedules off). */
@@ -245,6 +305,8 @@ export class DevServer extends EventEmitter<DevServerEvents> {
         onChange: (paths) => dev.schedule(paths),
         onRootChange: (gone) => dev.rootChanged(gone),
       });
+      // The real clusters connect in the background: an unreachable one is retried, dev runs.
+      for (const feed of dev.feeds.values()) void feed.start();
     } catch (error) {
       await dev.close();
       throw error;
@@ -293,8 +355,41 @@ export class DevServer extends EventEmitter<DevServerEvents> {
 
   /** DATABASE triggers on every committed write: functions', the endpoint's, the CLI's. */
   private startTriggers(): void {
+    const report = {
+      runner: this.runner,
+      triggers: () => this.app.triggers.values(),
+      warn: (message: string) => this.emit('warning', { kind: 'trigger-loop', message }),
+      onLog: (firing: Omit<TriggerFiring, 'durationMs'>, line: LogLine) =>
+        this.emit('log', { name: firing.trigger, line }),
+      onFiring: (firing: TriggerFiring) =>
+        this.emit('call', {
+          source: 'database',
+          name: firing.trigger,
+          firing,
+          durationMs: firing.durationMs,
+          result: firing.result,
+          error: firing.error,
+        }),
+    };
+    // Each real cluster has its own dispatcher, fed by its namespace-scoped change streams;
+    // its writes' origin cannot be told apart from anyone else's (they come back over the network).
+    for (const [dataSource, feed] of this.feeds) {
+      this.clusterDispatchers.push(
+        new TriggerDispatcher({
+          ...report,
+          engine: feed.engine,
+          subscribe: (listener) => feed.subscribe(listener),
+          serves: (name) => this.dataSourceOf(name) === dataSource,
+          originOf: () => undefined,
+        }),
+      );
+    }
     this.dispatcher = new TriggerDispatcher({
       engine: this.engine,
+      serves: (name) => {
+        const source = this.dataSourceOf(name);
+        return source === undefined || !this.feeds.has(source);
+      },
       runner: this.runner,
       triggers: () => this.app.triggers.values(),
       warn: (message) => this.emit('warning', { kind: 'trigger-loop', message }),
@@ -312,8 +407,8 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   }
 
   /** Resolves once the DATABASE triggers fired so far (and their cascades) have run. */
-  triggersSettled(): Promise<void> {
-    return this.dispatcher?.settled() ?? Promise.resolve();
+  async triggersSettled(): Promise<void> {
+    await Promise.all([this.dispatcher, ...this.clusterDispatchers].map((d) => d?.settled()));
   }
 
   private async serveDatabase(): Promise<void> {
@@ -417,6 +512,8 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     };
     this.runner.reload(next);
     this.scheduler?.update(next.triggers.values());
+    for (const feed of this.feeds.values()) feed.update();
+    this.updateTypes(next);
     const event: ReloadEvent = {
       files,
       applied: true,
@@ -428,6 +525,19 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     this.emit('reload', event);
     if (this.options.run !== undefined) await this.runOnce();
     return event;
+  }
+
+  /** An app with generated types (triggerbox-env.d.ts) keeps them current on every reload. */
+  private updateTypes(app: App): void {
+    if (!existsSync(path.join(app.root, DEFAULT_TYPES_FILE))) return;
+    try {
+      writeAppTypes({ root: app.root, app, jsconfig: false });
+    } catch (error) {
+      this.emit('warning', {
+        kind: 'types',
+        message: `could not update ${DEFAULT_TYPES_FILE}: ${messageOf(error)}`,
+      });
+    }
   }
 
   /** Runs the --run function and reports it as a 'run' call. */
@@ -589,6 +699,8 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     await this.queue.catch(() => undefined);
     await this.endpoint?.close();
     this.dispatcher?.close();
+    for (const dispatcher of this.clusterDispatchers) dispatcher.close();
+    await Promise.all([...this.feeds.values()].map((feed) => feed.close()));
     this.runner.dispose();
     await this.engine.close();
   }

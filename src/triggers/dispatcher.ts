@@ -16,7 +16,12 @@ import type { TriggerDef } from '../app/types.js';
 import type { CallOrigin } from '../runtime/boundary/services.js';
 import type { LogLine } from '../runtime/protocol.js';
 import type { FunctionRunner, TriggerRun } from '../runtime/runner.js';
-import type { ChangeEvent, ChangeSubscription, Engine } from '../services/mongodb/index.js';
+import type {
+  ChangeEvent,
+  ChangeListener,
+  ChangeSubscription,
+  Engine,
+} from '../services/mongodb/index.js';
 import { currentWriteOrigin } from '../services/mongodb/service.js';
 import { messageOf, TriggerboxError } from '../shared/errors.js';
 import { applyFilters } from './filters.js';
@@ -54,6 +59,16 @@ export interface DispatcherOptions {
   /** A firing finished (its result or its error). */
   onFiring?: ((firing: TriggerFiring) => void) | undefined;
   warn: (message: string) => void;
+  /**
+   * Where events come from (default: one `engine.watch` with both images). Real-cluster mode
+   * passes its namespace-scoped change streams with resume tokens (dev/cluster-feed.ts).
+   */
+  subscribe?: ((listener: ChangeListener) => ChangeSubscription) | undefined;
+  /**
+   * Which data sources' triggers this dispatcher runs, by the trigger's `service_name`
+   * (default: all). With real-cluster mode each engine has its own dispatcher.
+   */
+  serves?: ((serviceName: string | undefined) => boolean) | undefined;
   /** The origin of the write being committed (default: the mongodb service's). */
   originOf?: (() => CallOrigin | undefined) | undefined;
 }
@@ -72,16 +87,25 @@ export class TriggerDispatcher {
   constructor(private readonly options: DispatcherOptions) {
     this.maxDepth = options.maxDepth ?? MAX_TRIGGER_DEPTH;
     // One subscription with both images; each trigger's event keeps what its config asks for.
-    this.subscription = options.engine.watch(
-      { fullDocument: 'updateLookup', fullDocumentBeforeChange: 'whenAvailable' },
-      (event) => this.dispatch(event),
-    );
+    const listener: ChangeListener = (event) => this.dispatch(event);
+    this.subscription =
+      options.subscribe?.(listener) ??
+      options.engine.watch(
+        { fullDocument: 'updateLookup', fullDocumentBeforeChange: 'whenAvailable' },
+        listener,
+      );
   }
 
   /** Whether any enabled DATABASE trigger exists (callers may skip waiting otherwise). */
   hasTriggers(): boolean {
-    for (const t of this.options.triggers()) if (t.type === 'DATABASE' && !t.disabled) return true;
+    for (const t of this.options.triggers())
+      if (t.type === 'DATABASE' && !t.disabled && this.servesTrigger(t)) return true;
     return false;
+  }
+
+  private servesTrigger(trigger: TriggerDef): boolean {
+    const serves = this.options.serves;
+    return serves === undefined || serves(databaseSettings(trigger)?.serviceName);
   }
 
   /** Resolves once no firing is queued or running, cascades included. */
@@ -103,6 +127,7 @@ export class TriggerDispatcher {
       if (trigger.type !== 'DATABASE' || trigger.disabled) continue;
       const settings = databaseSettings(trigger);
       if (settings === undefined) continue;
+      if (this.options.serves !== undefined && !this.options.serves(settings.serviceName)) continue;
       const shaped: Record<string, unknown> = { ...event };
       if (event.operationType === 'update' && !settings.fullDocument) delete shaped['fullDocument'];
       if (!settings.fullDocumentBeforeChange) delete shaped['fullDocumentBeforeChange'];

@@ -19,6 +19,8 @@ export interface DevOptions extends GlobalOptions {
   schedules?: boolean | undefined;
   /** The MongoDB endpoint's port (default 27027, or any free one when taken; 0: any). */
   dbPort?: number | undefined;
+  /** Real-cluster mode: the URI of every data source without its own TRIGGERBOX_MONGODB_URI_<NAME>. */
+  mongodbUri?: string | undefined;
 }
 
 const ms = (n: number): string => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
@@ -91,6 +93,7 @@ export async function dev(
     memoryMb: options.memory,
     schedules: options.schedules,
     dbPort: options.dbPort,
+    mongodbUri: options.mongodbUri,
     run:
       options.run === undefined
         ? undefined
@@ -119,6 +122,16 @@ export async function dev(
   server.on('call', (event) => renderCall(event, io));
   server.on('secrets', () => io.stdout('secrets changed: the next call reads them\n'));
   server.on('warning', (warning) => printer.warn(warning.message));
+  server.on('cluster', (event) => {
+    if (event.kind === 'ready')
+      io.stdout(
+        `data source '${event.dataSource}': change streams open on ${event.target}; its writes fire DATABASE triggers\n`,
+      );
+    else
+      printer.warn(
+        `${event.message}; retrying in ${event.delayMs / 1000} s (attempt ${event.attempt})`,
+      );
+  });
   for (const warning of server.warnings) printer.warn(warning.message);
   const { app } = server;
   io.stdout(
@@ -127,6 +140,10 @@ export async function dev(
   io.stdout(
     `database: ${server.dbUri} (the app's local database ${DB_DIR}; loopback only, no authentication); writes fire DATABASE triggers\n`,
   );
+  for (const { dataSource, target } of server.clusters)
+    io.stdout(
+      `data source '${dataSource}': real cluster ${target} (functions read and write it; DATABASE triggers from its change streams)\n`,
+    );
   for (const { ns, file, count } of server.seeded?.loaded ?? [])
     io.stdout(`seeded ${ns.db}.${ns.coll} with ${count} documents from ${file}\n`);
   io.stdout(`watching ${app.root}; Ctrl-C to stop\n`);

@@ -10,7 +10,13 @@ import {
 } from '../../runtime/runner.js';
 import { openSecretStore } from '../../secrets/store.js';
 import { builtinServices } from '../../services/builtin.js';
-import { LazyAppDatabase, mongodbService } from '../../services/mongodb/index.js';
+import {
+  clusterUris,
+  createDriverEngine,
+  LazyAppDatabase,
+  mongodbService,
+  type DriverEngine,
+} from '../../services/mongodb/index.js';
 import { TriggerDispatcher, type TriggerFiring } from '../../triggers/dispatcher.js';
 import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
 import { didYouMean } from '../../shared/suggest.js';
@@ -124,6 +130,8 @@ export interface ExecutionCommandOptions extends GlobalOptions {
   traceValues?: boolean | undefined;
   /** Run the DATABASE triggers the call's writes fire, and print them (default true). */
   triggers?: boolean | undefined;
+  /** Real-cluster mode: the URI of every data source without its own TRIGGERBOX_MONGODB_URI_<NAME>. */
+  mongodbUri?: string | undefined;
 }
 
 /**
@@ -140,6 +148,7 @@ export async function runAndRender(
   let runner: FunctionRunner | undefined;
   let db: LazyAppDatabase | undefined;
   let dispatcher: TriggerDispatcher | undefined;
+  const clusters = new Map<string, DriverEngine>();
   // Firings in the order they started (a cascade's trigger after the one whose write fired it).
   const firings: TriggerFiring[] = [];
   const slots = new Map<number, number>();
@@ -161,6 +170,28 @@ export async function runAndRender(
     const store = openSecretStore({ root: app.root, env: io.env });
     const database = new LazyAppDatabase({ root: app.root, warn: (m) => printer.warn(m) });
     db = database;
+    // Real-cluster mode: those data sources read and write the cluster (connected on first use;
+    // the URI is never printed: the engine's errors carry it redacted).
+    for (const [name, uri] of clusterUris({
+      root: app.root,
+      dataSources: app.dataSources.keys(),
+      uri: options.mongodbUri,
+      env: io.env,
+    }))
+      clusters.set(
+        name,
+        createDriverEngine({ uri, clientOptions: { serverSelectionTimeoutMS: 10_000 } }),
+      );
+    const sources = new Map(
+      [...clusters].map(([name, engine]) => [
+        name,
+        async () => {
+          await engine.connect();
+          return engine;
+        },
+      ]),
+    );
+    const names = [...app.dataSources.keys()];
     const created = createRunner({
       app,
       secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
@@ -168,7 +199,11 @@ export async function runAndRender(
       memoryMb: options.memory,
       services: [
         ...builtinServices(),
-        mongodbService({ engine: () => database.open(), dataSources: app.dataSources.keys() }),
+        mongodbService({
+          engine: () => database.open(),
+          dataSources: app.dataSources.keys(),
+          sources,
+        }),
       ],
     });
     runner = created;
@@ -178,6 +213,11 @@ export async function runAndRender(
           engine,
           runner: created,
           triggers: () => app.triggers.values(),
+          // A cluster's triggers are dev's business (its change streams), not a one-off run's.
+          serves: (service) => {
+            const source = service ?? (names.length === 1 ? names[0] : undefined);
+            return source === undefined || !clusters.has(source);
+          },
           warn: (m) => printer.warn(m),
           onStart: (firing) => {
             slots.set(firing.id, firings.length);
@@ -226,6 +266,7 @@ export async function runAndRender(
     dispatcher?.close();
     runner?.dispose();
     await db?.close();
+    await Promise.all([...clusters.values()].map((engine) => engine.close().catch(() => {})));
   }
 }
 

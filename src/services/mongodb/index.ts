@@ -57,3 +57,9 @@ export {
 } from './service.js';
 export { LazyAppDatabase } from './lazy.js';
 export { serveAppDatabase, DEFAULT_DB_PORT } from './serve.js';
+export {
+  clusterUris,
+  uriVariableFor,
+  MONGODB_URI_VARIABLE,
+  type ClusterUriOptions,
+} from './cluster-uris.js';

@@ -36,6 +36,11 @@ export interface MongodbServiceOptions {
   engine: Engine | (() => Engine | Promise<Engine>);
   /** The app's data source names (`app.dataSources.keys()`): get() of any other name is undefined. */
   dataSources: Iterable<string>;
+  /**
+   * Data sources served by another engine than `engine` (real-cluster mode: a driver engine on
+   * the user's cluster), by data source name, or how to open it on first use.
+   */
+  sources?: ReadonlyMap<string, Engine | (() => Engine | Promise<Engine>)> | undefined;
   /** Documents one find/aggregate may return (default 50,000, as the platform). */
   resultLimit?: number | undefined;
 }
@@ -122,14 +127,22 @@ function errorData(error: unknown): MongoErrorData {
 /** The 'mongodb' host service over one engine: every data source of the app is served by it. */
 export function mongodbService(options: MongodbServiceOptions): HostService {
   const names = [...options.dataSources];
-  let opening: Promise<MongoService> | undefined;
-  const service = (): Promise<MongoService> => {
-    opening ??= (async () => {
-      const engine = typeof options.engine === 'function' ? await options.engine() : options.engine;
-      return createMongoService({ engine, resultLimit: options.resultLimit });
-    })();
-    // A database that would not open (locked by dev, damaged) is tried again on the next call.
-    opening.catch(() => (opening = undefined));
+  const openings = new Map<string, Promise<MongoService>>();
+  const service = (source: string): Promise<MongoService> => {
+    // One service per engine: the embedded one is shared by every data source not elsewhere.
+    const key = options.sources?.has(source) === true ? `source:${source}` : '';
+    let opening = openings.get(key);
+    if (opening === undefined) {
+      const open = options.sources?.get(source) ?? options.engine;
+      opening = (async () => {
+        const engine = typeof open === 'function' ? await open() : open;
+        return createMongoService({ engine, resultLimit: options.resultLimit });
+      })();
+      openings.set(key, opening);
+      // A database that would not open (locked by dev, damaged, a cluster unreachable) is
+      // tried again on the next call.
+      opening.catch(() => openings.delete(key));
+    }
     return opening;
   };
   const checkSource = (source: unknown): void => {
@@ -150,7 +163,7 @@ export function mongodbService(options: MongodbServiceOptions): HostService {
         const args = (Array.isArray(decoded) ? decoded : []).map((a: unknown) =>
           a === null ? undefined : a,
         );
-        const collection = (await service()).db(request.db).collection(request.coll);
+        const collection = (await service(request.source)).db(request.db).collection(request.coll);
         signal.throwIfAborted();
         const value = await writeOrigin.run(origin ?? {}, () => method(collection, args));
         return { ok: true, value: EJSON.stringify(value ?? null, { relaxed: false }) };
@@ -165,7 +178,7 @@ export function mongodbService(options: MongodbServiceOptions): HostService {
     run: async (request) => {
       try {
         checkSource(request.source);
-        const names = await (await service()).db(request.db).getCollectionNames();
+        const names = await (await service(request.source)).db(request.db).getCollectionNames();
         return { ok: true, value: EJSON.stringify(names, { relaxed: false }) };
       } catch (error) {
         return { ok: false, error: errorData(error) };

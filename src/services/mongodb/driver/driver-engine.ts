@@ -491,6 +491,8 @@ export class DriverEngine implements T.Engine {
       ...(request.fullDocumentBeforeChange && request.fullDocumentBeforeChange !== 'off'
         ? { fullDocumentBeforeChange: request.fullDocumentBeforeChange }
         : {}),
+      ...(request.resumeAfter ? { resumeAfter: request.resumeAfter } : {}),
+      ...(request.startAfter ? { startAfter: request.startAfter } : {}),
     };
     const parent =
       request.db === undefined
@@ -507,6 +509,12 @@ export class DriverEngine implements T.Engine {
     // The aggregate's empty first batch carries a postBatchResumeToken, which the driver
     // announces: from then on the server-side stream exists. (Its 'init' stays on the cursor.)
     stream.once('resumeTokenChanged', () => settle?.resolve());
+    const onToken = request.onResumeToken;
+    if (onToken !== undefined)
+      stream.on('resumeTokenChanged', (token) => {
+        const data = (token as { _data?: unknown } | undefined)?._data;
+        if (typeof data === 'string') onToken({ _data: data });
+      });
     stream.on('change', (event) => {
       settle?.resolve();
       try {
@@ -517,8 +525,16 @@ export class DriverEngine implements T.Engine {
     });
     stream.on('error', (error) => {
       const message = `the change stream on ${this.target} stopped: ${this.redact(error)}`;
-      settle?.reject(new MongoError('HostUnreachable', message));
-      this.warn(message);
+      // The server's code is kept (40573: no change streams on a standalone; 286: history lost).
+      let failure = new MongoError('HostUnreachable', message);
+      try {
+        this.fail(error);
+      } catch (converted) {
+        if (converted instanceof MongoError) failure = converted;
+      }
+      settle?.reject(failure);
+      if (request.onError !== undefined) request.onError(failure);
+      else this.warn(message);
       this.streams.delete(stream);
     });
     return {

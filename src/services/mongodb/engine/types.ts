@@ -209,6 +209,20 @@ export interface WatchRequest {
   fullDocument?: 'default' | 'updateLookup' | 'whenAvailable' | 'required' | undefined;
   /** 'off' (default): never; otherwise the pre-image on update, replace and delete. */
   fullDocumentBeforeChange?: 'off' | 'whenAvailable' | 'required' | undefined;
+  /**
+   * A real cluster's stream only (the embedded engine's subscriptions are live and ignore
+   * these): resume after this token (events committed after it are delivered), or start after
+   * it (as resumeAfter, and also past an invalidate).
+   */
+  resumeAfter?: { _data: string } | undefined;
+  startAfter?: { _data: string } | undefined;
+  /** A real cluster's stream only: each new resume token (after each event, and idle batches). */
+  onResumeToken?: ((token: { _data: string }) => void) | undefined;
+  /**
+   * A real cluster's stream only: the stream stopped on an error the driver could not resume
+   * from (its server code kept); without it the engine's `warn` gets the message.
+   */
+  onError?: ((error: Error & { mongoCode?: number }) => void) | undefined;
 }
 
 /** Called after the write is durable, in commit order; a listener's throw never fails a write. */

@@ -1,0 +1,319 @@
+/**
+ * Real-cluster mode in `dev`: the change streams that drive DATABASE triggers of one data
+ * source on a real MongoDB. One stream per namespace the enabled triggers watch (a collection,
+ * or a database for whole-database triggers, which then also covers that database's
+ * collection triggers), asking for `fullDocument: 'updateLookup'` when a trigger of the
+ * namespace has `full_document`, and `fullDocumentBeforeChange: 'whenAvailable'` when one has
+ * `full_document_before_change` ('whenAvailable', not 'required': 'required' makes the server
+ * fail the whole stream, for every trigger on it, when the collection has no
+ * changeStreamPreAndPostImages or a pre-image has expired; with 'whenAvailable' the event
+ * comes without it and the other triggers keep firing).
+ *
+ * Each stream's resume token is kept in `.triggerbox/change-streams/<data source>/<ns>.json`
+ * (atomic writes; the data source name, the namespace and the token, never the URI), so a
+ * restart resumes where it stopped: writes made while dev was down fire after the restart. A
+ * namespace all of whose triggers set `skip_catchup_events` starts from now instead.
+ *
+ * Failures (a wrong URI, refused credentials, an unreachable cluster, a lost connection, a
+ * server without change streams) are reported once each with a clear message, and everything
+ * is retried with backoff: 1 s, 2 s, 4 s ... capped at 30 s; a successful open resets it.
+ */
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { TriggerDef } from '../app/types.js';
+import {
+  createDriverEngine,
+  redactText,
+  type ChangeListener,
+  type ChangeSubscription,
+  type DriverEngine,
+} from '../services/mongodb/index.js';
+import { messageOf } from '../shared/errors.js';
+import { writeFileAtomic } from '../shared/atomic-file.js';
+import { databaseSettings } from '../triggers/settings.js';
+
+export const STREAMS_DIR = path.join('.triggerbox', 'change-streams');
+const MAX_BACKOFF_MS = 30_000;
+
+export interface ClusterRetry {
+  dataSource: string;
+  /** 1 for the first retry. */
+  attempt: number;
+  delayMs: number;
+  /** What failed, redacted. */
+  message: string;
+}
+
+export interface ClusterFeedOptions {
+  dataSource: string;
+  uri: string;
+  root: string;
+  /** The app's triggers now (dev reloads them). */
+  triggers: () => Iterable<TriggerDef>;
+  /** Whether a trigger's service_name (possibly absent) means this data source. */
+  serves: (serviceName: string | undefined) => boolean;
+  /** Extra MongoClient options (tests shorten serverSelectionTimeoutMS). */
+  clientOptions?: Record<string, unknown> | undefined;
+  onRetry: (retry: ClusterRetry) => void;
+  /** Every stream of the plan is open (after a start, a retry or a reload). */
+  onReady?: (() => void) | undefined;
+  warn: (message: string) => void;
+}
+
+interface NamespacePlan {
+  key: string;
+  db: string;
+  coll: string | undefined;
+  fullDocument: boolean;
+  preImages: boolean;
+  /** Every trigger on it sets skip_catchup_events. */
+  skipCatchup: boolean;
+}
+
+interface OpenStream {
+  plan: NamespacePlan;
+  signature: string;
+  subscription: ChangeSubscription;
+}
+
+/** A clear sentence for a failure of the cluster (already redacted by the driver engine). */
+export function describeClusterFailure(error: unknown, target: string): string {
+  const code = (error as { mongoCode?: number } | undefined)?.mongoCode;
+  const codeName = (error as { codeName?: string } | undefined)?.codeName;
+  const text = messageOf(error);
+  if (code === 40573 || /only supported on replica sets/i.test(text))
+    return `${target} does not support change streams (a standalone server): DATABASE triggers need a replica set or an Atlas cluster`;
+  if (code === 18 || codeName === 'AuthenticationFailed' || /authentication/i.test(text))
+    return `${target} refused the credentials (authentication failed): check the user and password in the URI`;
+  if (codeName === 'HostUnreachable')
+    return `${target} is unreachable: ${text} (check the URI, the network, and the cluster's IP access list)`;
+  if (code === 286 || codeName === 'ChangeStreamHistoryLost')
+    return `${target} no longer has the history to resume from the saved position: ${text}`;
+  return `${target}: ${text}`;
+}
+
+export class ClusterFeed {
+  readonly engine: DriverEngine;
+  private listener: ChangeListener | undefined;
+  private readonly open = new Map<string, OpenStream>();
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private connected = false;
+  private starting: Promise<void> | undefined;
+
+  constructor(private readonly options: ClusterFeedOptions) {
+    this.engine = createDriverEngine({
+      uri: options.uri,
+      clientOptions: { serverSelectionTimeoutMS: 10_000, ...options.clientOptions },
+      warn: (message) => options.warn(message),
+    });
+  }
+
+  /** Safe to print: the URI without credentials or options. */
+  get target(): string {
+    return this.engine.target;
+  }
+
+  /** The dispatcher's source of events (called once, by its constructor). */
+  subscribe(listener: ChangeListener): ChangeSubscription {
+    this.listener = listener;
+    return { close: () => (this.listener = undefined) };
+  }
+
+  /** Connects and opens the streams; failures are reported and retried, never thrown. */
+  start(): Promise<void> {
+    this.starting ??= this.attemptOpen().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  /** The triggers changed (a reload): opens and closes streams to match. */
+  update(): void {
+    if (this.closed || !this.connected || this.timer !== undefined) return;
+    void this.openStreams().catch((error: unknown) => this.failed(error));
+  }
+
+  private plan(): Map<string, NamespacePlan> {
+    const plans = new Map<string, NamespacePlan>();
+    for (const trigger of this.options.triggers()) {
+      if (trigger.type !== 'DATABASE' || trigger.disabled) continue;
+      const settings = databaseSettings(trigger);
+      if (settings === undefined || settings.database === '') continue;
+      if (!this.options.serves(settings.serviceName)) continue;
+      const coll = settings.collection === '' ? undefined : settings.collection;
+      const key = coll === undefined ? settings.database : `${settings.database}.${coll}`;
+      const plan = plans.get(key);
+      plans.set(key, {
+        key,
+        db: settings.database,
+        coll,
+        fullDocument: (plan?.fullDocument ?? false) || settings.fullDocument,
+        preImages: (plan?.preImages ?? false) || settings.fullDocumentBeforeChange,
+        skipCatchup: (plan?.skipCatchup ?? true) && settings.skipCatchupEvents,
+      });
+    }
+    // A whole-database stream covers that database's collection triggers: one stream, so an
+    // event is dispatched once.
+    for (const plan of [...plans.values()]) {
+      if (plan.coll === undefined) continue;
+      const whole = plans.get(plan.db);
+      if (whole === undefined) continue;
+      plans.set(plan.db, {
+        ...whole,
+        fullDocument: whole.fullDocument || plan.fullDocument,
+        preImages: whole.preImages || plan.preImages,
+        skipCatchup: whole.skipCatchup && plan.skipCatchup,
+      });
+      plans.delete(plan.key);
+    }
+    return plans;
+  }
+
+  private tokenFile(plan: NamespacePlan): string {
+    const name = (text: string): string => encodeURIComponent(text).replace(/\*/g, '%2A');
+    return path.join(
+      this.options.root,
+      STREAMS_DIR,
+      name(this.options.dataSource),
+      `${name(plan.db)}${plan.coll === undefined ? '' : `.${name(plan.coll)}`}.json`,
+    );
+  }
+
+  private readToken(plan: NamespacePlan): { _data: string } | undefined {
+    try {
+      const saved = JSON.parse(readFileSync(this.tokenFile(plan), 'utf8')) as {
+        resumeToken?: { _data?: unknown };
+      };
+      const data = saved.resumeToken?._data;
+      return typeof data === 'string' ? { _data: data } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private saveToken(plan: NamespacePlan, token: { _data: string }): void {
+    const file = this.tokenFile(plan);
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+      const saved = {
+        dataSource: this.options.dataSource,
+        namespace: plan.coll === undefined ? `${plan.db}.*` : `${plan.db}.${plan.coll}`,
+        resumeToken: token,
+        savedAt: new Date().toISOString(),
+      };
+      writeFileAtomic(file, `${JSON.stringify(saved, null, 2)}\n`);
+    } catch (error) {
+      this.options.warn(
+        `could not save the change-stream position in ${path.relative(this.options.root, file)}: ${messageOf(error)}`,
+      );
+    }
+  }
+
+  private async attemptOpen(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.engine.connect();
+      this.connected = true;
+      await this.openStreams();
+      this.attempt = 0;
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  private async openStreams(): Promise<void> {
+    const plans = this.plan();
+    for (const [key, stream] of this.open) {
+      const plan = plans.get(key);
+      if (plan === undefined || signatureOf(plan) !== stream.signature) {
+        stream.subscription.close();
+        this.open.delete(key);
+      }
+    }
+    const opened: Promise<void>[] = [];
+    for (const plan of plans.values()) {
+      if (this.open.has(plan.key)) continue;
+      opened.push(this.openStream(plan));
+    }
+    await Promise.all(opened);
+    if (!this.closed) this.options.onReady?.();
+  }
+
+  private async openStream(plan: NamespacePlan, fromNow = false): Promise<void> {
+    const token = plan.skipCatchup || fromNow ? undefined : this.readToken(plan);
+    const subscription = this.engine.watch(
+      {
+        db: plan.db,
+        coll: plan.coll,
+        fullDocument: plan.fullDocument ? 'updateLookup' : 'default',
+        fullDocumentBeforeChange: plan.preImages ? 'whenAvailable' : 'off',
+        resumeAfter: token,
+        onResumeToken: (next) => this.saveToken(plan, next),
+        onError: (error) => {
+          if (this.open.get(plan.key)?.subscription === subscription) {
+            this.open.delete(plan.key);
+            this.failed(error);
+          }
+        },
+      },
+      (event) => this.listener?.(event),
+    );
+    const entry = { plan, signature: signatureOf(plan), subscription };
+    this.open.set(plan.key, entry);
+    try {
+      await subscription.ready;
+    } catch (error) {
+      if (this.open.get(plan.key) === entry) this.open.delete(plan.key);
+      const code = (error as { mongoCode?: number }).mongoCode;
+      // The saved position is gone from the cluster's oplog (or was another cluster's): the
+      // events in between cannot be had; say so and go on from now.
+      if (token !== undefined && (code === 286 || code === 280 || code === 260)) {
+        this.options.warn(
+          `data source '${this.options.dataSource}': ${describeClusterFailure(error, this.target)}; the triggers on ${plan.key} start from now (writes made meanwhile do not fire them)`,
+        );
+        rmSync(this.tokenFile(plan), { force: true });
+        await this.openStream(plan, true);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /** Reports the failure once and schedules the next attempt (1 s, 2 s, 4 s ... 30 s). */
+  private failed(error: unknown): void {
+    if (this.closed || this.timer !== undefined) return;
+    for (const stream of this.open.values()) stream.subscription.close();
+    this.open.clear();
+    this.connected = false;
+    this.attempt++;
+    const delayMs = Math.min(1000 * 2 ** (this.attempt - 1), MAX_BACKOFF_MS);
+    const message = redactText(
+      `data source '${this.options.dataSource}': ${describeClusterFailure(error, this.target)}`,
+      this.options.uri,
+    );
+    this.options.onRetry({
+      dataSource: this.options.dataSource,
+      attempt: this.attempt,
+      delayMs,
+      message,
+    });
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.start();
+    }, delayMs);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const stream of this.open.values()) stream.subscription.close();
+    this.open.clear();
+    await this.starting?.catch(() => undefined);
+    await this.engine.close().catch(() => undefined);
+  }
+}
+
+function signatureOf(plan: NamespacePlan): string {
+  return `${plan.fullDocument ? 'F' : '-'}${plan.preImages ? 'P' : '-'}${plan.skipCatchup ? 'S' : '-'}`;
+}
