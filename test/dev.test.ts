@@ -58,6 +58,8 @@ describe('triggerbox dev', () => {
       'functions/secretIs.js': 'exports = (expected) => context.values.get("token") === expected;',
       'functions/fails.js': 'exports = () => { throw new Error("nope"); };',
       'functions/echo.js': 'exports = (...args) => args;',
+      'functions/kinds.js':
+        'exports = (...args) => args.map((a) => (a && a._bsontype) || typeof a).concat(Object.values(args[1] ?? {}).map((a) => (a && a._bsontype) || typeof a));',
       'values/setting.json': { name: 'setting', value: 'one' },
       'values/token.json': { name: 'token', value: 'tokenSecret', from_secret: true },
       'environments/no-environment.json': { values: { mode: 'a' } },
@@ -82,6 +84,7 @@ describe('triggerbox dev', () => {
       'fails',
       'greet',
       'inner',
+      'kinds',
       'secret',
       'secretIs',
       'value',
@@ -189,6 +192,26 @@ describe('triggerbox dev', () => {
     );
     assert.equal(update.status, 0, update.stderr);
     assert.equal((await call(server, 'secretIs', ['second-token'])).body['result'], true);
+  });
+
+  it('dev: plain JSON numbers in a request body reach the function as numbers, never BSON.Long; wrappers keep their types', async () => {
+    const kinds = await call(server, 'kinds', [
+      3000000000,
+      {
+        n: 3000000000,
+        l: { $numberLong: '5' },
+        t: { $timestamp: { t: 1, i: 2 } },
+        d: { $date: '2024-01-02T03:04:05Z' },
+      },
+    ]);
+    assert.deepEqual(kinds.body['result'], [
+      'number',
+      'object',
+      'number',
+      'Long',
+      'Timestamp',
+      'object',
+    ]);
   });
 
   it("dev: HTTP errors use the platform's shape and fitting statuses; arguments are Extended JSON", async () => {

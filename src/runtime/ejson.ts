@@ -96,7 +96,7 @@ export function isPlainTree(value: unknown): boolean {
  */
 export function parseUserEjson(text: string, what: string, hint: string): unknown {
   try {
-    return decodeResult(text);
+    return decodeUserJson(text);
   } catch (error) {
     throw new TriggerboxError(
       'InvalidInput',
@@ -104,4 +104,32 @@ export function parseUserEjson(text: string, what: string, hint: string): unknow
       { hint },
     );
   }
+}
+
+/** A key that makes an object an Extended JSON wrapper ($oid, $date, $timestamp ...), not data. */
+function isWrapper(value: object): boolean {
+  return Object.keys(value).some((key) => key.startsWith('$'));
+}
+
+/**
+ * Decodes user-given JSON or Extended JSON (a CLI argument, a request body, an event file). Plain
+ * JSON numbers are JS numbers, as every JSON reader but canonical EJSON reads them: `3000000000`
+ * reaches a function as a number, never a `BSON.Long` (SPEC section 5); explicit wrappers
+ * (`{"$numberLong": "5"}`, `{"$date": ...}`, `{"$timestamp": {"t": 1, "i": 2}}`) keep their types.
+ * Throws a SyntaxError for text that is not JSON, and a RangeError for a number out of a
+ * double's range (`1e400`).
+ */
+export function decodeUserJson(text: string): unknown {
+  const doubles = (value: unknown): unknown => {
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new RangeError(`a number is out of range in ${text}`);
+      return { $numberDouble: String(value) };
+    }
+    if (Array.isArray(value)) return value.map(doubles);
+    if (value === null || typeof value !== 'object' || isWrapper(value)) return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) out[key] = doubles(inner);
+    return out;
+  };
+  return decodeResult(JSON.stringify(doubles(JSON.parse(text))));
 }

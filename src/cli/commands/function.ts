@@ -1,6 +1,6 @@
 /** `triggerbox function run` and `triggerbox function list`. */
 import { formatDiagnostic } from '../../app/load-app.js';
-import { decodeResult, parseCanonical, sortKeys } from '../../runtime/ejson.js';
+import { decodeUserJson, parseCanonical, sortKeys } from '../../runtime/ejson.js';
 import type { App } from '../../app/types.js';
 import {
   createRunner,
@@ -80,26 +80,10 @@ function goJsonArgument(text: string): { ok: true; value: unknown } | { ok: fals
   }
   if (parsed === null) return { ok: true, value: null };
   if (typeof parsed !== 'object') return { ok: false };
-  // Go decodes JSON numbers as float64: one out of its range makes the whole text not JSON.
-  let finite = true;
-  const numbersAsDoubles = (value: unknown): unknown => {
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) finite = false;
-      return { $numberDouble: String(value) };
-    }
-    if (Array.isArray(value)) return value.map(numbersAsDoubles);
-    if (value !== null && typeof value === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [key, inner] of Object.entries(value)) out[key] = numbersAsDoubles(inner);
-      return out;
-    }
-    return value;
-  };
-  const tree = numbersAsDoubles(parsed);
-  if (!finite) return { ok: false };
   try {
-    // Doubles come back as JS numbers; explicit wrappers ($oid, $date, $numberLong ...) as BSON.
-    return { ok: true, value: decodeResult(JSON.stringify(tree)) };
+    // Go decodes JSON numbers as float64 (one out of its range makes the text not JSON);
+    // Extended JSON wrappers become their BSON types.
+    return { ok: true, value: decodeUserJson(text) };
   } catch {
     return { ok: false };
   }
