@@ -1,9 +1,11 @@
 /** A few end-to-end runs of the built binary, as a user runs it. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { MongoClient } from 'mongodb';
 import { repoRoot, tempApp } from './helpers.js';
 
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
@@ -104,6 +106,51 @@ registerHooks({ resolve(specifier, context, next) {
       /^run failed: isolated-vm failed to load on Node [\d.]+ \(No native build was found for this platform\)\. triggerbox needs Node 24 or later; reinstall isolated-vm with `npm rebuild isolated-vm`/,
     );
     assert.doesNotMatch(run.stderr, /throw new Error|\n\s+at /, 'no source line, no stack');
+  });
+
+  it('e2e: db serve answers the official driver, and a write through it fires the DATABASE trigger', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'triggerbox-serve-'));
+    cpSync(path.join(repoRoot, 'test/fixtures/apps/orders'), root, { recursive: true });
+    const child = spawn(process.execPath, [BIN, 'db', 'serve', '--db-port', '0'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    const seen = (pattern: RegExp): Promise<RegExpMatchArray> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          const match = pattern.exec(stdout);
+          if (match) {
+            child.stdout.off('data', check);
+            resolve(match);
+          }
+        };
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          check();
+        });
+        check();
+      });
+    const [, uri] = await seen(/(mongodb:\/\/127\.0\.0\.1:\d+)/);
+    const client = new MongoClient(`${uri}/?directConnection=true`);
+    try {
+      await client
+        .db('store')
+        .collection('inventory')
+        .insertOne({ _id: 'A1', stock: 10 } as never);
+      await client.db('store').collection('orders').insertOne({ sku: 'A1', qty: 3 });
+      await seen(/--- trigger updateInventory \(insert store\.orders[\s\S]*A1: 7 left/);
+      const item = await client
+        .db('store')
+        .collection('inventory')
+        .findOne({ _id: 'A1' } as never);
+      assert.equal(item?.['stock'], 7);
+    } finally {
+      await client.close();
+    }
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0);
   });
 
   it('e2e: validate exits 1 on a broken app', () => {
