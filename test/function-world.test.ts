@@ -434,3 +434,22 @@ describe('function world: run_as_system under functions.execute', () => {
     }
   });
 });
+
+describe('function world: BSON binary serialization', () => {
+  it('BSON.serialize / deserialize work in a function (bson allocates its buffer on first use)', async () => {
+    const root = tempApp({
+      'functions/roundTrip.js': `exports = () => {
+        const bytes = BSON.serialize({ a: 1, id: new BSON.ObjectId("65aa11bb22cc33dd44ee55ff"), s: "x".repeat(100000) });
+        const back = BSON.deserialize(bytes);
+        return { length: bytes.length, a: back.a, id: back.id.toHexString(), s: back.s.length };
+      };`,
+    });
+    const runner = createRunner({ app: loadApp({ root }).app });
+    try {
+      const { result } = await runner.execute('roundTrip');
+      assert.deepEqual(result, { length: 100036, a: 1, id: '65aa11bb22cc33dd44ee55ff', s: 100000 });
+    } finally {
+      runner.dispose();
+    }
+  });
+});
