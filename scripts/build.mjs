@@ -44,7 +44,8 @@ const lazyBsonBuffer = {
         ],
       ];
       for (const [from, to] of edits) {
-        if (!text.includes(from)) throw new Error(`lazy-bson-buffer: '${from}' not found in ${args.path}`);
+        if (!text.includes(from))
+          throw new Error(`lazy-bson-buffer: '${from}' not found in ${args.path}`);
         text = text.replace(from, to);
       }
       return { contents: text, loader: 'js' };
