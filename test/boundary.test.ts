@@ -8,17 +8,7 @@ import {
   type HostService,
   type ServiceCall,
 } from '../src/index.js';
-import { tempApp } from './helpers.js';
-
-async function failure(promise: Promise<unknown>): Promise<FunctionExecutionFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof FunctionExecutionFailure, String(error));
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
+import { failure, tempApp } from './helpers.js';
 
 describe('boundary: host ops', () => {
   let runner: FunctionRunner;

@@ -7,19 +7,9 @@ import {
   loadApp,
   type FunctionRunner,
 } from '../src/index.js';
-import { runCli, tempApp } from './helpers.js';
+import { failure, runCli, tempApp } from './helpers.js';
 
 /** The failure of a call that must fail. */
-async function failure(promise: Promise<unknown>): Promise<FunctionExecutionFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof FunctionExecutionFailure, String(error));
-    return error;
-  }
-  assert.fail('the call succeeded');
-}
-
 const rsa = nodeCrypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const rsaPrivate = rsa.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
 const rsaPublic = rsa.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString();

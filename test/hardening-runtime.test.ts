@@ -15,17 +15,7 @@ import {
   TriggerboxError,
   type FunctionRunner,
 } from '../src/index.js';
-import { runCli, tempApp } from './helpers.js';
-
-async function failure(promise: Promise<unknown>): Promise<FunctionExecutionFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof FunctionExecutionFailure, String(error));
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
+import { failure, runCli, tempApp } from './helpers.js';
 
 const OUTPUT: Record<string, string> = {
   'functions/bigResult.js': 'exports = function () { return "r".repeat(19 * 1000 * 1000); };',

@@ -1,4 +1,5 @@
 /** Test helpers: temp apps built inline, and the CLI run in-process with captured output. */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
   accessSync,
@@ -16,6 +17,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
+import { FunctionExecutionFailure } from '../src/runtime/runner.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const fixturesDir = path.join(repoRoot, 'test/fixtures/apps');
@@ -138,4 +140,15 @@ export function runNode(
   return new Promise((resolve) =>
     child.on('exit', (code) => resolve({ code: code as number, stdout, stderr })),
   );
+}
+
+/** The failure a call ends with; fails the test when the call succeeds or fails otherwise. */
+export async function failure(promise: Promise<unknown>): Promise<FunctionExecutionFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof FunctionExecutionFailure, String(error));
+    return error;
+  }
+  assert.fail('expected the call to fail');
 }

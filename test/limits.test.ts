@@ -6,17 +6,7 @@ import {
   loadApp,
   type FunctionRunner,
 } from '../src/index.js';
-import { tempApp } from './helpers.js';
-
-async function failure(promise: Promise<unknown>): Promise<FunctionExecutionFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof FunctionExecutionFailure, String(error));
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
+import { failure, tempApp } from './helpers.js';
 
 describe('limits', () => {
   let runner: FunctionRunner;
