@@ -415,7 +415,8 @@ export function createCrypto({ callHost, Buffer, stream, StringDecoder, nextTick
 
   // ---- Sign and Verify ----
 
-  class Sign extends Writable {
+  /** Sign and Verify: a writable stream that keeps the data for one host op at the end. */
+  class SignatureStream extends Writable {
     /**
      * @param {string} algorithm
      * @param {Record<string, unknown>} [options]
@@ -443,6 +444,9 @@ export function createCrypto({ callHost, Buffer, stream, StringDecoder, nextTick
       this.update(chunk, encoding);
       callback();
     }
+  }
+
+  class Sign extends SignatureStream {
     /**
      * @param {unknown} privateKey
      * @param {string} [outputEncoding]
@@ -457,34 +461,7 @@ export function createCrypto({ callHost, Buffer, stream, StringDecoder, nextTick
     }
   }
 
-  class Verify extends Writable {
-    /**
-     * @param {string} algorithm
-     * @param {Record<string, unknown>} [options]
-     */
-    constructor(algorithm, options) {
-      super(options);
-      this._algorithm = digestName(algorithm, 'Unknown message digest');
-      /** @type {Uint8Array[]} */
-      this._chunks = [];
-    }
-    /**
-     * @param {unknown} data
-     * @param {string} [encoding]
-     */
-    update(data, encoding) {
-      this._chunks.push(new Uint8Array(toBytes(data, encoding, 'data')));
-      return this;
-    }
-    /**
-     * @param {unknown} chunk
-     * @param {string} encoding
-     * @param {(error?: Error | null) => void} callback
-     */
-    _write(chunk, encoding, callback) {
-      this.update(chunk, encoding);
-      callback();
-    }
+  class Verify extends SignatureStream {
     /**
      * @param {unknown} publicKey
      * @param {unknown} signature
