@@ -12,6 +12,7 @@ import { builtinModules, SourceMap, type SourceMapPayload } from 'node:module';
 import path from 'node:path';
 import type { Plugin } from 'esbuild';
 import type { App, Diagnostic } from '../app/types.js';
+import { requireSpecProblem } from './boundary/messages.js';
 
 type Esbuild = typeof import('esbuild');
 let esbuild: Esbuild | undefined;
@@ -44,24 +45,6 @@ const LOADERS: Record<string, 'js' | 'jsx' | 'ts' | 'tsx' | 'json'> = {
   '.mts': 'ts',
   '.tsx': 'tsx',
 };
-
-/**
- * Why `spec` is not something require() may name (SPEC section 2: a package or a built-in, never
- * a path: not ./ or ../, not absolute, not a drive letter or URL, no . or .. segments), or undefined.
- */
-export function requireSpecProblem(spec: string): string | undefined {
-  const segments = spec.split(/[\\/]/);
-  if (
-    spec === '' ||
-    spec.length > 1000 ||
-    /^[./\\]|^[A-Za-z]:|^[A-Za-z][A-Za-z0-9+.-]*:\/\/|\\|\0/.test(spec) ||
-    segments.includes('.') ||
-    segments.includes('..')
-  ) {
-    return 'a require names a package in functions/node_modules or a Node built-in, never a file path; share code between functions with context.functions.execute()';
-  }
-  return undefined;
-}
 
 function packageName(spec: string): string {
   const parts = spec.split('/');

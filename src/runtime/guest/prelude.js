@@ -12,7 +12,7 @@ import { createServices } from '../../services/mongodb/guest.js';
 // registry (both small; the registry itself, dist/guest/builtins.js, loads on first need).
 import { createProcess } from '../../services/node-builtins/process.js';
 import { lookupBuiltin } from '../../services/node-builtins/table.js';
-import { topLevelRequireMessage } from '../boundary/messages.js';
+import { requireSpecProblem, topLevelRequireMessage } from '../boundary/messages.js';
 
 /**
  * @typedef {import('./guest.js').SyncHost} SyncHost
@@ -607,22 +607,6 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     const match = frame && /\(?([^()\s]*:\d+:\d+)\)?$/.exec(frame);
     return match ? match[1] : undefined;
   }
-  // SPEC section 2: a require names a package of functions/node_modules or a built-in, never a
-  // file. bundle.ts checks the same on the host; this check answers before anything is asked.
-  /** @param {string} spec */
-  function specPathProblem(spec) {
-    const segments = spec.split(/[\\/]/);
-    if (
-      spec === '' ||
-      spec.length > 1000 ||
-      /^[./\\]|^[A-Za-z]:|^[A-Za-z][A-Za-z0-9+.-]*:\/\/|\\|\0/.test(spec) ||
-      segments.includes('.') ||
-      segments.includes('..')
-    ) {
-      return 'a require names a package in functions/node_modules or a Node built-in, never a file path; share code between functions with context.functions.execute()';
-    }
-    return undefined;
-  }
   /**
    * @param {unknown} spec
    * @returns {unknown}
@@ -650,7 +634,7 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
    * @returns {unknown}
    */
   function requireModule(spec) {
-    const pathProblem = specPathProblem(spec);
+    const pathProblem = requireSpecProblem(spec);
     if (pathProblem !== undefined) {
       const where = callerLocation();
       throw guestError(
