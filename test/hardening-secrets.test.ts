@@ -25,22 +25,10 @@ import { deriveKeys, keyCheck, keyId } from '../src/secrets/crypto.js';
 import { openSecretStore, type StoreDocument } from '../src/secrets/store.js';
 import { TriggerboxError } from '../src/index.js';
 import { repoRoot, runCli, runNode, tempApp } from './helpers.js';
+import { appWithSecrets, readStore, STORE, writeStore } from './secrets-helpers.js';
 
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
-const STORE = '.triggerbox/secrets.json';
 const KEY = '.triggerbox/master.key';
-
-const readStore = (root: string): StoreDocument =>
-  JSON.parse(readFileSync(path.join(root, STORE), 'utf8')) as StoreDocument;
-const writeStore = (root: string, doc: unknown): void =>
-  writeFileSync(path.join(root, STORE), JSON.stringify(doc));
-
-async function appWithSecrets(names: Record<string, string>): Promise<string> {
-  const root = tempApp({ 'functions/noop.js': 'exports = () => 1;' });
-  const store = openSecretStore({ root, env: {} });
-  for (const [name, value] of Object.entries(names)) await store.create(name, value);
-  return root;
-}
 
 /** Every file under .triggerbox (and .env, .gitignore) with its content: to prove nothing changed. */
 function snapshot(root: string): string {

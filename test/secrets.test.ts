@@ -7,19 +7,7 @@ import { deriveKeys, keyCheck, seal, setMac } from '../src/secrets/crypto.js';
 import { openSecretStore, type StoreDocument } from '../src/secrets/store.js';
 import { TriggerboxError } from '../src/index.js';
 import { repoRoot, runCli, tempApp } from './helpers.js';
-
-const STORE = '.triggerbox/secrets.json';
-const readStore = (root: string): StoreDocument =>
-  JSON.parse(readFileSync(path.join(root, STORE), 'utf8')) as StoreDocument;
-const writeStore = (root: string, doc: unknown): void =>
-  writeFileSync(path.join(root, STORE), JSON.stringify(doc));
-
-async function appWithSecrets(names: Record<string, string>): Promise<string> {
-  const root = tempApp({ 'functions/noop.js': 'exports = () => 1;' });
-  const store = openSecretStore({ root, env: {} });
-  for (const [name, value] of Object.entries(names)) await store.create(name, value);
-  return root;
-}
+import { appWithSecrets, readStore, STORE, writeStore } from './secrets-helpers.js';
 
 /** Asserts that `action` fails with `code` and leaves the store file byte for byte as it was. */
 async function failsWithoutChange(
