@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import nodeUrl from 'node:url';
 import { format as nodeUtilFormat, inspect as nodeUtilInspect } from 'node:util';
 import vm from 'node:vm';
+import { guestRealm } from './guest-realm.js';
 import nodeZlib from 'node:zlib';
 import { createNodeCryptoHost } from '../src/services/node-builtins/crypto-host.js';
 import {
@@ -55,22 +56,7 @@ function guest(options: { maxHandles?: number } = {}): Guest {
   vm.runInContext(libsSource, context);
   vm.runInContext(builtinsSource, context, { filename: 'triggerbox:builtins.js' });
   const host = createNodeCryptoHost(options);
-  const realm = vm.runInContext('({ Object, Array, Uint8Array, Error })', context) as {
-    Object: ObjectConstructor;
-    Array: ArrayConstructor;
-    Uint8Array: Uint8ArrayConstructor;
-    Error: ErrorConstructor;
-  };
-  const toGuest = (value: unknown): unknown => {
-    if (value instanceof Uint8Array) return new realm.Uint8Array(value);
-    if (Array.isArray(value)) return realm.Array.from(value, toGuest);
-    if (typeof value === 'object' && value !== null) {
-      const copy = new realm.Object() as Record<string, unknown>;
-      for (const [k, v] of Object.entries(value)) copy[k] = toGuest(v);
-      return copy;
-    }
-    return value;
-  };
+  const { realm, toGuest } = guestRealm(context);
   const ops = host.ops as unknown as Record<string, (args: unknown) => unknown>;
   context.__callHost = (op: string, args: unknown) => {
     try {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, describe, it } from 'node:test';
 import vm from 'node:vm';
+import { guestRealm } from './guest-realm.js';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import * as jose from 'jose';
 import {
@@ -549,23 +550,7 @@ function guestContext(host: ReturnType<typeof blockingHost>): vm.Context {
       filename: guestPath.pathname,
     },
   );
-  const realm = vm.runInContext('({ Object, Array, Uint8Array, Error })', context) as {
-    Object: ObjectConstructor;
-    Array: ArrayConstructor;
-    Uint8Array: Uint8ArrayConstructor;
-    Error: ErrorConstructor;
-  };
-  // What isolated-vm's copy does: the guest gets values of its own realm.
-  const toGuest = (value: unknown): unknown => {
-    if (value instanceof Uint8Array) return new realm.Uint8Array(value);
-    if (Array.isArray(value)) return realm.Array.from(value, toGuest);
-    if (typeof value === 'object' && value !== null) {
-      const copy = new realm.Object() as Record<string, unknown>;
-      for (const [k, v] of Object.entries(value)) copy[k] = toGuest(v);
-      return copy;
-    }
-    return value;
-  };
+  const { realm, toGuest } = guestRealm(context);
   context.__callHost = (op: string, args: unknown) => {
     try {
       return toGuest(host.call(op, args));
