@@ -71,6 +71,7 @@ export {
 export { generateEvent, updateDescription, type EventOptions } from './triggers/events.js';
 export { applyFilters, type FilterOutcome } from './triggers/filters.js';
 export {
+  ManualClock,
   Scheduler,
   checkSchedule,
   nextRun,

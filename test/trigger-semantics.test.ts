@@ -11,9 +11,9 @@ import {
   generateEvent,
   loadApp,
   nextRun,
+  ManualClock,
   Scheduler,
   validateApp,
-  type Clock,
   type TriggerDef,
 } from '../src/index.js';
 import { decodeResult } from '../src/runtime/ejson.js';
@@ -282,32 +282,6 @@ describe('CRON as the platform has it', () => {
   });
 
   it('Scheduler: fires a ranged-step schedule at the platform times (driven clock)', () => {
-    class ManualClock implements Clock {
-      private timers: { at: number; callback: () => void }[] = [];
-      constructor(private time: number) {}
-      now(): number {
-        return this.time;
-      }
-      setTimeout(callback: () => void, ms: number): unknown {
-        const timer = { at: this.time + ms, callback };
-        this.timers.push(timer);
-        return timer;
-      }
-      clearTimeout(handle: unknown): void {
-        this.timers = this.timers.filter((t) => t !== handle);
-      }
-      advanceTo(iso: string): void {
-        const target = Date.parse(iso);
-        for (;;) {
-          const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at)[0];
-          if (due === undefined) break;
-          this.timers = this.timers.filter((t) => t !== due);
-          this.time = due.at;
-          due.callback();
-        }
-        this.time = target;
-      }
-    }
     const root = tempApp({
       'functions/tick.js': 'exports = () => 1;',
       'triggers/quarter.json': {
@@ -324,7 +298,7 @@ describe('CRON as the platform has it', () => {
       onFire: (trigger, at) => fired.push(`${trigger.name} ${at.toISOString().slice(11, 16)}`),
     });
     scheduler.update(loadApp({ root }).app.triggers.values());
-    clock.advanceTo('2026-01-01T01:30:00.000Z');
+    clock.advanceTo(Date.parse('2026-01-01T01:30:00.000Z'));
     scheduler.stop();
     assert.deepEqual(fired, ['quarter 00:25', 'quarter 00:50', 'quarter 01:25']);
   });

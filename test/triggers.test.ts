@@ -13,7 +13,7 @@ import {
 import { startDevServer, type CallEvent } from '../src/dev/dev-server.js';
 import { generateEvent, updateDescription } from '../src/triggers/events.js';
 import { applyFilters } from '../src/triggers/filters.js';
-import { Scheduler, type Clock } from '../src/triggers/scheduler.js';
+import { ManualClock, Scheduler } from '../src/triggers/scheduler.js';
 import { fixturesDir, runCli, tempApp } from './helpers.js';
 
 const FIXTURE = path.join(fixturesDir, 'triggers');
@@ -36,34 +36,6 @@ const dbTrigger = (config: Record<string, unknown>): TriggerDef => ({
     ...config,
   },
 });
-
-/** A clock that moves only when the test says so. */
-class ManualClock implements Clock {
-  private timers: { at: number; callback: () => void }[] = [];
-  constructor(private time: number) {}
-  now(): number {
-    return this.time;
-  }
-  setTimeout(callback: () => void, ms: number): unknown {
-    const timer = { at: this.time + ms, callback };
-    this.timers.push(timer);
-    return timer;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers = this.timers.filter((t) => t !== handle);
-  }
-  advanceTo(iso: string): void {
-    const target = Date.parse(iso);
-    for (;;) {
-      const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at)[0];
-      if (due === undefined) break;
-      this.timers = this.timers.filter((t) => t !== due);
-      this.time = due.at;
-      due.callback();
-    }
-    this.time = target;
-  }
-}
 
 describe('trigger events', () => {
   const now = new Date('2026-03-04T05:06:07.000Z');
@@ -478,16 +450,16 @@ describe('scheduled triggers', () => {
       scheduler.nextRuns().map((r) => `${r.name}@${r.at.toISOString()}`),
       ['everyFive@2026-01-01T00:05:00.000Z'],
     );
-    clock.advanceTo('2026-01-01T00:04:59Z');
+    clock.advanceTo(Date.parse('2026-01-01T00:04:59Z'));
     assert.deepEqual(fired, []);
-    clock.advanceTo('2026-01-01T00:15:00Z');
+    clock.advanceTo(Date.parse('2026-01-01T00:15:00Z'));
     assert.deepEqual(fired, [
       'everyFive@2026-01-01T00:05:00.000Z',
       'everyFive@2026-01-01T00:10:00.000Z',
       'everyFive@2026-01-01T00:15:00.000Z',
     ]);
     scheduler.stop();
-    clock.advanceTo('2026-01-01T01:00:00Z');
+    clock.advanceTo(Date.parse('2026-01-01T01:00:00Z'));
     assert.equal(fired.length, 3);
   });
 
@@ -522,7 +494,7 @@ describe('scheduled triggers', () => {
     const server = await startDevServer({ root: FIXTURE, port: 0, clock, env: {} });
     try {
       const call = new Promise<CallEvent>((resolve) => server.once('call', resolve));
-      clock.advanceTo('2026-01-01T00:05:00Z');
+      clock.advanceTo(Date.parse('2026-01-01T00:05:00Z'));
       const event = await call;
       assert.equal(event.source, 'schedule');
       assert.equal(event.name, 'everyFive');

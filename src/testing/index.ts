@@ -52,7 +52,7 @@ import {
 import { messageOf, TriggerboxError } from '../shared/errors.js';
 import { didYouMean } from '../shared/suggest.js';
 import { TriggerDispatcher, type TriggerFiring } from '../triggers/dispatcher.js';
-import { Scheduler, type Clock } from '../triggers/scheduler.js';
+import { ManualClock, Scheduler } from '../triggers/scheduler.js';
 
 export { FunctionExecutionFailure };
 
@@ -240,41 +240,10 @@ function httpResponse(response: HttpStubResponse): HttpResponse {
   };
 }
 
-/** A clock that moves only when told (advanceClock). */
-class ManualClock implements Clock {
-  private timers = new Map<number, { at: number; callback: () => void }>();
-  private nextId = 1;
-  constructor(public time: number) {}
-  now(): number {
-    return this.time;
-  }
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.time + ms, callback });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  /** Moves to `to`, running every timer due on the way in time order. */
-  advanceTo(to: number): void {
-    for (;;) {
-      let due: [number, { at: number; callback: () => void }] | undefined;
-      for (const entry of this.timers)
-        if (entry[1].at <= to && (due === undefined || entry[1].at < due[1].at)) due = entry;
-      if (due === undefined) break;
-      this.timers.delete(due[0]);
-      this.time = Math.max(this.time, due[1].at);
-      due[1].callback();
-    }
-    this.time = to;
-  }
-}
-
 export class TestApp implements AsyncDisposable {
   /** The app as this test app runs it (overrides applied). */
   app: App;
-  /** Every trigger run so far, in the order they finished. */
+  /** Every trigger run so far, in the order they finished (scheduled runs: as they were due). */
   readonly triggerRuns: TestTriggerRun[] = [];
   /** Every console line of every call and trigger run, in order. */
   readonly logs: LogEntry[] = [];
