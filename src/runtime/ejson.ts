@@ -63,11 +63,6 @@ function numbersToJs(value: unknown): unknown {
   return record;
 }
 
-/** Indented canonical EJSON with keys sorted, as `appservices function run` prints a result. */
-export function formatCanonical(text: string, indent = 2): string {
-  return JSON.stringify(sortKeys(parseCanonical(text)), null, indent);
-}
-
 export function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value === null || typeof value !== 'object') return value;

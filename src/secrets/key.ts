@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
+import { ignoreInGit } from '../app/gitignore.js';
 import { readRegularFile } from '../app/regular-file.js';
 import { writeFileAtomic } from '../shared/atomic-file.js';
 import { TriggerboxError } from '../shared/errors.js';
@@ -101,24 +102,16 @@ export function writeKeyFile(root: string, file: string, key: Buffer): void {
 
 /** Makes sure the app's .gitignore keeps the key files out of version control. */
 export function ignoreKeyFiles(root: string): void {
-  const gitignore = path.join(root, '.gitignore');
-  const read = readRegularFile(gitignore);
-  if (!read.ok && !read.missing) {
+  const problem = ignoreInGit(
+    root,
+    [KEY_FILE, NEXT_KEY_FILE],
+    'triggerbox master key: never commit it (the secret store itself is safe to commit)',
+  );
+  if (problem !== undefined) {
     throw new TriggerboxError(
       'InvalidInput',
-      `the app's .gitignore ${read.reason}: the new key file cannot be kept out of git`,
+      `the app's .gitignore ${problem}: the new key file cannot be kept out of git`,
       { hint: 'make .gitignore a regular file (or remove it), then run the command again' },
     );
   }
-  const current = read.ok ? read.text : '';
-  const lines = current.split(/\r?\n/);
-  const missing = [KEY_FILE, NEXT_KEY_FILE].filter(
-    (entry) => !lines.includes(entry) && !lines.includes(`/${entry}`),
-  );
-  if (missing.length === 0) return;
-  const prefix = current === '' || current.endsWith('\n') ? current : `${current}\n`;
-  writeFileAtomic(
-    gitignore,
-    `${prefix}# triggerbox master key: never commit it (the secret store itself is safe to commit)\n${missing.join('\n')}\n`,
-  );
 }

@@ -6,8 +6,8 @@
  */
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { ignoreInGit } from '../../app/gitignore.js';
 import { readRegularFile } from '../../app/regular-file.js';
-import { writeFileAtomic } from '../../shared/atomic-file.js';
 import { TriggerboxError } from '../../shared/errors.js';
 import { canonicalLine, parseDocuments, type ParsedDocument } from './data-text.js';
 import type { Doc } from './engine/bson-values.js';
@@ -81,20 +81,17 @@ function checkFolders(root: string): boolean {
  * in .triggerbox/seed/ are what a team commits). Written when the folder is first created.
  */
 function ignoreDatabase(root: string, warn: (message: string) => void): void {
-  const gitignore = path.join(root, '.gitignore');
-  const read = readRegularFile(gitignore);
-  if (!read.ok && !read.missing) {
-    warn(`the app's .gitignore ${read.reason}: add ${DB_DIR}/ to it yourself`);
-    return;
-  }
-  const current = read.ok ? read.text : '';
-  const lines = current.split(/\r?\n/).map((line) => line.trim().replace(/^\//, ''));
-  if ([DB_DIR, `${DB_DIR}/`, '.triggerbox', '.triggerbox/'].some((e) => lines.includes(e))) return;
-  const prefix = current === '' || current.endsWith('\n') ? current : `${current}\n`;
-  writeFileAtomic(
-    gitignore,
-    `${prefix}# triggerbox local database: each developer's own data (commit seeds in ${SEED_DIR}/ instead)\n${DB_DIR}/\n`,
+  const problem = ignoreInGit(
+    root,
+    [`${DB_DIR}/`],
+    `triggerbox local database: each developer's own data (commit seeds in ${SEED_DIR}/ instead)`,
+    // Ignoring all of .triggerbox covers the database too.
+    (line) => {
+      const entry = line.trim().replace(/^\//, '');
+      return [DB_DIR, `${DB_DIR}/`, '.triggerbox', '.triggerbox/'].includes(entry);
+    },
   );
+  if (problem !== undefined) warn(`the app's .gitignore ${problem}: add ${DB_DIR}/ to it yourself`);
 }
 
 /**
