@@ -385,24 +385,12 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       );
     }
     this.dispatcher = new TriggerDispatcher({
+      ...report,
       engine: this.engine,
       serves: (name) => {
         const source = this.dataSourceOf(name);
         return source === undefined || !this.feeds.has(source);
       },
-      runner: this.runner,
-      triggers: () => this.app.triggers.values(),
-      warn: (message) => this.emit('warning', { kind: 'trigger-loop', message }),
-      onLog: (firing, line) => this.emit('log', { name: firing.trigger, line }),
-      onFiring: (firing) =>
-        this.emit('call', {
-          source: 'database',
-          name: firing.trigger,
-          firing,
-          durationMs: firing.durationMs,
-          result: firing.result,
-          error: firing.error,
-        }),
     });
   }
 
