@@ -25,7 +25,7 @@ import { deriveKeys, keyCheck, keyId } from '../src/secrets/crypto.js';
 import { openSecretStore, type StoreDocument } from '../src/secrets/store.js';
 import { TriggerboxError } from '../src/index.js';
 import { repoRoot, runCli, runNode, tempApp } from './helpers.js';
-import { appWithSecrets, readStore, STORE, writeStore } from './secrets-helpers.js';
+import { appWithSecrets, otherId, readStore, STORE, writeStore } from './secrets-helpers.js';
 
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
 const KEY = '.triggerbox/master.key';
@@ -192,12 +192,12 @@ describe('secret store: altered key fields', () => {
     const original = readStore(root);
     const flip = (text: string): string => (text[0] === 'A' ? 'B' : 'A') + text.slice(1);
     for (const [what, mutate] of [
-      ['store_id', (d: StoreDocument) => void (d.store_id = 'ff' + d.store_id.slice(2))],
+      ['store_id', (d: StoreDocument) => void (d.store_id = otherId(d.store_id))],
       ['key_check', (d: StoreDocument) => void (d.key_check = flip(d.key_check))],
       [
         'store_id and key_check',
         (d: StoreDocument) => {
-          d.store_id = '00' + d.store_id.slice(2);
+          d.store_id = otherId(d.store_id);
           d.key_check = flip(d.key_check);
         },
       ],

@@ -7,7 +7,7 @@ import { deriveKeys, keyCheck, seal, setMac } from '../src/secrets/crypto.js';
 import { openSecretStore, type StoreDocument } from '../src/secrets/store.js';
 import { TriggerboxError } from '../src/index.js';
 import { repoRoot, runCli, tempApp } from './helpers.js';
-import { appWithSecrets, readStore, STORE, writeStore } from './secrets-helpers.js';
+import { appWithSecrets, otherId, readStore, STORE, writeStore } from './secrets-helpers.js';
 
 /** Asserts that `action` fails with `code` and leaves the store file byte for byte as it was. */
 async function failsWithoutChange(
@@ -151,7 +151,7 @@ describe('secret store damage', () => {
     const original = readStore(root);
     const flip = (text: string): string => (text[0] === 'A' ? 'B' : 'A') + text.slice(1);
     const mutations: [string, (d: StoreDocument) => void, string][] = [
-      ['store_id', (d) => void (d.store_id = 'ff' + d.store_id.slice(2)), 'SecretStoreTampered'],
+      ['store_id', (d) => void (d.store_id = otherId(d.store_id)), 'SecretStoreTampered'],
       ['key_check', (d) => void (d.key_check = flip(d.key_check)), 'SecretStoreTampered'],
       ['key_id', (d) => void (d.key_id = flip(d.key_id ?? '')), 'SecretStoreTampered'],
       ['mac', (d) => void (d.mac = flip(d.mac)), 'SecretStoreTampered'],
