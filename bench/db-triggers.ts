@@ -3,7 +3,7 @@
 // the write to that log line reaching the dev server (durable journal, one write at a time).
 // Two writers: the official driver through the endpoint, and the engine's own insertOne (what a
 // function's insert becomes in the parent process).
-//   scripts/node.sh 24 node --no-node-snapshot dist/bench/db-triggers.js
+//   npm run bench -- db-triggers
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -74,25 +74,28 @@ async function measure(server: DevServer, write: (i: number) => Promise<unknown>
   return times;
 }
 
-const root = app();
-const server = await startDevServer({ root, port: 0, dbPort: 0, env: {}, schedules: false });
-const client = new MongoClient(server.dbUri);
-try {
-  const coll = client.db('bench').collection('events');
-  const driver = await measure(server, (i) => coll.insertOne({ _id: i as never, i }), 0);
-  const engine = await measure(
-    server,
-    (i) =>
-      server.engine.insertOne({ ns: { db: 'bench', coll: 'events' }, document: { _id: i, i } }),
-    100_000,
-  );
-  const fmt = (t: number[]): string =>
-    `p50 ${median(t).toFixed(2)} ms, p90 ${[...t].sort((a, b) => a - b)[Math.floor(t.length * 0.9)]!.toFixed(2)} ms`;
-  console.log(`dev: write -> trigger function start (${N} writes each, durable journal)`);
-  console.log(`  official driver insertOne via the endpoint: ${fmt(driver)}`);
-  console.log(`  engine insertOne (a function's write):       ${fmt(engine)}`);
-} finally {
-  await client.close();
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
+export async function run(): Promise<void> {
+  console.log('\n## dev: write -> DATABASE trigger function start');
+  const root = app();
+  const server = await startDevServer({ root, port: 0, dbPort: 0, env: {}, schedules: false });
+  const client = new MongoClient(server.dbUri);
+  try {
+    const coll = client.db('bench').collection('events');
+    const driver = await measure(server, (i) => coll.insertOne({ _id: i as never, i }), 0);
+    const engine = await measure(
+      server,
+      (i) =>
+        server.engine.insertOne({ ns: { db: 'bench', coll: 'events' }, document: { _id: i, i } }),
+      100_000,
+    );
+    const fmt = (t: number[]): string =>
+      `p50 ${median(t).toFixed(2)} ms, p90 ${[...t].sort((a, b) => a - b)[Math.floor(t.length * 0.9)]!.toFixed(2)} ms`;
+    console.log(`dev: write -> trigger function start (${N} writes each, durable journal)`);
+    console.log(`  official driver insertOne via the endpoint: ${fmt(driver)}`);
+    console.log(`  engine insertOne (a function's write):       ${fmt(engine)}`);
+  } finally {
+    await client.close();
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
 }

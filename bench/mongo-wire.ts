@@ -1,7 +1,7 @@
 // Figures of the MongoDB endpoint (docs/database.md): the official driver's insertOne / findOne
 // round trip against the endpoint, as a ratio to the same calls on the engine directly (both
 // on an in-memory engine, one call at a time), and driver write -> change-stream event, p50.
-//   scripts/node.sh 24 node dist/bench/mongo-wire.js
+//   npm run bench -- wire
 import { MongoClient, type Document } from 'mongodb';
 import { EmbeddedEngine, startMongoEndpoint } from '../src/services/mongodb/index.js';
 
@@ -73,25 +73,28 @@ async function changeLatency(client: MongoClient): Promise<number> {
   return median(samples);
 }
 
-const engine = await EmbeddedEngine.open();
-const endpoint = await startMongoEndpoint({ engine });
-const client = new MongoClient(endpoint.uri);
-try {
-  await client.connect();
-  const base = await direct(engine);
-  const wire = await viaDriver(client);
-  const p50 = await changeLatency(client);
-  const row = (name: string, a: number, b: number) =>
-    console.log(
-      `${name.padEnd(10)} engine ${a.toFixed(1).padStart(7)} µs   driver via endpoint ${b
-        .toFixed(1)
-        .padStart(7)} µs   ratio ${(b / a).toFixed(1)}x`,
-    );
-  row('insertOne', base.insert, wire.insert);
-  row('findOne', base.find, wire.find);
-  console.log(`driver insertOne -> change-stream event, p50: ${(p50 / 1000).toFixed(2)} ms`);
-} finally {
-  await client.close();
-  await endpoint.close();
-  await engine.close();
+export async function run(): Promise<void> {
+  console.log('\n## MongoDB endpoint: official driver vs the engine directly');
+  const engine = await EmbeddedEngine.open();
+  const endpoint = await startMongoEndpoint({ engine });
+  const client = new MongoClient(endpoint.uri);
+  try {
+    await client.connect();
+    const base = await direct(engine);
+    const wire = await viaDriver(client);
+    const p50 = await changeLatency(client);
+    const row = (name: string, a: number, b: number) =>
+      console.log(
+        `${name.padEnd(10)} engine ${a.toFixed(1).padStart(7)} µs   driver via endpoint ${b
+          .toFixed(1)
+          .padStart(7)} µs   ratio ${(b / a).toFixed(1)}x`,
+      );
+    row('insertOne', base.insert, wire.insert);
+    row('findOne', base.find, wire.find);
+    console.log(`driver insertOne -> change-stream event, p50: ${(p50 / 1000).toFixed(2)} ms`);
+  } finally {
+    await client.close();
+    await endpoint.close();
+    await engine.close();
+  }
 }

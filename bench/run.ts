@@ -394,10 +394,28 @@ async function devServer(): Promise<void> {
   );
 }
 
+const SECTIONS: Record<string, () => Promise<void> | void> = {
+  calls: callLatency,
+  cold: coldStart,
+  memory,
+  values: secretValues,
+  secrets: secretStoreScale,
+  dev: devServer,
+  db: async () => (await import('./mongo.js')).run(),
+  wire: async () => (await import('./mongo-wire.js')).run(),
+  'db-triggers': async () => (await import('./db-triggers.js')).run(),
+};
+
+// `npm run bench` runs every section; `npm run bench -- calls db` runs only those.
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in SECTIONS));
+if (unknown.length > 0) {
+  console.error(
+    `bench: unknown section ${unknown.join(', ')}; the sections are ${Object.keys(SECTIONS).join(', ')}`,
+  );
+  process.exit(2);
+}
 console.log(`# triggerbox bench (${new Date().toISOString()}, Node ${process.version})`);
-await callLatency();
-coldStart();
-await memory();
-await secretValues();
-await secretStoreScale();
-await devServer();
+for (const [name, section] of Object.entries(SECTIONS)) {
+  if (wanted.length === 0 || wanted.includes(name)) await section();
+}
