@@ -1,8 +1,8 @@
 // Build: TypeScript -> dist/, and the two scripts that run inside the sandbox -> dist/guest/.
 // Runs on `npm ci` (prepare), so a fresh clone is ready to use.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -101,3 +101,77 @@ await esbuild.build({
     },
   ],
 });
+/**
+ * The CLI as one file: dist/src/cli/run.js (what bin.js loads once the compile cache is on)
+ * bundled with everything it imports, so a command reads one file instead of resolving and
+ * reading about 700 (docs/runtime-notes.md, "Starting processes"). Left out: packages with
+ * native parts or optional installs, TypeScript (loaded on demand), yargs (it finds its locale
+ * files next to its own module), and sandbox-process.js, which bin.js loads first to fork the
+ * sandbox early and which must be the same module instance for the runner to adopt that fork.
+ * The tsc output of every other module stays for the library and the in-process tests.
+ */
+const cliDir = path.join(root, 'dist/src/cli');
+const sandboxProcess = path.join(root, 'dist/src/runtime/sandbox-process.js');
+const cliBundle = await esbuild.build({
+  entryPoints: [path.join(cliDir, 'run.js')],
+  bundle: true,
+  write: false,
+  outfile: path.join(cliDir, 'run.js'),
+  platform: 'node',
+  format: 'esm',
+  target: 'node24',
+  logLevel: 'warning',
+  external: [
+    'esbuild',
+    'typescript',
+    'isolated-vm',
+    'yargs',
+    'yargs/*',
+    'fsevents',
+    // mongodb's optional peers, required inside try/catch when a connection needs them.
+    'kerberos',
+    'snappy',
+    '@mongodb-js/zstd',
+    'mongodb-client-encryption',
+    'gcp-metadata',
+    'socks',
+    'aws4',
+    '@aws-sdk/credential-providers',
+  ],
+  // Bundled CommonJS packages call require() for built-ins and optional peers.
+  banner: {
+    js: "import { createRequire as __triggerboxCreateRequire } from 'node:module'; const require = __triggerboxCreateRequire(import.meta.url);",
+  },
+  plugins: [
+    {
+      // An ESM import of a built-in builds its ESM facade, which reads every export: node:http's
+      // lazy WebSocket/fetch getters then load undici (about 40 ms of every command). Built-ins
+      // are taken with require() instead, their exports read where they are used.
+      name: 'builtins-by-require',
+      setup(build) {
+        build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+          if (!isBuiltin(args.path)) return undefined;
+          // The require() inside the stand-in itself: the real built-in.
+          if (args.namespace === 'builtin-by-require') return { path: args.path, external: true };
+          return { path: args.path, namespace: 'builtin-by-require' };
+        });
+        build.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({
+          contents: `module.exports = require(${JSON.stringify(args.path)});`,
+          loader: 'js',
+        }));
+      },
+    },
+    {
+      name: 'shared-sandbox-process',
+      setup(build) {
+        build.onResolve({ filter: /sandbox-process\.js$/ }, (args) => {
+          const resolved = path.resolve(args.resolveDir, args.path);
+          if (resolved !== sandboxProcess) return undefined;
+          return { path: '../runtime/sandbox-process.js', external: true };
+        });
+      },
+    },
+  ],
+});
+const [cliOutput] = cliBundle.outputFiles;
+writeFileSync(path.join(cliDir, 'run.js'), cliOutput.contents);
