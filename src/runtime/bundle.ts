@@ -6,13 +6,14 @@
  * stack traces need no source map. The dependency scan reports missing packages and unsupported
  * Node built-ins with file, line and column.
  */
-import { constants, lstatSync, realpathSync, statSync } from 'node:fs';
+import { constants, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { builtinModules, SourceMap, type SourceMapPayload } from 'node:module';
 import path from 'node:path';
 import type { Plugin } from 'esbuild';
 import type { App, Diagnostic } from '../app/types.js';
 import { requireSpecProblem } from './boundary/messages.js';
+import { BundleCache } from './package-cache.js';
 
 type Esbuild = typeof import('esbuild');
 let esbuild: Esbuild | undefined;
@@ -217,10 +218,62 @@ function installHint(spec: string): string {
   return `run \`npm install ${name}\` in functions/`;
 }
 
+let toolVersions: string | undefined;
+/** What a bundle depends on besides the package: triggerbox (these options) and esbuild. */
+function bundleToolVersions(): string {
+  if (toolVersions === undefined) {
+    let manifest: { version?: string; dependencies?: Record<string, string> } = {};
+    try {
+      // dist/src/runtime/ (or the CLI bundle in dist/src/cli/) -> the package root.
+      manifest = JSON.parse(
+        readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+      ) as typeof manifest;
+    } catch {
+      // Keyed by Node's version alone then; the input stamps still guard the package's files.
+    }
+    toolVersions = JSON.stringify([
+      manifest.version,
+      manifest.dependencies?.['esbuild'],
+      process.version,
+    ]);
+  }
+  return toolVersions;
+}
+
 export type PackageBundle =
   { ok: true; code: string; map: SourceMap | undefined } | { ok: false; error: string };
 
-/** Bundles `require(spec)` from functions/node_modules into a factory script for the sandbox. */
+/**
+ * A package's source map, parsed when a stack frame first needs it: Node's SourceMap decodes
+ * every mapping up front (about 200 ms for lodash's), which was on the path of every first
+ * require() although only an error in package code reads it.
+ */
+class LazySourceMap implements SourceMap {
+  private parsed: SourceMap | undefined;
+  constructor(private readonly text: string) {}
+  private get map(): SourceMap {
+    this.parsed ??= new SourceMap(JSON.parse(this.text) as SourceMapPayload);
+    return this.parsed;
+  }
+  get payload(): SourceMapPayload {
+    return this.map.payload;
+  }
+  findEntry(lineOffset: number, columnOffset: number): ReturnType<SourceMap['findEntry']> {
+    return this.map.findEntry(lineOffset, columnOffset);
+  }
+  findOrigin(lineNumber: number, columnNumber: number): ReturnType<SourceMap['findOrigin']> {
+    return this.map.findOrigin(lineNumber, columnNumber);
+  }
+}
+
+function packageBundle(code: string, mapText: string | undefined): PackageBundle {
+  return { ok: true, code, map: mapText === undefined ? undefined : new LazySourceMap(mapText) };
+}
+
+/**
+ * Bundles `require(spec)` from functions/node_modules into a factory script for the sandbox, or
+ * takes it from the on-disk cache when the files it was made from are unchanged.
+ */
 export async function bundlePackage(
   appRoot: string,
   spec: string,
@@ -246,6 +299,18 @@ export async function bundlePackage(
   } catch {
     return notFound;
   }
+  // Bundles are kept on disk (package-cache.ts): a package bundles once, not once per runner.
+  const cache = new BundleCache(
+    BundleCache.key(
+      spec,
+      realModules,
+      path.join(realModules, packageName(spec)),
+      bundleToolVersions(),
+    ),
+    spec,
+  );
+  const cached = cache.read();
+  if (cached !== undefined) return packageBundle(cached.code, cached.map);
   const { context } = await loadEsbuild();
   let timer: NodeJS.Timeout | undefined;
   const ctx = await context({
@@ -266,6 +331,8 @@ export async function bundlePackage(
     // package's own files (RUNTIME-NOTES: inline maps cost compile time in the sandbox).
     sourcemap: 'external',
     outfile: path.join(functionsDir, 'triggerbox-package.js'),
+    // The files read, for the cache entry's stamps.
+    metafile: true,
   });
   try {
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -281,13 +348,13 @@ export async function bundlePackage(
     }
     const code = result.outputFiles?.find((f) => f.path.endsWith('.js'))?.text ?? '';
     const mapText = result.outputFiles?.find((f) => f.path.endsWith('.map'))?.text;
-    return {
-      ok: true,
-      // One line of wrapper before the bundle: mapped lines are shifted by PACKAGE_LINE_OFFSET.
-      code: `globalThis.__tb_module = function (module, exports, require) {\n${code}\n};`,
-      map:
-        mapText === undefined ? undefined : new SourceMap(JSON.parse(mapText) as SourceMapPayload),
-    };
+    // One line of wrapper before the bundle: mapped lines are shifted by PACKAGE_LINE_OFFSET.
+    const wrapped = `globalThis.__tb_module = function (module, exports, require) {\n${code}\n};`;
+    const inputs = Object.keys(result.metafile?.inputs ?? {})
+      .filter((file) => file !== '<stdin>')
+      .map((file) => path.resolve(file));
+    cache.write({ code: wrapped, map: mapText }, inputs);
+    return packageBundle(wrapped, mapText);
   } catch (error) {
     const failure = error as { errors?: { text: string; location?: { file: string } | null }[] };
     const first = failure.errors?.[0];

@@ -18,6 +18,7 @@ import type {
   SyncOpName,
 } from './boundary/host-ops.js';
 import { loadIsolatedVm } from './isolated-vm.js';
+import { PackageScript } from './package-script.js';
 import { OUTPUT_CAPS } from './protocol.js';
 import type {
   AppPayload,
@@ -103,8 +104,11 @@ const builtinsScript = new CachedScript(BUILTINS, 'triggerbox:builtins');
 
 let limits: SandboxLimits = { memoryMb: 350 };
 let app: AppPayload | undefined;
-/** Bundled npm packages, by require() specifier, for the current app generation. */
-let packages = new Map<string, CachedScript>();
+/**
+ * Bundled npm packages, by require() specifier, for the current app generation (V8's code cache
+ * of each kept on disk too: package-script.ts).
+ */
+let packages = new Map<string, PackageScript>();
 
 interface ActiveCall {
   request: CallRequest;
@@ -325,7 +329,7 @@ class Lane {
           where: String(where),
         });
         if (!reply.ok) return reply;
-        packages.set(name, new CachedScript(reply.value, `functions/node_modules/${name}`));
+        packages.set(name, new PackageScript(reply.value, `functions/node_modules/${name}`));
       }
       return { ok: true, value: null };
     },
