@@ -141,22 +141,37 @@ async function callLatency(): Promise<void> {
   );
 }
 
-function coldStart(): void {
-  const runs = 10;
-  const time = (args: string[], cwd: string): number => {
-    const samples: number[] = [];
-    for (let i = 0; i < runs; i++) {
+/** Medians of `runs` runs of each command, interleaved (the machine's load drifts). */
+function timeInterleaved(commands: string[][], cwd: string, runs: number): number[] {
+  const samples = commands.map((): number[] => []);
+  for (let i = 0; i < runs; i++) {
+    commands.forEach((args, k) => {
       const start = performance.now();
       const result = spawnSync(process.execPath, args, { cwd, stdio: 'ignore' });
       if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}`);
-      samples.push(performance.now() - start);
-    }
-    return percentile(samples, 0.5);
-  };
-  const baseline = time(['-e', '0'], repoRoot);
-  const cold = time([BIN, 'function', 'run', '--name', 'greet', '--args', 'Ada'], repoRoot);
+      samples[k]?.push(performance.now() - start);
+    });
+  }
+  return samples.map((s) => percentile(s, 0.5));
+}
+
+function coldStart(): void {
+  const runs = 11;
+  // One run first: the compile and package caches are filled by a user's first command.
+  spawnSync(process.execPath, [BIN, 'function', 'run', '--name', 'greet'], {
+    cwd: repoRoot,
+    stdio: 'ignore',
+  });
+  const [baseline = NaN, cold = NaN] = timeInterleaved(
+    [
+      ['-e', '0'],
+      [BIN, 'function', 'run', '--name', 'greet', '--args', 'Ada'],
+    ],
+    repoRoot,
+    runs,
+  );
   console.log(
-    `\n## Cold start: \`triggerbox function run\` (median of ${runs}), process start to exit`,
+    `\n## Cold start: \`triggerbox function run\` (median of ${runs}, interleaved), process start to exit`,
   );
   console.log('| command | median ms | ratio to node -e 0 |');
   console.log('| --- | ---: | ---: |');
@@ -164,7 +179,7 @@ function coldStart(): void {
   console.log(
     `| triggerbox function run --name greet | ${fmt(cold, 0)} | ${fmt(cold / baseline, 2)} |`,
   );
-  console.log(`target: at most 3x -> ${cold / baseline <= 3 ? 'met' : 'NOT met'}`);
+  console.log(`target: at most 2x -> ${cold / baseline <= 2 ? 'met' : 'NOT met'}`);
 }
 
 async function memory(): Promise<void> {
@@ -262,33 +277,43 @@ async function secretStoreScale(): Promise<void> {
     10,
   );
   const resolve = await repeat(() => openSecretStore({ root, env: {} }).resolve('secret_5000'), 10);
-  const cli = (args: (i: number) => string[]): number => {
-    const samples: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const start = performance.now();
-      const result = spawnSync(process.execPath, [BIN, ...args(i)], { cwd: root, stdio: 'ignore' });
-      if (result.status !== 0) throw new Error(`${args(i).join(' ')} exited ${result.status}`);
-      samples.push(performance.now() - start);
-    }
-    return percentile(samples, 0.5);
-  };
-  const baseline = cli(() => ['--help']);
-  const cliList = cli(() => ['secrets', 'list']);
-  const cliCreate = cli((i) => ['secrets', 'create', '--name', `cli_${i}`, '--value', 'v']);
+  // Interleaved one round at a time: each `secrets create` needs a new name.
+  const rounds: number[][] = [[], [], [], []];
+  for (let i = 0; i < 7; i++) {
+    const round = timeInterleaved(
+      [
+        ['-e', '0'],
+        [BIN, '--help'],
+        [BIN, 'secrets', 'list'],
+        [BIN, 'secrets', 'create', '--name', `cli_${i}`, '--value', 'v'],
+      ],
+      root,
+      1,
+    );
+    round.forEach((ms, k) => rounds[k]?.push(ms));
+  }
+  const [nodeMs, helpMs, listMs, createMs] = rounds.map((s) => percentile(s, 0.5)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   rmSync(root, { recursive: true, force: true });
   console.log(`\n## Secret store with ${count.toLocaleString('en')} secrets (median)`);
   console.log(
-    '| operation | library ms | CLI process ms | CLI minus `triggerbox --help` ms | target |',
+    '| operation | library ms | CLI process ms | ratio to node -e 0 | CLI minus `triggerbox --help` ms | target |',
   );
-  console.log('| --- | ---: | ---: | ---: | --- |');
+  console.log('| --- | ---: | ---: | ---: | ---: | --- |');
   console.log(
-    `| secrets list | ${fmt(list, 1)} | ${fmt(cliList, 0)} | ${fmt(cliList - baseline, 0)} | under 200 ms |`,
+    `| secrets list | ${fmt(list, 1)} | ${fmt(listMs, 0)} | ${fmt(listMs / nodeMs, 2)} | ${fmt(listMs - helpMs, 0)} | at most 2.5x (${listMs / nodeMs <= 2.5 ? 'met' : 'NOT met'}) |`,
   );
   console.log(
-    `| secrets create | ${fmt(create, 1)} | ${fmt(cliCreate, 0)} | ${fmt(cliCreate - baseline, 0)} | under 300 ms |`,
+    `| secrets create | ${fmt(create, 1)} | ${fmt(createMs, 0)} | ${fmt(createMs / nodeMs, 2)} | ${fmt(createMs - helpMs, 0)} | at most 2.5x (${createMs / nodeMs <= 2.5 ? 'met' : 'NOT met'}) |`,
   );
-  console.log(`| resolve one secret | ${fmt(resolve, 1)} | | | |`);
-  console.log(`(\`triggerbox --help\`, the CLI's own start-up: ${fmt(baseline, 0)} ms)`);
+  console.log(`| resolve one secret | ${fmt(resolve, 1)} | | | | |`);
+  console.log(
+    `(\`node -e 0\`: ${fmt(nodeMs, 0)} ms; \`triggerbox --help\`, the CLI's own start-up: ${fmt(helpMs, 0)} ms, ${fmt(helpMs / nodeMs, 2)}x)`,
+  );
 }
 
 async function devServer(): Promise<void> {
@@ -404,6 +429,7 @@ const SECTIONS: Record<string, () => Promise<void> | void> = {
   db: async () => (await import('./mongo.js')).run(),
   wire: async () => (await import('./mongo-wire.js')).run(),
   'db-triggers': async () => (await import('./db-triggers.js')).run(),
+  packages: async () => (await import('./packages.js')).run(),
 };
 
 // `npm run bench` runs every section; `npm run bench -- calls db` runs only those.

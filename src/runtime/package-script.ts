@@ -1,8 +1,7 @@
 /**
  * A package bundle as the sandbox process compiles it (worker.ts, once per isolate): with V8's
  * code cache from memory (this process compiled it before), else from disk (another process did:
- * package-cache.ts checks it is whole), else produced by this compile and written to disk off
- * the call's path. A cache V8 rejects (another V8, other flags) is replaced.
+ * package-cache.ts checks it is whole), else produced by this compile and written to disk. A cache V8 rejects (another V8, other flags) is replaced.
  */
 import { createRequire } from 'node:module';
 import type IsolatedVm from 'isolated-vm';
@@ -72,8 +71,9 @@ export class PackageScript {
     if (script.cachedData !== undefined) {
       const produced = script.cachedData;
       this.cachedData = produced;
-      // Off the call's path: the write (with its fsyncs) runs once this call's turn is over.
-      setImmediate(() => this.file.write(Buffer.from(produced.copy())));
+      // Written now, on the first load's path (a few ms, once per package version): a one-off
+      // `function run` kills this process as soon as its call is answered.
+      this.file.write(Buffer.from(produced.copy()));
     }
     return script;
   }

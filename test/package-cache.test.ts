@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createRunner, loadApp } from '../src/index.js';
+import { tempApp } from './helpers.js';
+
+/** Runs `fn` once in a new runner (a new sandbox process), as another command would. */
+async function runOnce(root: string, fn: string): Promise<unknown> {
+  const runner = createRunner({ app: loadApp({ root }).app });
+  try {
+    return (await runner.execute(fn)).result;
+  } finally {
+    runner.dispose();
+  }
+}
+
+function entries(cache: string, kind: 'packages' | 'v8'): string[] {
+  try {
+    return readdirSync(path.join(cache, kind))
+      .filter((name) => !name.startsWith('.'))
+      .map((name) => path.join(cache, kind, name));
+  } catch {
+    return [];
+  }
+}
+
+/** The code cache is written just after the call that compiled it: wait for the file. */
+async function settledEntries(cache: string, kind: 'packages' | 'v8'): Promise<string[]> {
+  for (let i = 0; i < 200 && entries(cache, kind).length === 0; i++)
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  return entries(cache, kind);
+}
+
+describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
+  let cache: string;
+  let previous: string | undefined;
+  let root: string;
+  const pkg = (version: string, body: string): Record<string, string | object> => ({
+    'functions/node_modules/counter-pkg/package.json': {
+      name: 'counter-pkg',
+      version,
+      main: 'index.js',
+    },
+    'functions/node_modules/counter-pkg/index.js': body,
+  });
+
+  before(() => {
+    previous = process.env['TRIGGERBOX_CACHE_DIR'];
+    cache = mkdtempSync(path.join(tmpdir(), 'triggerbox-cache-test-'));
+    process.env['TRIGGERBOX_CACHE_DIR'] = cache;
+    root = tempApp({
+      ...pkg('1.0.0', 'module.exports = () => "v1";'),
+      'functions/usePkg.js': 'exports = function () { return require("counter-pkg")(); };',
+    });
+  });
+  after(() => {
+    if (previous === undefined) delete process.env['TRIGGERBOX_CACHE_DIR'];
+    else process.env['TRIGGERBOX_CACHE_DIR'] = previous;
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it('package cache: a bundle and its code cache are stored, and a later process uses them unchanged', async () => {
+    assert.equal(await runOnce(root, 'usePkg'), 'v1');
+    const [bundle] = await settledEntries(cache, 'packages');
+    const [code] = await settledEntries(cache, 'v8');
+    assert.ok(bundle !== undefined && code !== undefined);
+    const bundleStat = statSync(bundle);
+    const codeStat = statSync(code);
+    assert.equal(await runOnce(root, 'usePkg'), 'v1');
+    // A hit reads the entries and writes nothing: same files (inode), same times.
+    assert.equal(statSync(bundle).ino, bundleStat.ino);
+    assert.equal(statSync(bundle).mtimeMs, bundleStat.mtimeMs);
+    assert.equal(statSync(code).ino, codeStat.ino);
+  });
+
+  it('package cache: a corrupted bundle entry is ignored and rebuilt', async () => {
+    const [bundle] = entries(cache, 'packages');
+    assert.ok(bundle !== undefined);
+    const entry = JSON.parse(readFileSync(bundle, 'utf8')) as { code: string };
+    // Same shape, altered code: the content hash no longer matches, so it must not run.
+    entry.code = entry.code.replace('"v1"', '"tampered"');
+    writeFileSync(bundle, JSON.stringify(entry));
+    assert.equal(await runOnce(root, 'usePkg'), 'v1');
+    assert.doesNotMatch(readFileSync(bundle, 'utf8'), /tampered/);
+    writeFileSync(bundle, '{"format": 1, "key"');
+    assert.equal(await runOnce(root, 'usePkg'), 'v1');
+    assert.doesNotThrow(() => JSON.parse(readFileSync(bundle, 'utf8')));
+  });
+
+  it('package cache: an entry written for another key is not used', async () => {
+    const [bundle] = entries(cache, 'packages');
+    assert.ok(bundle !== undefined);
+    const other = tempApp({
+      ...pkg('1.0.0', 'module.exports = () => "other app";'),
+      'functions/usePkg.js': 'exports = function () { return require("counter-pkg")(); };',
+    });
+    assert.equal(await runOnce(other, 'usePkg'), 'other app');
+    // The other app's entry, copied over this app's: whole, but for another key.
+    const otherEntry = entries(cache, 'packages').find((file) => file !== bundle);
+    assert.ok(otherEntry !== undefined);
+    writeFileSync(bundle, readFileSync(otherEntry));
+    assert.equal(await runOnce(root, 'usePkg'), 'v1');
+  });
+
+  it('package cache: a corrupted code cache is ignored and rewritten', async () => {
+    for (const file of entries(cache, 'v8')) {
+      const data = readFileSync(file);
+      data[data.length - 1] = (data[data.length - 1] ?? 0) ^ 0xff;
+      writeFileSync(file, data);
+    }
+    assert.equal(await runOnce(root, 'usePkg'), 'v1');
+  });
+
+  it('package cache: a new version of the package invalidates its entry', async () => {
+    writeFileSync(
+      path.join(root, 'functions/node_modules/counter-pkg/package.json'),
+      JSON.stringify({ name: 'counter-pkg', version: '2.0.0', main: 'index.js' }),
+    );
+    writeFileSync(
+      path.join(root, 'functions/node_modules/counter-pkg/index.js'),
+      'module.exports = () => "v2";',
+    );
+    assert.equal(await runOnce(root, 'usePkg'), 'v2');
+  });
+
+  it('package cache: an edited package file is a miss even at the same version', async () => {
+    const file = path.join(root, 'functions/node_modules/counter-pkg/index.js');
+    writeFileSync(file, 'module.exports = () => "v2, patched";');
+    assert.equal(await runOnce(root, 'usePkg'), 'v2, patched');
+  });
+});
