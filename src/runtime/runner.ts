@@ -19,6 +19,8 @@ import { bundlePackage, mapPackageFrames, type PackageBundle } from './bundle.js
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { GRACE_MS, SandboxProcess } from './sandbox-process.js';
+import { INSPECTOR_REFUSAL_HINT, inspectorRefusal } from './inspector/cdp.js';
+import { InspectorRelay } from './inspector/relay.js';
 import { findTrigger } from '../triggers/describe.js';
 import { SecretMask } from './secret-mask.js';
 import { checkFunctionSyntax } from './syntax.js';
@@ -57,6 +59,12 @@ export interface RunnerOptions {
    * built-in ones unless given a list; none here means none.
    */
   services?: readonly HostService[] | undefined;
+  /**
+   * Inspect mode: calls run one at a time in one isolate that a debugger can attach to through
+   * `runner.inspector` (dev/inspector-server.ts serves it). Refused where the inspector would
+   * crash (Node 26: InspectorUnsupported).
+   */
+  inspect?: boolean | undefined;
 }
 
 export interface ExecuteOptions {
@@ -164,6 +172,8 @@ export class FunctionRunner {
   /** Source maps of the package bundles, to map stack frames in package code. */
   private readonly packageMaps = new Map<string, SourceMap | undefined>();
   private disposed = false;
+  /** Inspect mode: the relay a debugger attaches to. */
+  readonly inspector: InspectorRelay | undefined;
 
   constructor(options: RunnerOptions) {
     this.app = options.app;
@@ -173,7 +183,16 @@ export class FunctionRunner {
     this.timeoutMs = timeoutOption(options.timeoutMs, DEFAULT_TIMEOUT_MS);
     this.services = servicesOption(options.services);
     const memoryMb = memoryOption(options.memoryMb);
-    this.sandbox = new SandboxProcess({ memoryMb });
+    if (options.inspect === true) {
+      const refusal = inspectorRefusal();
+      if (refusal !== undefined)
+        throw new TriggerboxError('InspectorUnsupported', refusal, {
+          hint: INSPECTOR_REFUSAL_HINT,
+        });
+      this.inspector = new InspectorRelay(this.app.root);
+    }
+    this.sandbox = new SandboxProcess({ memoryMb, inspect: options.inspect === true });
+    this.sandbox.inspector = this.inspector;
     this.payload = this.buildPayload();
     this.sandbox.setApp(this.payload);
     // Fork now so that the sandbox is warm by the first call.
@@ -218,6 +237,7 @@ export class FunctionRunner {
           unchanged && before !== undefined ? before.syntaxError : syntaxErrorText(fn.file, source),
         runAs: fn.runAsSystem ? 'system' : (fn.runAsUserId ?? null),
         importLines,
+        ...(this.inspector && { url: this.inspector.urlOf(fn.file) }),
       };
     }
     const values: Record<string, string> = {};
@@ -305,7 +325,8 @@ export class FunctionRunner {
         },
         onTrace: (valueName, where) => {
           secretNames ??= this.knownSecretNames();
-          valueTrace.push(traceValueGet(this.app, valueName, where, secretNames));
+          const at = this.inspector?.relativize(where) ?? where;
+          valueTrace.push(traceValueGet(this.app, valueName, at, secretNames));
         },
         onOp: (op, arg, signal) =>
           this.serveOp(op, arg, { signal, functionName: name, origin: options.origin }),
@@ -322,7 +343,12 @@ export class FunctionRunner {
         logs,
         errorLogs,
         stats,
-        mask.apply(mapPackageFrames(String(outcome.stack), this.packageMaps)),
+        mask.apply(
+          mapPackageFrames(
+            this.inspector?.relativize(String(outcome.stack)) ?? String(outcome.stack),
+            this.packageMaps,
+          ),
+        ),
         {},
         valueTrace,
       );
@@ -531,6 +557,7 @@ export class FunctionRunner {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.inspector?.dispose();
     this.sandbox.dispose();
   }
 }

@@ -17,6 +17,7 @@ import type {
   ParentOps,
   SyncOpName,
 } from './boundary/host-ops.js';
+import { SandboxInspector, TimeLimit } from './inspector/sandbox-inspector.js';
 import { loadIsolatedVm } from './isolated-vm.js';
 import { OUTPUT_CAPS } from './protocol.js';
 import type {
@@ -48,8 +49,8 @@ type Reference<T = unknown> = IsolatedVm.Reference<T>;
 const PRELUDE = readFileSync(new URL('../../guest/prelude.js', import.meta.url), 'utf8');
 const LIBS = readFileSync(new URL('../../guest/libs.js', import.meta.url), 'utf8');
 const BUILTINS = readFileSync(new URL('../../guest/builtins.js', import.meta.url), 'utf8');
-/** Prepared contexts kept ready ahead of calls. */
-const WARM_CONTEXTS = 2;
+/** Prepared contexts kept ready ahead of calls (one in inspect mode: one isolate, debugged). */
+let WARM_CONTEXTS = 2;
 /** An isolate serves this many calls (each in a fresh context) before it is replaced. */
 const CALLS_PER_ISOLATE = 100;
 /** An isolate whose heap grew past this is replaced rather than reused (V8 collects lazily). */
@@ -105,6 +106,8 @@ let limits: SandboxLimits = { memoryMb: 350 };
 let app: AppPayload | undefined;
 /** Bundled npm packages, by require() specifier, for the current app generation. */
 let packages = new Map<string, CachedScript>();
+/** Inspect mode (limits.inspect): the debugger session of the one lane. */
+let inspector: SandboxInspector | undefined;
 
 interface ActiveCall {
   request: CallRequest;
@@ -188,6 +191,7 @@ class Lane {
   constructor() {
     this.isolate = new ivm.Isolate({
       memoryLimit: limits.memoryMb,
+      inspector: inspector !== undefined,
       onCatastrophicError: (message) => {
         // RUNTIME-NOTES: after this callback the process can hang; only a kill ends it. The
         // runner sees the exit, fails the call in flight and starts a new sandbox process.
@@ -219,6 +223,7 @@ class Lane {
         ? new ivm.ExternalCopy(reply).copyInto({ release: true })
         : reply;
     });
+    inspector?.attach(this.isolate);
   }
 
   private onSync(op: string, args: unknown[]): unknown {
@@ -266,7 +271,7 @@ class Lane {
       const fn = app?.functions[String(name)];
       return fn === undefined
         ? null
-        : [fn.file, fn.source, fn.syntaxError, fn.runAs, fn.importLines];
+        : [fn.file, fn.source, fn.syntaxError, fn.runAs, fn.importLines, fn.url ?? null];
     },
     value: (name) => app?.values[String(name)] ?? null,
     libs: () => {
@@ -360,7 +365,8 @@ class Lane {
     this.disposedByHost = true;
     // A Reference pins its host function (and this lane with it) until released.
     this.hostRef.release();
-    this.isolate.dispose();
+    if (inspector === undefined) this.isolate.dispose();
+    else inspector.dispose(this.isolate);
   }
 
   /** Ends the current context; the lane can then prepare the next one. */
@@ -398,7 +404,7 @@ class Lane {
   async prepare(): Promise<Slot> {
     const current = app;
     if (current === undefined) throw new Error('no app loaded');
-    const context = await this.isolate.createContext();
+    const context = await this.isolate.createContext({ inspector: inspector !== undefined });
     this.prelude ??= preludeScript.compile(this.isolate);
     await this.prelude.run(context);
     const init = await context.global.get('__tb_init', { reference: true });
@@ -545,11 +551,15 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
   slot.call = call;
   let timedOut = false;
   const started = performance.now();
-  const watchdog = setTimeout(() => {
-    timedOut = true;
-    // RUNTIME-NOTES: isolated-vm's own timeout does not cover async code; disposing does.
-    slot.lane.dispose();
-  }, request.timeoutMs);
+  const watchdog = new TimeLimit(
+    request.timeoutMs,
+    () => {
+      timedOut = true;
+      // RUNTIME-NOTES: isolated-vm's own timeout does not cover async code; disposing does.
+      slot.lane.dispose();
+    },
+    inspector,
+  );
   // An isolate disposed by its memory limit while the call is still pending: a builtin loop holds
   // its thread (nothing can stop it, and process.exit() while it runs segfaults), so the call is
   // answered as the memory failure it is and this process ends itself; the runner starts another.
@@ -614,11 +624,11 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
     const durationMs = performance.now() - started;
     return { ok: false, code, message, stack: '', durationMs };
   } finally {
-    clearTimeout(watchdog);
+    watchdog.clear();
     clearInterval(memoryWatch);
     for (const timer of call.timers.values()) clearTimeout(timer);
     slot.call = undefined;
-    const drainMs = Math.max(0, started + request.timeoutMs - performance.now());
+    const drainMs = watchdog.remainingMs();
     // After the reply is sent: preparing the next context is not on this call's path.
     // Timers and async ops still pending can deliver into the isolate after the call: not reused.
     const idle = !call.usedTimers && call.pendingOps === 0;
@@ -661,6 +671,10 @@ process.on('message', (message: ParentMessage) => {
   switch (message.type) {
     case 'init':
       limits = message.limits;
+      if (limits.inspect === true) {
+        inspector = new SandboxInspector((event) => send({ type: 'inspector', event }));
+        WARM_CONTEXTS = 1;
+      }
       break;
     case 'app':
       app = message.app;
@@ -669,7 +683,12 @@ process.on('message', (message: ParentMessage) => {
       pool.topUp();
       break;
     case 'call':
-      void runCall(message).then((outcome) => send({ type: 'done', id: message.id, outcome }));
+      void (inspector ? inspector.serialize(() => runCall(message)) : runCall(message)).then(
+        (outcome) => send({ type: 'done', id: message.id, outcome }),
+      );
+      break;
+    case 'inspector':
+      inspector?.receive(message.action);
       break;
     case 'opReply': {
       const resolve = pendingParentOps.get(message.id);
