@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { startInspectorServer, type InspectorServer } from '../src/dev/inspector-server.js';
+import { writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { connect } from 'node:net';
+import {
+  parseInspectAddress,
+  startInspectorServer,
+  type InspectorServer,
+} from '../src/dev/inspector-server.js';
 import { inspectorRefusal } from '../src/runtime/inspector/cdp.js';
 import { createRunner, loadApp, TriggerboxError, type FunctionRunner } from '../src/index.js';
 import { CdpClient } from './cdp-client.js';
@@ -86,6 +93,203 @@ describe('debugger (inspect mode)', { skip: unsupported !== undefined }, () => {
     }
   });
 });
+
+describe(
+  'debugger: debugger statements, call stacks, reloads, time limits',
+  {
+    skip: unsupported !== undefined,
+  },
+  () => {
+    let root: string;
+    let runner: FunctionRunner;
+    let server: InspectorServer;
+    let cdp: CdpClient;
+    before(async () => {
+      root = tempApp({
+        'functions/outer.js': [
+          'exports = async function (n) {',
+          "  const doubled = await context.functions.execute('inner', n);",
+          '  return doubled + 1;',
+          '};',
+        ].join('\n'),
+        'functions/inner.js': [
+          'exports = function (n) {',
+          '  const twice = n * 2;',
+          '  debugger;',
+          '  return twice;',
+          '};',
+        ].join('\n'),
+        'functions/other.js': 'exports = () => "other";',
+      });
+      // A short time limit: a pause far longer than it must not end the call.
+      runner = createRunner({ app: loadApp({ root }).app, inspect: true, timeoutMs: 300 });
+      assert.ok(runner.inspector);
+      server = await startInspectorServer({
+        relay: runner.inspector,
+        address: { host: '127.0.0.1', port: 0 },
+      });
+      cdp = await CdpClient.connect(server.webSocketUrl);
+      await cdp.send('Runtime.enable');
+      await cdp.send('Debugger.enable');
+    });
+    after(async () => {
+      cdp?.close();
+      await server?.close();
+      runner?.dispose();
+    });
+
+    it('inspector: debugger; pauses with the call stack across context.functions.execute, past the time limit', async () => {
+      const events: string[] = [];
+      const stop = runner.inspector?.onEvent((event) => events.push(event.type));
+      const call = runner.execute('outer', [20]);
+      const paused = await cdp.next('Debugger.paused');
+      const frames = paused.params['callFrames'] as {
+        functionName: string;
+        location: { lineNumber: number; scriptId: string };
+      }[];
+      assert.equal(frames[0]?.location.lineNumber, 2);
+      const scripts = new Map<string, string>();
+      // Both files were parsed before the pause: outer.js, then inner.js.
+      while (![...scripts.values()].some((url) => url.endsWith('/functions/inner.js'))) {
+        const parsed = await cdp.next('Debugger.scriptParsed');
+        scripts.set(String(parsed.params['scriptId']), String(parsed.params['url']));
+      }
+      assert.match(
+        scripts.get(frames[0]?.location.scriptId ?? '') ?? '',
+        /\/functions\/inner\.js$/,
+      );
+      // execute() runs the callee synchronously: the caller's frame is further down the stack.
+      assert.ok(
+        frames.some((f) => scripts.get(f.location.scriptId)?.endsWith('/functions/outer.js')),
+        'the caller, outer.js, is on the stack',
+      );
+      // Stay paused for more than three times the 300 ms limit: the call must still succeed.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await cdp.send('Debugger.resume');
+      const result = await call;
+      assert.deepEqual(result.result, 41);
+      stop?.();
+      assert.deepEqual(events.slice(0, 2), ['paused', 'resumed']);
+    });
+
+    it('inspector: a breakpoint survives a reload of another file and re-binds when its own file changes', async () => {
+      const url = pathToFileURL(path.join(root, 'functions/other.js')).href;
+      await cdp.send('Debugger.setBreakpointByUrl', { url, lineNumber: 1 });
+      writeFileSync(path.join(root, 'functions/inner.js'), 'exports = (n) => n * 3;');
+      runner.reload(loadApp({ root }).app);
+      assert.deepEqual((await runner.execute('outer', [1])).result, 4);
+      writeFileSync(
+        path.join(root, 'functions/other.js'),
+        '// moved down a line\nexports = () => {\n  return "changed";\n};',
+      );
+      runner.reload(loadApp({ root }).app);
+      const call = runner.execute('other');
+      const paused = await cdp.next('Debugger.paused');
+      const top = (paused.params['callFrames'] as { location: { lineNumber: number } }[])[0];
+      assert.equal(top?.location.lineNumber, 1);
+      await cdp.send('Debugger.resume');
+      assert.equal((await call).result, 'changed');
+    });
+  },
+);
+
+describe('debugger endpoint: who may connect', { skip: unsupported !== undefined }, () => {
+  let runner: FunctionRunner;
+  let server: InspectorServer;
+  before(async () => {
+    const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
+    runner = createRunner({ app: loadApp({ root }).app, inspect: true });
+    assert.ok(runner.inspector);
+    server = await startInspectorServer({
+      relay: runner.inspector,
+      address: { host: '127.0.0.1', port: 0 },
+    });
+  });
+  after(async () => {
+    await server?.close();
+    runner?.dispose();
+  });
+
+  it('inspector endpoint: a web page (foreign Origin) and a rebound DNS name (foreign Host) are refused', async () => {
+    const list = `http://127.0.0.1:${server.port}/json/list`;
+    const foreign = await fetch(list, { headers: { origin: 'https://evil.example' } });
+    assert.equal(foreign.status, 403);
+    assert.match(
+      ((await foreign.json()) as { error: string }).error,
+      /Origin 'https:\/\/evil\.example'.*debugger endpoint/,
+    );
+    const rebound = await new Promise<number | undefined>((resolve, reject) =>
+      get(list, { headers: { host: `evil.example:${server.port}` } }, (response) => {
+        response.resume();
+        resolve(response.statusCode);
+      }).on('error', reject),
+    );
+    assert.equal(rebound, 403);
+    const upgrade = await rawUpgrade(
+      server.port,
+      new URL(server.webSocketUrl).pathname,
+      'https://evil.example',
+    );
+    assert.match(upgrade, /^HTTP\/1\.1 403/);
+    assert.match(upgrade, /Origin 'https:\/\/evil\.example'/);
+    // DevTools' own page is no web page.
+    const devtools = await fetch(list, { headers: { origin: 'devtools://devtools' } });
+    assert.equal(devtools.status, 200);
+  });
+
+  it('inspector endpoint: a taken port and a non-loopback host are refused with what to do', async () => {
+    assert.ok(runner.inspector);
+    await assert.rejects(
+      startInspectorServer({
+        relay: runner.inspector,
+        address: { host: '127.0.0.1', port: server.port },
+      }),
+      (error: unknown) =>
+        error instanceof TriggerboxError &&
+        error.code === 'InspectorPortInUse' &&
+        error.message.includes(`127.0.0.1:${server.port}`) &&
+        /--inspect=/.test(error.hint ?? ''),
+    );
+    assert.throws(
+      () => parseInspectAddress('0.0.0.0:9229'),
+      (error: unknown) =>
+        error instanceof TriggerboxError && error.code === 'InspectorHostNotLoopback',
+    );
+    assert.throws(
+      () => parseInspectAddress('127.0.0.1:99999'),
+      (error: unknown) => error instanceof TriggerboxError && error.code === 'InvalidInput',
+    );
+    assert.deepEqual(parseInspectAddress(''), { host: '127.0.0.1', port: 9229 });
+    assert.deepEqual(parseInspectAddress('9230'), { host: '127.0.0.1', port: 9230 });
+    assert.deepEqual(parseInspectAddress('[::1]:9231'), { host: '::1', port: 9231 });
+  });
+
+  it('inspector endpoint: one debugger at a time', async () => {
+    const first = await CdpClient.connect(server.webSocketUrl);
+    const second = await CdpClient.connect(server.webSocketUrl);
+    const closed = await second.closed;
+    assert.equal(closed.code, 1013);
+    assert.match(closed.reason, /another debugger is already attached/);
+    first.close();
+    await first.closed;
+  });
+});
+
+/** A WebSocket upgrade request with this Origin; the raw response head. */
+function rawUpgrade(port: number, pathname: string, origin: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(
+        `GET ${pathname} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${origin}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
 
 describe('debugger under a Node it cannot run on', { skip: unsupported === undefined }, () => {
   it('inspector: inspect mode is refused up front with what, why and how to fix', () => {

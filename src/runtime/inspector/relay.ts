@@ -73,13 +73,15 @@ export class InspectorRelay implements InspectorPeer {
   }
 
   /**
-   * --inspect-brk: the next call pauses on the first line of `file` (its top level, where
-   * `exports = ...` runs), as Node's --inspect-brk pauses on a script's first line.
+   * --inspect-brk: the next call pauses on the first line of the first function file it loads
+   * (its top level, where `exports = ...` runs), as Node's --inspect-brk pauses on a script's
+   * first line.
    */
-  breakAtStart(file: string): void {
+  breakAtStart(): void {
+    const escaped = this.rootUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     this.sendOwn(
       'Debugger.setBreakpointByUrl',
-      { url: this.urlOf(file), lineNumber: 0, columnNumber: 0 },
+      { urlRegex: `^${escaped}functions/`, lineNumber: 0, columnNumber: 0 },
       (result) => {
         if (typeof result['breakpointId'] === 'string')
           this.startBreakpoint = result['breakpointId'];
