@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -13,7 +14,7 @@ import {
 import { inspectorRefusal } from '../src/runtime/inspector/cdp.js';
 import { createRunner, loadApp, TriggerboxError, type FunctionRunner } from '../src/index.js';
 import { CdpClient } from './cdp-client.js';
-import { tempApp } from './helpers.js';
+import { repoRoot, tempApp } from './helpers.js';
 
 const unsupported = inspectorRefusal();
 
@@ -290,6 +291,86 @@ function rawUpgrade(port: number, pathname: string, origin: string): Promise<str
     socket.on('error', reject);
   });
 }
+
+const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
+
+describe('debugger from the CLI (the built binary)', () => {
+  it(
+    unsupported === undefined
+      ? 'function run --inspect-brk: waits for the debugger, pauses on the first line, then on a breakpoint set by path; evaluates; prints the result'
+      : 'function run --inspect-brk: refused up front under this Node, with the reason and the fix, no crash',
+    async () => {
+      const root = tempApp({ 'functions/orderTotal.js': ORDER_TOTAL });
+      const child = spawn(
+        process.execPath,
+        [
+          BIN,
+          'function',
+          'run',
+          '--name',
+          'orderTotal',
+          '--args',
+          '{"items": [{"price": 10}, {"price": 15}]}',
+          '--inspect-brk=127.0.0.1:0',
+        ],
+        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      const listening = new Promise<string>((resolve) => {
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+          stderr += chunk;
+          const url = /Debugger listening on (ws:\/\/\S+)/.exec(stderr)?.[1];
+          if (url !== undefined) resolve(url);
+        });
+      });
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('exit', (code, signal) => resolve([code, signal])),
+      );
+      if (unsupported !== undefined) {
+        const [code, signal] = await exited;
+        assert.equal(signal, null);
+        assert.equal(code, 1);
+        assert.match(stderr, /isolated-vm 7\.0\.1's inspector aborts/);
+        assert.match(stderr, /Node 24/);
+        return;
+      }
+      const cdp = await CdpClient.connect(await listening);
+      await cdp.send('Runtime.enable');
+      await cdp.send('Debugger.enable');
+      // A plain absolute path, as an editor names the file.
+      await cdp.send('Debugger.setBreakpointByUrl', {
+        url: path.join(root, 'functions/orderTotal.js'),
+        lineNumber: 3,
+      });
+      await cdp.send('Runtime.runIfWaitingForDebugger');
+      const first = await cdp.next('Debugger.paused');
+      const atStart = (first.params['callFrames'] as { location: { lineNumber: number } }[])[0];
+      assert.equal(atStart?.location.lineNumber, 0);
+      await cdp.send('Debugger.resume');
+      const second = await cdp.next('Debugger.paused');
+      const top = (
+        second.params['callFrames'] as { callFrameId: string; location: { lineNumber: number } }[]
+      )[0];
+      assert.equal(top?.location.lineNumber, 3);
+      const evaluated = (await cdp.send('Debugger.evaluateOnCallFrame', {
+        callFrameId: top?.callFrameId,
+        expression: 'subtotal',
+      })) as { result: { value: unknown } };
+      assert.equal(evaluated.result.value, 25);
+      await cdp.send('Debugger.resume');
+      const [code] = await exited;
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /"total": \{\s*"\$numberInt": "30"/);
+      assert.match(
+        stderr,
+        /paused at functions\/orderTotal\.js:4 \(other\); the call's time limit is suspended/,
+      );
+      cdp.close();
+    },
+  );
+});
 
 describe('debugger under a Node it cannot run on', { skip: unsupported === undefined }, () => {
   it('inspector: inspect mode is refused up front with what, why and how to fix', () => {
