@@ -11,7 +11,7 @@ import {
   startInspectorServer,
   type InspectorServer,
 } from '../src/dev/inspector-server.js';
-import { inspectorRefusal } from '../src/runtime/inspector/cdp.js';
+import { inspectorRefusal } from '../src/runtime/inspector/support.js';
 import { createRunner, loadApp, TriggerboxError, type FunctionRunner } from '../src/index.js';
 import { CdpClient } from './cdp-client.js';
 import { repoRoot, tempApp } from './helpers.js';

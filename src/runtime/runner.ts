@@ -19,7 +19,7 @@ import { bundlePackage, mapPackageFrames, type PackageBundle } from './bundle.js
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { GRACE_MS, SandboxProcess } from './sandbox-process.js';
-import { INSPECTOR_REFUSAL_HINT, inspectorRefusal } from './inspector/cdp.js';
+import { INSPECTOR_REFUSAL_HINT, inspectorRefusal } from './inspector/support.js';
 import { InspectorRelay } from './inspector/relay.js';
 import { findTrigger } from '../triggers/describe.js';
 import { SecretMask } from './secret-mask.js';

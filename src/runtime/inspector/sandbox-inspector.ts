@@ -6,13 +6,8 @@
  * measured about isolated-vm's sessions; each workaround below names the failure it prevents.
  */
 import type IsolatedVm from 'isolated-vm';
-import {
-  inspectorRefusal,
-  isStateCommand,
-  parseCdp,
-  type InspectorAction,
-  type InspectorEvent,
-} from './cdp.js';
+import { isStateCommand, parseCdp, type InspectorAction, type InspectorEvent } from './cdp.js';
+import { inspectorRefusal } from './support.js';
 
 /** Ids of this process's own messages (replays, nudges): above any id the relay hands out. */
 const OWN_IDS_FROM = 1_500_000_000;
