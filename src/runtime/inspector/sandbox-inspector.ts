@@ -145,6 +145,12 @@ export class SandboxInspector {
     const session = this.session;
     this.session = undefined;
     this.isolate = undefined;
+    // Commands the closed session will never answer are answered here: a debugger must not wait.
+    for (const id of this.waiting.keys()) {
+      if (id >= OWN_IDS_FROM) continue;
+      const error = { code: -32000, message: 'the isolate was replaced (a reload): send it again' };
+      this.send({ kind: 'message', message: JSON.stringify({ id, error }) });
+    }
     this.waiting.clear();
     this.setPaused(false);
     try {
