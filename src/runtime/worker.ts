@@ -18,6 +18,7 @@ import type {
   SyncOpName,
 } from './boundary/host-ops.js';
 import { SandboxInspector, TimeLimit } from './inspector/sandbox-inspector.js';
+import { trace, tracing } from './inspector/trace.js';
 import { loadIsolatedVm } from './isolated-vm.js';
 import { OUTPUT_CAPS } from './protocol.js';
 import type {
@@ -49,8 +50,8 @@ type Reference<T = unknown> = IsolatedVm.Reference<T>;
 const PRELUDE = readFileSync(new URL('../../guest/prelude.js', import.meta.url), 'utf8');
 const LIBS = readFileSync(new URL('../../guest/libs.js', import.meta.url), 'utf8');
 const BUILTINS = readFileSync(new URL('../../guest/builtins.js', import.meta.url), 'utf8');
-/** Prepared contexts kept ready ahead of calls (one in inspect mode: one isolate, debugged). */
-let WARM_CONTEXTS = 2;
+/** Prepared contexts kept ready ahead of calls (inspect mode: one isolate, Pool.wanted). */
+const WARM_CONTEXTS = 2;
 /** An isolate serves this many calls (each in a fresh context) before it is replaced. */
 const CALLS_PER_ISOLATE = 100;
 /** An isolate whose heap grew past this is replaced rather than reused (V8 collects lazily). */
@@ -404,6 +405,7 @@ class Lane {
   async prepare(): Promise<Slot> {
     const current = app;
     if (current === undefined) throw new Error('no app loaded');
+    if (tracing) trace('worker', `prepare context (generation ${current.generation})`);
     const context = await this.isolate.createContext({ inspector: inspector !== undefined });
     this.prelude ??= preludeScript.compile(this.isolate);
     await this.prelude.run(context);
@@ -414,6 +416,7 @@ class Lane {
       { result: { reference: true } },
     )) as Slot['entry'];
     init.release();
+    if (tracing) trace('worker', `context ready (generation ${current.generation})`);
     const slot: Slot = {
       lane: this,
       context,
@@ -438,19 +441,47 @@ class Pool {
     reject(error: unknown): void;
   }[] = [];
   private warming = 0;
+  /** Slots handed to calls and not retired yet. */
+  private inUse = 0;
+
+  /**
+   * How many contexts should be ready or on their way. Inspect mode: one isolate at a time, none
+   * while a call holds it, because the debugger's session follows the newest isolate (attach):
+   * a second lane took the session from the first, a call then ran in an isolate without one,
+   * its breakpoints never fired and the debugger waited for a pause forever (2 of 30 runs of
+   * the reload test, when a call arrived while a stale lane was being replaced).
+   */
+  private wanted(): number {
+    if (inspector !== undefined) return this.inUse > 0 ? 0 : 1;
+    return WARM_CONTEXTS + this.waiters.length;
+  }
 
   /** A ready context; else the next one being prepared; else a new isolate (calls beyond the warm ones). */
   acquire(generation: number): Promise<Slot> {
     for (;;) {
       const slot = this.ready.pop();
       if (slot === undefined) break;
-      if (slot.generation >= generation && !slot.lane.isolate.isDisposed)
+      if (slot.generation >= generation && !slot.lane.isolate.isDisposed) {
+        this.inUse++;
         return Promise.resolve(slot);
+      }
       slot.lane.dispose();
     }
     return new Promise<Slot>((resolve, reject) => {
-      this.waiters.push({ generation, resolve, reject });
-      if (this.waiters.length > this.warming) this.warm(new Lane());
+      this.waiters.push({
+        generation,
+        resolve: (slot) => {
+          this.inUse++;
+          resolve(slot);
+        },
+        reject,
+      });
+      // Inspect mode: the lane a call still holds is retired into the next context instead.
+      const grow =
+        inspector !== undefined
+          ? this.inUse === 0 && this.warming === 0
+          : this.waiters.length > this.warming;
+      if (grow) this.warm(new Lane());
     });
   }
 
@@ -461,8 +492,9 @@ class Pool {
   retire(slot: Slot, reusable: boolean, drainMs: number): void {
     const lane = slot.lane;
     lane.calls++;
+    this.inUse--;
     const healthy = reusable && !lane.isolate.isDisposed && lane.calls < CALLS_PER_ISOLATE;
-    if (healthy && this.ready.length + this.warming < WARM_CONTEXTS + this.waiters.length) {
+    if (healthy && this.ready.length + this.warming < this.wanted()) {
       this.warm(lane, lane.drain(slot, drainMs));
     } else {
       lane.dispose();
@@ -470,12 +502,9 @@ class Pool {
     }
   }
 
-  /** Starts preparing contexts until WARM_CONTEXTS are ready or on their way. */
+  /** Starts preparing contexts until the wanted ones are ready or on their way. */
   topUp(): void {
-    while (
-      app !== undefined &&
-      this.ready.length + this.warming < WARM_CONTEXTS + this.waiters.length
-    ) {
+    while (app !== undefined && this.ready.length + this.warming < this.wanted()) {
       this.warm(new Lane());
     }
   }
@@ -538,7 +567,9 @@ function classify(
 }
 
 async function runCall(request: CallRequest): Promise<CallOutcome> {
+  if (tracing) trace('worker', `call #${request.id} acquire (generation ${request.generation})`);
   const slot = await pool.acquire(request.generation);
+  if (tracing) trace('worker', `call #${request.id} runs (slot generation ${slot.generation})`);
   const call: ActiveCall = {
     request,
     timers: new Map(),
@@ -671,20 +702,23 @@ process.on('message', (message: ParentMessage) => {
   switch (message.type) {
     case 'init':
       limits = message.limits;
-      if (limits.inspect === true) {
+      if (limits.inspect === true)
         inspector = new SandboxInspector((event) => send({ type: 'inspector', event }));
-        WARM_CONTEXTS = 1;
-      }
       break;
     case 'app':
+      if (tracing) trace('worker', `app generation ${message.app.generation}`);
       app = message.app;
       packages = new Map();
       pool.flush();
       pool.topUp();
       break;
     case 'call':
+      if (tracing) trace('worker', `call #${message.id} ${message.name} received`);
       void (inspector ? inspector.serialize(() => runCall(message)) : runCall(message)).then(
-        (outcome) => send({ type: 'done', id: message.id, outcome }),
+        (outcome) => {
+          if (tracing) trace('worker', `call #${message.id} done ok=${outcome.ok}`);
+          send({ type: 'done', id: message.id, outcome });
+        },
       );
       break;
     case 'inspector':
