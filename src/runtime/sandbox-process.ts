@@ -94,6 +94,8 @@ export interface InspectorPeer {
   /** A new sandbox process started: `post` reaches it (and only it). */
   started(post: (action: InspectorAction) => void): void;
   received(event: InspectorEvent): void;
+  /** The sandbox process is gone (exited, killed, disposed): its session with it. */
+  stopped(why: string): void;
 }
 
 export class SandboxProcess {
@@ -247,6 +249,8 @@ export class SandboxProcess {
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     const current = this.child === child;
     if (current) this.child = undefined;
+    if (current)
+      this.inspector?.stopped(`the sandbox process exited (${signal ?? `code ${code}`})`);
     const reason = current ? this.killReason : undefined;
     const detail = /catastrophic error: (.*)/.exec(this.stderrTail)?.[1];
     const cannotStart = /triggerbox sandbox: cannot start: (.*)/.exec(this.stderrTail)?.[1];
@@ -307,6 +311,7 @@ export class SandboxProcess {
     }
     const child = this.child;
     this.child = undefined;
+    this.inspector?.stopped('the runner was disposed');
     if (child !== undefined) {
       child.removeAllListeners('exit');
       child.kill('SIGKILL');

@@ -10,6 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InspectorPeer } from '../sandbox-process.js';
 import { isStateCommand, parseCdp, type InspectorAction, type InspectorEvent } from './cdp.js';
+import { brief, trace, tracing } from './trace.js';
 
 /** The debugger as the relay sees it: what the WebSocket server hands over. */
 export interface InspectorClient {
@@ -37,6 +38,8 @@ export class InspectorRelay implements InspectorPeer {
   private readonly scripts = new Map<string, string>();
   private readonly listeners = new Set<(event: RelayEvent) => void>();
   private readonly runWaiters: (() => void)[] = [];
+  /** Whether the debugger was told the isolate is paused (and not yet that it resumed). */
+  private paused = false;
   /** The one-shot breakpoint of --inspect-brk, once V8 named it. */
   private startBreakpoint: string | undefined;
   private readonly rootUrl: string;
@@ -129,6 +132,7 @@ export class InspectorRelay implements InspectorPeer {
       return;
     }
     const id = this.nextId++;
+    if (tracing) trace('relay', `<- client #${message.id} ${message.method} as #${id}`);
     this.ids.set(id, message.id);
     const params = message.params;
     if (message.method === 'Debugger.setBreakpointByUrl' && typeof params?.['url'] === 'string')
@@ -138,6 +142,22 @@ export class InspectorRelay implements InspectorPeer {
     }
     const forwarded = JSON.stringify({ ...message, id });
     if (isStateCommand(message.method)) this.replay.push(forwarded);
+    if (this.post === undefined) {
+      // No sandbox process right now (one exited; the next call starts another): state commands
+      // are replayed into it, anything else has nothing to act on. Never left unanswered.
+      this.ids.delete(id);
+      client.send(
+        JSON.stringify(
+          isStateCommand(message.method)
+            ? { id: message.id, result: {} }
+            : {
+                id: message.id,
+                error: { code: -32000, message: 'no function is running: call one first' },
+              },
+        ),
+      );
+      return;
+    }
     this.send(forwarded);
   }
 
@@ -148,13 +168,42 @@ export class InspectorRelay implements InspectorPeer {
   }
 
   started(post: (action: InspectorAction) => void): void {
+    if (tracing) trace('relay', `sandbox process started, replay ${this.replay.length}`);
     this.post = post;
     if (this.client !== undefined && this.replay.length > 0)
       post({ kind: 'replay', messages: this.replay });
   }
 
+  /**
+   * The sandbox process went away, and its session with it: the debugger's commands in flight get
+   * an error now (V8 will never answer them), a pause it was shown ends, and its scripts are gone.
+   */
+  stopped(why: string): void {
+    if (tracing) trace('relay', `sandbox process stopped: ${why}`);
+    this.post = undefined;
+    this.own.clear();
+    const client = this.client;
+    const lost = [...this.ids.values()];
+    this.ids.clear();
+    if (client === undefined) return;
+    const message = `the debugger's session was lost: ${why}; the next call runs in a new sandbox process, with the breakpoints set so far`;
+    for (const id of lost) client.send(JSON.stringify({ id, error: { code: -32000, message } }));
+    if (this.paused) {
+      this.paused = false;
+      client.send(JSON.stringify({ method: 'Debugger.resumed', params: {} }));
+    }
+    this.scripts.clear();
+    client.send(JSON.stringify({ method: 'Runtime.executionContextsCleared', params: {} }));
+  }
+
   received(event: InspectorEvent): void {
+    if (tracing)
+      trace(
+        'relay',
+        `<- sandbox ${event.kind === 'message' ? brief(event.message) : `paused=${event.paused}`}`,
+      );
     if (event.kind === 'paused') {
+      this.paused = event.paused;
       if (!event.paused) this.emit({ type: 'resumed' });
       return;
     }

@@ -8,6 +8,7 @@
 import type IsolatedVm from 'isolated-vm';
 import { isStateCommand, parseCdp, type InspectorAction, type InspectorEvent } from './cdp.js';
 import { inspectorRefusal } from './support.js';
+import { brief, trace, tracing } from './trace.js';
 
 /** Ids of this process's own messages (replays, nudges): above any id the relay hands out. */
 const OWN_IDS_FROM = 1_500_000_000;
@@ -20,6 +21,12 @@ const OWN_IDS_FROM = 1_500_000_000;
 const NUDGE_MS = 30;
 /** How long to wait for a busy isolate to delete a closed session before disposing it anyway. */
 const SESSION_CLOSE_WAIT_MS = 100;
+/**
+ * After the debugger left, how long a paused call may wait for V8 to confirm the resume before
+ * its time limit counts on anyway (the limit then ends it): a call must never stay paused for a
+ * debugger that is gone.
+ */
+const DETACH_RESUME_MS = 2000;
 
 const PAUSE_EVENT = /^\{"method":"Debugger\.(paused|resumed)"/;
 
@@ -37,6 +44,11 @@ export class SandboxInspector {
   private nudger: NodeJS.Timeout | undefined;
   private readonly pauseListeners = new Set<(paused: boolean) => void>();
   private readonly closing = new WeakSet<IsolatedVm.Isolate>();
+  /** Isolates that had a session: disposing one must wait until V8 deleted that session. */
+  private readonly inspected = new WeakSet<IsolatedVm.Isolate>();
+  /** The own id of the detach's Debugger.disable: its answer means the pause is over. */
+  private detachId: number | undefined;
+  private detachTimer: NodeJS.Timeout | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly send: (event: InspectorEvent) => void) {}
@@ -64,12 +76,18 @@ export class SandboxInspector {
   /** Opens the session of a new inspected isolate and replays the debugger's state into it. */
   attach(isolate: IsolatedVm.Isolate): void {
     if (this.refusal !== undefined) return;
+    if (tracing)
+      trace(
+        'session',
+        `attach (had ${this.isolate ? 'one' : 'none'}), replay ${this.replay.length}`,
+      );
     if (this.isolate !== undefined && this.isolate !== isolate) this.closeSession();
     const session = isolate.createInspectorSession();
     session.onResponse = (id, message) => this.fromV8(message, id);
     session.onNotification = (message) => this.fromV8(message);
     this.session = session;
     this.isolate = isolate;
+    this.inspected.add(isolate);
     if (this.replay.length > 0) {
       // Scripts of the previous isolate are gone (DevTools drops them on this event); the new
       // isolate's scripts arrive as Debugger.scriptParsed once Debugger.enable is replayed.
@@ -82,6 +100,11 @@ export class SandboxInspector {
   }
 
   receive(action: InspectorAction): void {
+    if (tracing)
+      trace(
+        'session',
+        `<- relay ${action.kind} ${action.kind === 'message' ? brief(action.message) : ''} paused=${this.paused} session=${this.session !== undefined}`,
+      );
     switch (action.kind) {
       case 'message': {
         const parsed = parseCdp(action.message);
@@ -108,10 +131,23 @@ export class SandboxInspector {
         return;
       case 'detach':
         this.replay = [];
-        // Disabling drops the debugger's breakpoints and settings and ends a pause.
-        this.dispatchOwn(JSON.stringify({ id: 0, method: 'Debugger.disable' }));
+        if (this.session === undefined) {
+          this.setPaused(false);
+          return;
+        }
+        // Disabling drops the debugger's breakpoints and settings and ends a pause. The pause
+        // (and its nudges, which this message may need: it can miss its wake-up like any other)
+        // lasts until V8 answers it.
+        this.detachId = this.dispatchOwn(JSON.stringify({ id: 0, method: 'Debugger.disable' }));
         this.dispatchOwn(JSON.stringify({ id: 0, method: 'Runtime.disable' }));
-        this.setPaused(false);
+        clearTimeout(this.detachTimer);
+        if (this.paused) {
+          this.detachTimer = setTimeout(() => {
+            if (tracing) trace('session', 'detach: no resume from V8, the time limit counts on');
+            this.setPaused(false);
+          }, DETACH_RESUME_MS);
+          this.detachTimer.unref();
+        }
         return;
     }
   }
@@ -124,12 +160,13 @@ export class SandboxInspector {
    * interrupts inside its loop, within the short wait.
    */
   dispose(isolate: IsolatedVm.Isolate): void {
+    if (tracing) trace('session', `dispose isolate (inspected: ${isolate === this.isolate})`);
     if (this.closing.has(isolate) || isolate.isDisposed) return;
-    if (isolate !== this.isolate) {
+    if (!this.inspected.has(isolate)) {
       isolate.dispose();
       return;
     }
-    this.closeSession();
+    if (isolate === this.isolate) this.closeSession();
     this.closing.add(isolate);
     let timer: NodeJS.Timeout | undefined;
     void Promise.race([
@@ -137,12 +174,15 @@ export class SandboxInspector {
       new Promise((resolve) => (timer = setTimeout(resolve, SESSION_CLOSE_WAIT_MS))),
     ]).then(() => {
       clearTimeout(timer);
+      if (tracing) trace('session', 'dispose isolate: now');
       if (!isolate.isDisposed) isolate.dispose();
     });
   }
 
   private closeSession(): void {
     const session = this.session;
+    if (tracing)
+      trace('session', `close session, unanswered: ${[...this.waiting.keys()].join(',')}`);
     this.session = undefined;
     this.isolate = undefined;
     // Commands the closed session will never answer are answered here: a debugger must not wait.
@@ -152,6 +192,7 @@ export class SandboxInspector {
       this.send({ kind: 'message', message: JSON.stringify({ id, error }) });
     }
     this.waiting.clear();
+    this.detachId = undefined;
     this.setPaused(false);
     try {
       session?.dispose();
@@ -161,8 +202,13 @@ export class SandboxInspector {
   }
 
   private fromV8(message: string, responseId?: number): void {
+    if (tracing) trace('session', `<- v8 ${brief(message)}`);
     if (responseId !== undefined) {
       this.waiting.delete(responseId);
+      if (responseId === this.detachId) {
+        this.detachId = undefined;
+        this.setPaused(false);
+      }
       if (responseId >= OWN_IDS_FROM) return;
     } else {
       const event = PAUSE_EVENT.exec(message)?.[1];
@@ -173,7 +219,9 @@ export class SandboxInspector {
 
   private setPaused(paused: boolean): void {
     if (this.paused === paused) return;
+    if (tracing) trace('session', `paused=${paused}`);
     this.paused = paused;
+    clearTimeout(this.detachTimer);
     clearInterval(this.nudger);
     this.nudger = undefined;
     if (paused) this.nudger = setInterval(() => this.nudge(), NUDGE_MS);
@@ -185,23 +233,33 @@ export class SandboxInspector {
     const now = performance.now();
     for (const sent of this.waiting.values()) {
       if (now - sent >= NUDGE_MS) {
+        if (tracing) trace('session', 'nudge');
         this.dispatchOwn(JSON.stringify({ id: 0, method: 'Runtime.getIsolateId' }));
         return;
       }
     }
   }
 
-  /** Sends a message whose answer nobody waits for (replays, nudges): under an own id. */
-  private dispatchOwn(message: string): void {
+  /**
+   * Sends a message whose answer no debugger waits for (replays, nudges, the detach) under an own
+   * id, which it returns. It is nudged like the debugger's own messages: a detach's
+   * Debugger.disable that missed its wake-up would leave the call paused.
+   */
+  private dispatchOwn(message: string): number | undefined {
     const parsed = parseCdp(message);
-    if (parsed === undefined) return;
-    this.dispatch(JSON.stringify({ ...parsed, id: this.nextOwnId++ }));
+    if (parsed === undefined) return undefined;
+    const id = this.nextOwnId++;
+    if (this.session !== undefined) this.waiting.set(id, performance.now());
+    this.dispatch(JSON.stringify({ ...parsed, id }));
+    return id;
   }
 
   private dispatch(message: string): void {
+    if (tracing) trace('session', `-> v8 ${brief(message)}${this.session ? '' : ' (no session)'}`);
     try {
       this.session?.dispatchProtocolMessage(message);
-    } catch {
+    } catch (error) {
+      if (tracing) trace('session', `dispatch failed: ${String(error)}`);
       // The session died with its isolate; the next isolate's session gets the replay.
     }
   }
