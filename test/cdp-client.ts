@@ -1,8 +1,10 @@
 /**
  * A Chrome DevTools Protocol client for the debugger tests: Node's own WebSocket client, commands
- * answered by id, notifications awaited by method (no wall-clock limits: the test runner's own
- * timeout catches a hang).
+ * answered by id, notifications awaited by method. What is still awaited when the connection
+ * closes is rejected; no wall-clock limits here (the tests' own `timeout` catches a hang).
  */
+import { brief, trace, tracing } from '../src/runtime/inspector/trace.js';
+
 export interface CdpNotification {
   method: string;
   params: Record<string, unknown>;
@@ -19,15 +21,23 @@ export class CdpClient {
     method: string;
     test: (params: Record<string, unknown>) => boolean;
     resolve(value: CdpNotification): void;
+    reject(error: Error): void;
   }[] = [];
+  private closedWith: Error | undefined;
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(private readonly socket: WebSocket) {
     socket.addEventListener('message', (event) => this.onMessage(String(event.data)));
     this.closed = new Promise((resolve) =>
-      socket.addEventListener('close', (event) =>
-        resolve({ code: event.code, reason: event.reason }),
-      ),
+      socket.addEventListener('close', (event) => {
+        this.closedWith = new Error(
+          `the debugger connection closed (${event.code} ${event.reason})`,
+        );
+        for (const reply of this.replies.values()) reply.reject(this.closedWith);
+        this.replies.clear();
+        for (const waiter of this.waiters.splice(0)) waiter.reject(this.closedWith);
+        resolve({ code: event.code, reason: event.reason });
+      }),
     );
   }
 
@@ -42,7 +52,9 @@ export class CdpClient {
   send(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.closedWith !== undefined) return reject(this.closedWith);
       this.replies.set(id, { resolve, reject });
+      if (tracing) trace('client', `-> #${id} ${method}`);
       this.socket.send(JSON.stringify({ id, method, params }));
     });
   }
@@ -54,7 +66,11 @@ export class CdpClient {
   ): Promise<CdpNotification> {
     const index = this.seen.findIndex((n) => n.method === method && test(n.params));
     if (index >= 0) return Promise.resolve(this.seen.splice(index, 1)[0] as CdpNotification);
-    return new Promise((resolve) => this.waiters.push({ method, test, resolve }));
+    if (tracing) trace('client', `waits for ${method}`);
+    return new Promise((resolve, reject) => {
+      if (this.closedWith !== undefined) return reject(this.closedWith);
+      this.waiters.push({ method, test, resolve, reject });
+    });
   }
 
   close(): void {
@@ -62,6 +78,7 @@ export class CdpClient {
   }
 
   private onMessage(text: string): void {
+    if (tracing) trace('client', `<- ${brief(text)}`);
     const message = JSON.parse(text) as {
       id?: number;
       method?: string;

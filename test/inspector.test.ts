@@ -12,11 +12,17 @@ import {
   type InspectorServer,
 } from '../src/dev/inspector-server.js';
 import { inspectorRefusal } from '../src/runtime/inspector/support.js';
+import { trace } from '../src/runtime/inspector/trace.js';
 import { createRunner, loadApp, TriggerboxError, type FunctionRunner } from '../src/index.js';
-import { CdpClient } from './cdp-client.js';
+import { CdpClient, type CdpNotification } from './cdp-client.js';
 import { repoRoot, tempApp } from './helpers.js';
 
 const unsupported = inspectorRefusal();
+/**
+ * Every suite here has a time limit (its tests and hooks inherit it): a debugger test that waits
+ * for a pause or a reply that never comes must fail, not hang the run (a run is 2-10 s).
+ */
+const HANG_LIMIT_MS = 120_000;
 
 const ORDER_TOTAL = [
   'exports = function (order) {',
@@ -27,79 +33,81 @@ const ORDER_TOTAL = [
   '};',
 ].join('\n');
 
-describe('debugger (inspect mode)', { skip: unsupported !== undefined }, () => {
-  let root: string;
-  let runner: FunctionRunner;
-  let server: InspectorServer;
-  before(async () => {
-    root = tempApp({ 'functions/orderTotal.js': ORDER_TOTAL });
-    runner = createRunner({ app: loadApp({ root }).app, inspect: true });
-    assert.ok(runner.inspector);
-    server = await startInspectorServer({
-      relay: runner.inspector,
-      address: { host: '127.0.0.1', port: 0 },
+describe(
+  'debugger (inspect mode)',
+  { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
+  () => {
+    let root: string;
+    let runner: FunctionRunner;
+    let server: InspectorServer;
+    before(async () => {
+      root = tempApp({ 'functions/orderTotal.js': ORDER_TOTAL });
+      runner = createRunner({ app: loadApp({ root }).app, inspect: true });
+      assert.ok(runner.inspector);
+      server = await startInspectorServer({
+        relay: runner.inspector,
+        address: { host: '127.0.0.1', port: 0 },
+      });
     });
-  });
-  after(async () => {
-    await server?.close();
-    runner?.dispose();
-  });
+    after(async () => {
+      await server?.close();
+      runner?.dispose();
+    });
 
-  it('inspector: a breakpoint by file URL pauses on its line with the locals, evaluates, resumes to the result', async () => {
-    const list = (await (await fetch(`http://127.0.0.1:${server.port}/json/list`)).json()) as {
-      webSocketDebuggerUrl: string;
-    }[];
-    assert.equal(list[0]?.webSocketDebuggerUrl, server.webSocketUrl);
-    const cdp = await CdpClient.connect(server.webSocketUrl);
-    try {
-      await cdp.send('Runtime.enable');
-      await cdp.send('Debugger.enable');
-      const fileUrl = pathToFileURL(path.join(root, 'functions/orderTotal.js')).href;
-      // Line 4 (0-based 3): `const total = subtotal * 1.2;`, after subtotal is known.
-      await cdp.send('Debugger.setBreakpointByUrl', { url: fileUrl, lineNumber: 3 });
-      const consoleLine = cdp.next('Runtime.consoleAPICalled');
-      const call = runner.execute('orderTotal', [{ items: [{ price: 10 }, { price: 15 }] }]);
-      const paused = await cdp.next('Debugger.paused');
-      const frames = paused.params['callFrames'] as {
-        callFrameId: string;
-        location: { lineNumber: number };
-        scopeChain: { type: string; object: { objectId: string } }[];
+    it('inspector: a breakpoint by file URL pauses on its line with the locals, evaluates, resumes to the result', async () => {
+      const list = (await (await fetch(`http://127.0.0.1:${server.port}/json/list`)).json()) as {
+        webSocketDebuggerUrl: string;
       }[];
-      const top = frames[0];
-      assert.ok(top);
-      assert.equal(top.location.lineNumber, 3);
-      const local = top.scopeChain.find((scope) => scope.type === 'local');
-      assert.ok(local);
-      const properties = (await cdp.send('Runtime.getProperties', {
-        objectId: local.object.objectId,
-        ownProperties: true,
-      })) as { result: { name: string; value?: { value?: unknown } }[] };
-      assert.equal(properties.result.find((p) => p.name === 'subtotal')?.value?.value, 25);
-      const evaluated = (await cdp.send('Debugger.evaluateOnCallFrame', {
-        callFrameId: top.callFrameId,
-        expression: 'subtotal * 2 + order.items.length',
-      })) as { result: { value: unknown } };
-      assert.equal(evaluated.result.value, 52);
-      const logged = await consoleLine;
-      assert.deepEqual(
-        (logged.params['args'] as { value?: unknown }[]).map((arg) => arg.value),
-        ['subtotal', 25],
-      );
-      await cdp.send('Debugger.resume');
-      const result = await call;
-      assert.deepEqual(result.result, { total: 30 });
-    } finally {
-      cdp.close();
-      await cdp.closed;
-    }
-  });
-});
+      assert.equal(list[0]?.webSocketDebuggerUrl, server.webSocketUrl);
+      const cdp = await CdpClient.connect(server.webSocketUrl);
+      try {
+        await cdp.send('Runtime.enable');
+        await cdp.send('Debugger.enable');
+        const fileUrl = pathToFileURL(path.join(root, 'functions/orderTotal.js')).href;
+        // Line 4 (0-based 3): `const total = subtotal * 1.2;`, after subtotal is known.
+        await cdp.send('Debugger.setBreakpointByUrl', { url: fileUrl, lineNumber: 3 });
+        const consoleLine = cdp.next('Runtime.consoleAPICalled');
+        const call = runner.execute('orderTotal', [{ items: [{ price: 10 }, { price: 15 }] }]);
+        const paused = await cdp.next('Debugger.paused');
+        const frames = paused.params['callFrames'] as {
+          callFrameId: string;
+          location: { lineNumber: number };
+          scopeChain: { type: string; object: { objectId: string } }[];
+        }[];
+        const top = frames[0];
+        assert.ok(top);
+        assert.equal(top.location.lineNumber, 3);
+        const local = top.scopeChain.find((scope) => scope.type === 'local');
+        assert.ok(local);
+        const properties = (await cdp.send('Runtime.getProperties', {
+          objectId: local.object.objectId,
+          ownProperties: true,
+        })) as { result: { name: string; value?: { value?: unknown } }[] };
+        assert.equal(properties.result.find((p) => p.name === 'subtotal')?.value?.value, 25);
+        const evaluated = (await cdp.send('Debugger.evaluateOnCallFrame', {
+          callFrameId: top.callFrameId,
+          expression: 'subtotal * 2 + order.items.length',
+        })) as { result: { value: unknown } };
+        assert.equal(evaluated.result.value, 52);
+        const logged = await consoleLine;
+        assert.deepEqual(
+          (logged.params['args'] as { value?: unknown }[]).map((arg) => arg.value),
+          ['subtotal', 25],
+        );
+        await cdp.send('Debugger.resume');
+        const result = await call;
+        assert.deepEqual(result.result, { total: 30 });
+      } finally {
+        cdp.close();
+        await cdp.closed;
+      }
+    });
+  },
+);
 
 describe(
   'debugger: debugger statements, call stacks, reloads, time limits',
-  {
-    skip: unsupported !== undefined,
-  },
+  { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
   () => {
     let root: string;
     let runner: FunctionRunner;
@@ -142,6 +150,7 @@ describe(
     it('inspector: debugger; pauses with the call stack across context.functions.execute, past the time limit', async () => {
       const events: string[] = [];
       const stop = runner.inspector?.onEvent((event) => events.push(event.type));
+      trace('test', 'debugger;: call');
       const call = runner.execute('outer', [20]);
       const paused = await cdp.next('Debugger.paused');
       const frames = paused.params['callFrames'] as {
@@ -166,8 +175,10 @@ describe(
       );
       // Stay paused for more than three times the 300 ms limit: the call must still succeed.
       await new Promise((resolve) => setTimeout(resolve, 1000));
+      trace('test', 'debugger;: resume');
       await cdp.send('Debugger.resume');
       const result = await call;
+      trace('test', 'debugger;: done');
       assert.deepEqual(result.result, 41);
       stop?.();
       assert.deepEqual(events.slice(0, 2), ['paused', 'resumed']);
@@ -175,106 +186,225 @@ describe(
 
     it('inspector: a breakpoint survives a reload of another file and re-binds when its own file changes', async () => {
       const url = pathToFileURL(path.join(root, 'functions/other.js')).href;
+      trace('test', 'reload: set breakpoint');
       await cdp.send('Debugger.setBreakpointByUrl', { url, lineNumber: 1 });
+      trace('test', 'reload: reload inner.js');
       writeFileSync(path.join(root, 'functions/inner.js'), 'exports = (n) => n * 3;');
       runner.reload(loadApp({ root }).app);
       assert.deepEqual((await runner.execute('outer', [1])).result, 4);
+      trace('test', 'reload: reload other.js');
       writeFileSync(
         path.join(root, 'functions/other.js'),
         '// moved down a line\nexports = () => {\n  return "changed";\n};',
       );
       runner.reload(loadApp({ root }).app);
       const call = runner.execute('other');
+      trace('test', 'reload: wait for pause');
       const paused = await cdp.next('Debugger.paused');
       const top = (paused.params['callFrames'] as { location: { lineNumber: number } }[])[0];
       assert.equal(top?.location.lineNumber, 1);
+      trace('test', 'reload: resume');
       await cdp.send('Debugger.resume');
+      trace('test', 'reload: wait for result');
       assert.equal((await call).result, 'changed');
+      trace('test', 'reload: done');
     });
   },
 );
 
-describe('debugger endpoint: who may connect', { skip: unsupported !== undefined }, () => {
-  let runner: FunctionRunner;
-  let server: InspectorServer;
-  before(async () => {
-    const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
-    runner = createRunner({ app: loadApp({ root }).app, inspect: true });
-    assert.ok(runner.inspector);
-    server = await startInspectorServer({
-      relay: runner.inspector,
-      address: { host: '127.0.0.1', port: 0 },
-    });
-  });
-  after(async () => {
-    await server?.close();
-    runner?.dispose();
-  });
-
-  it('inspector endpoint: a web page (foreign Origin) and a rebound DNS name (foreign Host) are refused', async () => {
-    const list = `http://127.0.0.1:${server.port}/json/list`;
-    const foreign = await fetch(list, { headers: { origin: 'https://evil.example' } });
-    assert.equal(foreign.status, 403);
-    assert.match(
-      ((await foreign.json()) as { error: string }).error,
-      /Origin 'https:\/\/evil\.example'.*debugger endpoint/,
-    );
-    const rebound = await new Promise<number | undefined>((resolve, reject) =>
-      get(list, { headers: { host: `evil.example:${server.port}` } }, (response) => {
-        response.resume();
-        resolve(response.statusCode);
-      }).on('error', reject),
-    );
-    assert.equal(rebound, 403);
-    const upgrade = await rawUpgrade(
-      server.port,
-      new URL(server.webSocketUrl).pathname,
-      'https://evil.example',
-    );
-    assert.match(upgrade, /^HTTP\/1\.1 403/);
-    assert.match(upgrade, /Origin 'https:\/\/evil\.example'/);
-    // DevTools' own page is no web page.
-    const devtools = await fetch(list, { headers: { origin: 'devtools://devtools' } });
-    assert.equal(devtools.status, 200);
-  });
-
-  it('inspector endpoint: a taken port and a non-loopback host are refused with what to do', async () => {
-    assert.ok(runner.inspector);
-    await assert.rejects(
-      startInspectorServer({
+describe(
+  'debugger: no call waits for a debugger or a session that is gone',
+  { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
+  () => {
+    let runner: FunctionRunner;
+    let server: InspectorServer;
+    before(async () => {
+      const root = tempApp({
+        'functions/pause.js': [
+          'exports = function (n) {',
+          '  const twice = n * 2;',
+          '  debugger;',
+          '  return twice;',
+          '};',
+        ].join('\n'),
+      });
+      runner = createRunner({ app: loadApp({ root }).app, inspect: true });
+      assert.ok(runner.inspector);
+      server = await startInspectorServer({
         relay: runner.inspector,
-        address: { host: '127.0.0.1', port: server.port },
-      }),
-      (error: unknown) =>
-        error instanceof TriggerboxError &&
-        error.code === 'InspectorPortInUse' &&
-        error.message.includes(`127.0.0.1:${server.port}`) &&
-        /--inspect=/.test(error.hint ?? ''),
-    );
-    assert.throws(
-      () => parseInspectAddress('0.0.0.0:9229'),
-      (error: unknown) =>
-        error instanceof TriggerboxError && error.code === 'InspectorHostNotLoopback',
-    );
-    assert.throws(
-      () => parseInspectAddress('127.0.0.1:99999'),
-      (error: unknown) => error instanceof TriggerboxError && error.code === 'InvalidInput',
-    );
-    assert.deepEqual(parseInspectAddress(''), { host: '127.0.0.1', port: 9229 });
-    assert.deepEqual(parseInspectAddress('9230'), { host: '127.0.0.1', port: 9230 });
-    assert.deepEqual(parseInspectAddress('[::1]:9231'), { host: '::1', port: 9231 });
-  });
+        address: { host: '127.0.0.1', port: 0 },
+      });
+    });
+    after(async () => {
+      await server?.close();
+      runner?.dispose();
+    });
 
-  it('inspector endpoint: one debugger at a time', async () => {
-    const first = await CdpClient.connect(server.webSocketUrl);
-    const second = await CdpClient.connect(server.webSocketUrl);
-    const closed = await second.closed;
-    assert.equal(closed.code, 1013);
-    assert.match(closed.reason, /another debugger is already attached/);
-    first.close();
-    await first.closed;
-  });
-});
+    const attach = async (): Promise<CdpClient> => {
+      const cdp = await CdpClient.connect(server.webSocketUrl);
+      await cdp.send('Runtime.enable');
+      await cdp.send('Debugger.enable');
+      return cdp;
+    };
+
+    /** At a pause in pause.js: `twice` in the top frame. */
+    const twiceAt = async (cdp: CdpClient, paused: CdpNotification): Promise<unknown> => {
+      const top = (paused.params['callFrames'] as { callFrameId: string }[])[0];
+      const evaluated = (await cdp.send('Debugger.evaluateOnCallFrame', {
+        callFrameId: top?.callFrameId,
+        expression: 'twice',
+      })) as { result: { value: unknown } };
+      return evaluated.result.value;
+    };
+
+    it('inspector: calls queued behind a paused one each pause in the debugged isolate', async () => {
+      // The second call arrives while the first holds the one isolate: it must run in the isolate
+      // the debugger's session is on (a second isolate once took the session, and the call that
+      // ran in the first one never paused).
+      const cdp = await attach();
+      try {
+        const calls = [1, 2, 3].map((n) => runner.execute('pause', [n]));
+        for (const n of [1, 2, 3]) {
+          const paused = await cdp.next('Debugger.paused');
+          assert.equal(await twiceAt(cdp, paused), n * 2);
+          await cdp.send('Debugger.resume');
+        }
+        assert.deepEqual(
+          (await Promise.all(calls)).map((r) => r.result),
+          [2, 4, 6],
+        );
+      } finally {
+        cdp.close();
+        await cdp.closed;
+      }
+    });
+
+    it('inspector: a debugger that leaves while a call is paused lets the call go on to its result', async () => {
+      const cdp = await attach();
+      const call = runner.execute('pause', [4]);
+      await cdp.next('Debugger.paused');
+      cdp.close();
+      await cdp.closed;
+      assert.equal((await call).result, 8);
+      // Its breakpoints and debugger; pauses went with it: a call without a debugger runs through.
+      assert.equal((await runner.execute('pause', [5])).result, 10);
+    });
+
+    it('inspector: the sandbox process dying while a call is paused fails the call and tells the debugger; the next call pauses again', async () => {
+      const cdp = await attach();
+      try {
+        const call = runner.execute('pause', [6]);
+        await cdp.next('Debugger.paused');
+        const pid = runner.sandboxPid;
+        assert.ok(pid);
+        process.kill(pid, 'SIGKILL');
+        await assert.rejects(call, /the sandbox process exited \(SIGKILL\) while running 'pause'/);
+        await cdp.next('Debugger.resumed');
+        await cdp.next('Runtime.executionContextsCleared');
+        // No process, no session: a command is answered at once, not left waiting.
+        await assert.rejects(
+          cdp.send('Runtime.evaluate', { expression: '1 + 1' }),
+          /no function is running/,
+        );
+        // A new sandbox process gets the debugger's Debugger.enable again: debugger; pauses.
+        const again = runner.execute('pause', [7]);
+        const paused = await cdp.next('Debugger.paused');
+        assert.equal(await twiceAt(cdp, paused), 14);
+        await cdp.send('Debugger.resume');
+        assert.equal((await again).result, 14);
+      } finally {
+        cdp.close();
+        await cdp.closed;
+      }
+    });
+  },
+);
+
+describe(
+  'debugger endpoint: who may connect',
+  { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
+  () => {
+    let runner: FunctionRunner;
+    let server: InspectorServer;
+    before(async () => {
+      const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
+      runner = createRunner({ app: loadApp({ root }).app, inspect: true });
+      assert.ok(runner.inspector);
+      server = await startInspectorServer({
+        relay: runner.inspector,
+        address: { host: '127.0.0.1', port: 0 },
+      });
+    });
+    after(async () => {
+      await server?.close();
+      runner?.dispose();
+    });
+
+    it('inspector endpoint: a web page (foreign Origin) and a rebound DNS name (foreign Host) are refused', async () => {
+      const list = `http://127.0.0.1:${server.port}/json/list`;
+      const foreign = await fetch(list, { headers: { origin: 'https://evil.example' } });
+      assert.equal(foreign.status, 403);
+      assert.match(
+        ((await foreign.json()) as { error: string }).error,
+        /Origin 'https:\/\/evil\.example'.*debugger endpoint/,
+      );
+      const rebound = await new Promise<number | undefined>((resolve, reject) =>
+        get(list, { headers: { host: `evil.example:${server.port}` } }, (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        }).on('error', reject),
+      );
+      assert.equal(rebound, 403);
+      const upgrade = await rawUpgrade(
+        server.port,
+        new URL(server.webSocketUrl).pathname,
+        'https://evil.example',
+      );
+      assert.match(upgrade, /^HTTP\/1\.1 403/);
+      assert.match(upgrade, /Origin 'https:\/\/evil\.example'/);
+      // DevTools' own page is no web page.
+      const devtools = await fetch(list, { headers: { origin: 'devtools://devtools' } });
+      assert.equal(devtools.status, 200);
+    });
+
+    it('inspector endpoint: a taken port and a non-loopback host are refused with what to do', async () => {
+      assert.ok(runner.inspector);
+      await assert.rejects(
+        startInspectorServer({
+          relay: runner.inspector,
+          address: { host: '127.0.0.1', port: server.port },
+        }),
+        (error: unknown) =>
+          error instanceof TriggerboxError &&
+          error.code === 'InspectorPortInUse' &&
+          error.message.includes(`127.0.0.1:${server.port}`) &&
+          /--inspect=/.test(error.hint ?? ''),
+      );
+      assert.throws(
+        () => parseInspectAddress('0.0.0.0:9229'),
+        (error: unknown) =>
+          error instanceof TriggerboxError && error.code === 'InspectorHostNotLoopback',
+      );
+      assert.throws(
+        () => parseInspectAddress('127.0.0.1:99999'),
+        (error: unknown) => error instanceof TriggerboxError && error.code === 'InvalidInput',
+      );
+      assert.deepEqual(parseInspectAddress(''), { host: '127.0.0.1', port: 9229 });
+      assert.deepEqual(parseInspectAddress('9230'), { host: '127.0.0.1', port: 9230 });
+      assert.deepEqual(parseInspectAddress('[::1]:9231'), { host: '::1', port: 9231 });
+    });
+
+    it('inspector endpoint: one debugger at a time', async () => {
+      const first = await CdpClient.connect(server.webSocketUrl);
+      const second = await CdpClient.connect(server.webSocketUrl);
+      const closed = await second.closed;
+      assert.equal(closed.code, 1013);
+      assert.match(closed.reason, /another debugger is already attached/);
+      first.close();
+      await first.closed;
+    });
+  },
+);
 
 /** A WebSocket upgrade request with this Origin; the raw response head. */
 function rawUpgrade(port: number, pathname: string, origin: string): Promise<string> {
@@ -294,7 +424,7 @@ function rawUpgrade(port: number, pathname: string, origin: string): Promise<str
 
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
 
-describe('debugger from the CLI (the built binary)', () => {
+describe('debugger from the CLI (the built binary)', { timeout: HANG_LIMIT_MS }, () => {
   it(
     unsupported === undefined
       ? 'function run --inspect-brk: waits for the debugger, pauses on the first line, then on a breakpoint set by path; evaluates; prints the result'
@@ -372,16 +502,20 @@ describe('debugger from the CLI (the built binary)', () => {
   );
 });
 
-describe('debugger under a Node it cannot run on', { skip: unsupported === undefined }, () => {
-  it('inspector: inspect mode is refused up front with what, why and how to fix', () => {
-    const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
-    assert.throws(
-      () => createRunner({ app: loadApp({ root }).app, inspect: true }),
-      (error: unknown) =>
-        error instanceof TriggerboxError &&
-        error.code === 'InspectorUnsupported' &&
-        /isolated-vm 7\.0\.1's inspector aborts/.test(error.message) &&
-        /Node 24/.test(error.hint ?? ''),
-    );
-  });
-});
+describe(
+  'debugger under a Node it cannot run on',
+  { skip: unsupported === undefined, timeout: HANG_LIMIT_MS },
+  () => {
+    it('inspector: inspect mode is refused up front with what, why and how to fix', () => {
+      const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
+      assert.throws(
+        () => createRunner({ app: loadApp({ root }).app, inspect: true }),
+        (error: unknown) =>
+          error instanceof TriggerboxError &&
+          error.code === 'InspectorUnsupported' &&
+          /isolated-vm 7\.0\.1's inspector aborts/.test(error.message) &&
+          /Node 24/.test(error.hint ?? ''),
+      );
+    });
+  },
+);
