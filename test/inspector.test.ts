@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { writeFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { SourceMap, type SourceMapPayload } from 'node:module';
 import { connect } from 'node:net';
 import {
   parseInspectAddress,
@@ -312,6 +313,85 @@ describe(
         assert.equal(await twiceAt(cdp, paused), 14);
         await cdp.send('Debugger.resume');
         assert.equal((await again).result, 14);
+      } finally {
+        cdp.close();
+        await cdp.closed;
+      }
+    });
+  },
+);
+
+describe(
+  'debugger: npm packages as their own files',
+  { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
+  () => {
+    let root: string;
+    let runner: FunctionRunner;
+    let server: InspectorServer;
+    before(async () => {
+      root = tempApp({
+        'functions/node_modules/greeter/package.json': { name: 'greeter', main: 'lib/index.js' },
+        'functions/node_modules/greeter/lib/index.js': [
+          "'use strict';",
+          'exports.greet = function (name) {',
+          "  const text = 'Hello, ' + name;",
+          '  debugger;',
+          '  return text;',
+          '};',
+        ].join('\n'),
+        'functions/hello.js': "exports = (name) => require('greeter').greet(name);",
+      });
+      runner = createRunner({ app: loadApp({ root }).app, inspect: true });
+      assert.ok(runner.inspector);
+      server = await startInspectorServer({
+        relay: runner.inspector,
+        address: { host: '127.0.0.1', port: 0 },
+      });
+    });
+    after(async () => {
+      await server?.close();
+      runner?.dispose();
+    });
+
+    it("inspector: a package's bundle carries its source map (scriptParsed sourceMapURL), which maps a pause to the package's file and line", async () => {
+      const cdp = await CdpClient.connect(server.webSocketUrl);
+      try {
+        await cdp.send('Runtime.enable');
+        await cdp.send('Debugger.enable');
+        const parsed = cdp.next('Debugger.scriptParsed', (params) =>
+          String(params['url']).endsWith('node_modules/greeter'),
+        );
+        const call = runner.execute('hello', ['Ada']);
+        const script = await parsed;
+        const mapUrl = String(script.params['sourceMapURL']);
+        const prefix = 'data:application/json;charset=utf-8;base64,';
+        assert.ok(mapUrl.startsWith(prefix), `sourceMapURL: ${mapUrl.slice(0, 60)}`);
+        const payload = JSON.parse(
+          Buffer.from(mapUrl.slice(prefix.length), 'base64').toString('utf8'),
+        ) as SourceMapPayload;
+        const file = pathToFileURL(path.join(root, 'functions/node_modules/greeter/lib/index.js'));
+        const sources = payload.sources.map((s) => new URL(s, payload.sourceRoot).href);
+        assert.ok(sources.includes(file.href), sources.join(', '));
+        assert.ok(payload.sourcesContent?.some((text) => text.includes("'Hello, ' + name")));
+        // The package's debugger; pauses in the bundle; the map takes it to lib/index.js:4.
+        const paused = await cdp.next('Debugger.paused');
+        const top = (
+          paused.params['callFrames'] as {
+            location: { scriptId: string; lineNumber: number; columnNumber: number };
+          }[]
+        )[0];
+        assert.equal(top?.location.scriptId, script.params['scriptId']);
+        const entry = new SourceMap(payload).findEntry(
+          top?.location.lineNumber ?? -1,
+          top?.location.columnNumber ?? -1,
+        ) as { originalSource?: string; originalLine?: number };
+        assert.equal(
+          entry.originalSource && new URL(entry.originalSource, payload.sourceRoot).href,
+          file.href,
+        );
+        assert.equal(entry.originalLine, 3);
+        await cdp.send('Debugger.resume');
+        assert.equal((await call).result, 'Hello, Ada');
       } finally {
         cdp.close();
         await cdp.closed;

@@ -7,6 +7,7 @@ import { TriggerboxError, type ErrorOptions } from '../shared/errors.js';
 import { silentLog, type Log } from '../shared/log.js';
 import { didYouMean } from '../shared/suggest.js';
 import type { SourceMap } from 'node:module';
+import path from 'node:path';
 import type { ParentOpName, ParentOps, TransferData } from './boundary/host-ops.js';
 import {
   SERVICE_NAME,
@@ -15,12 +16,18 @@ import {
   type ServiceCall,
   type ServiceOp,
 } from './boundary/services.js';
-import { bundlePackage, mapPackageFrames, type PackageBundle } from './bundle.js';
+import {
+  bundlePackage,
+  mapPackageFrames,
+  PACKAGE_LINE_OFFSET,
+  type PackageBundle,
+} from './bundle.js';
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { GRACE_MS, SandboxProcess } from './sandbox-process.js';
 import { INSPECTOR_REFUSAL_HINT, inspectorRefusal } from './inspector/support.js';
 import { InspectorRelay } from './inspector/relay.js';
+import { withInlineSourceMap } from './inspector/source-map.js';
 import { findTrigger } from '../triggers/describe.js';
 import { SecretMask } from './secret-mask.js';
 import { checkFunctionSyntax } from './syntax.js';
@@ -535,6 +542,14 @@ export class FunctionRunner {
     if (!bundle.ok) this.packages.delete(spec);
     else this.packageMaps.set(spec, bundle.map);
     if (!bundle.ok) throw new Error(bundle.error);
+    // Inspect mode: the map goes along inline, for the debugger (inspector/source-map.ts).
+    if (this.inspector !== undefined && bundle.map !== undefined)
+      return withInlineSourceMap(
+        bundle.code,
+        bundle.map.payload,
+        PACKAGE_LINE_OFFSET,
+        path.join(this.app.root, 'functions'),
+      );
     return bundle.code;
   }
 
