@@ -188,7 +188,11 @@ export class SandboxInspector {
     // Commands the closed session will never answer are answered here: a debugger must not wait.
     for (const id of this.waiting.keys()) {
       if (id >= OWN_IDS_FROM) continue;
-      const error = { code: -32000, message: 'the isolate was replaced (a reload): send it again' };
+      const error = {
+        code: -32000,
+        message:
+          "the debugger's session was lost: its isolate was replaced (a reload, a time limit, or its periodic renewal): send it again",
+      };
       this.send({ kind: 'message', message: JSON.stringify({ id, error }) });
     }
     this.waiting.clear();
