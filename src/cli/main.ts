@@ -59,6 +59,15 @@ function executionOptions<T>(c: Argv<T>) {
     });
 }
 
+/** function run and trigger fire: wait for a debugger and pause on the function's first line. */
+function inspectBrkOption<T>(c: Argv<T>) {
+  return c.option('inspect-brk', {
+    type: 'string',
+    describe:
+      'open a debugger endpoint on [host:]port (default 127.0.0.1:9229), wait for Chrome DevTools or VS Code to attach, pause on the first line (Node 24)',
+  });
+}
+
 /** function run and trigger fire: the triggers their writes fire run too (dev: always). */
 function triggerOptions<T>(c: Argv<T>) {
   return c.option('triggers', {
@@ -123,7 +132,7 @@ function parser(io: CliIO, select: Select): Argv {
           'run a function and print its logs and result',
           (c) =>
             executionOptions(
-              triggerOptions(c)
+              inspectBrkOption(triggerOptions(c))
                 .option('name', {
                   type: 'string',
                   describe: 'the function to run (asked for on a terminal when absent)',
@@ -154,6 +163,7 @@ function parser(io: CliIO, select: Select): Argv {
                   traceValues: argv.traceValues,
                   triggers: argv.triggers,
                   mongodbUri: argv['mongodbUri'] as string | undefined,
+                  inspectBrk: argv['inspectBrk'] as string | undefined,
                 },
                 io,
               );
@@ -355,8 +365,14 @@ function parser(io: CliIO, select: Select): Argv {
           (c) =>
             executionOptions(
               eventFlags(
-                triggerOptions(
-                  c.option('name', { type: 'string', demandOption: true, describe: 'the trigger' }),
+                inspectBrkOption(
+                  triggerOptions(
+                    c.option('name', {
+                      type: 'string',
+                      demandOption: true,
+                      describe: 'the trigger',
+                    }),
+                  ),
                 ),
               )
                 .option('event', {
@@ -378,6 +394,7 @@ function parser(io: CliIO, select: Select): Argv {
                   memory: argv['memory'] as number | undefined,
                   triggers: argv['triggers'] as boolean | undefined,
                   mongodbUri: argv['mongodbUri'] as string | undefined,
+                  inspectBrk: argv['inspectBrk'] as string | undefined,
                 },
                 io,
               ),
@@ -420,6 +437,11 @@ function parser(io: CliIO, select: Select): Argv {
               default: true,
               describe: 'run SCHEDULED triggers on their CRON (--no-schedules turns that off)',
             })
+            .option('inspect', {
+              type: 'string',
+              describe:
+                'open a debugger endpoint on [host:]port (default 127.0.0.1:9229) for Chrome DevTools or VS Code (Node 24)',
+            })
             .option('db-port', {
               type: 'number',
               describe:
@@ -446,6 +468,7 @@ function parser(io: CliIO, select: Select): Argv {
               schedules: argv.schedules as boolean | undefined,
               dbPort: argv['dbPort'] as number | undefined,
               mongodbUri: argv['mongodbUri'] as string | undefined,
+              inspect: argv['inspect'] as string | undefined,
             },
             io,
           );

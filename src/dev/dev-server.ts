@@ -10,6 +10,7 @@ import { loadApp } from '../app/load-app.js';
 import type { App, Diagnostic, LoadedApp } from '../app/types.js';
 import { parseUserEjson } from '../runtime/ejson.js';
 import type { LogLine } from '../runtime/protocol.js';
+import type { InspectorRelay } from '../runtime/inspector/relay.js';
 import {
   createRunner,
   FunctionExecutionFailure,
@@ -59,6 +60,8 @@ export interface DevServerOptions {
   env?: Record<string, string | undefined> | undefined;
   timeoutMs?: number | undefined;
   memoryMb?: number | undefined;
+  /** Inspect mode: a debugger can attach through `inspector` (RunnerOptions.inspect). */
+  inspect?: boolean | undefined;
   /** Run SCHEDULED triggers on their CRON (default true). */
   schedules?: boolean | undefined;
   /** The scheduler's clock (tests drive time with their own). */
@@ -205,6 +208,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
       timeoutMs: options.timeoutMs,
       memoryMb: options.memoryMb,
+      inspect: options.inspect,
       services: [
         ...builtinServices(),
         // Data sources are read at start: a data source added while dev runs needs a restart.
@@ -312,6 +316,11 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       throw error;
     }
     return dev;
+  }
+
+  /** Inspect mode: the relay a debugger endpoint serves (dev/inspector-server.ts). */
+  get inspector(): InspectorRelay | undefined {
+    return this.runner.inspector;
   }
 
   get app(): App {

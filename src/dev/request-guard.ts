@@ -46,6 +46,8 @@ export class RequestGuard {
   constructor(
     private readonly configuredHost: string,
     private readonly port: number,
+    /** What the refusals call this server (the debugger endpoint reuses these rules). */
+    private readonly serverName = 'dev server',
   ) {
     const configured = parseAuthority(configuredHost)?.hostname;
     if (configured !== undefined) this.names.add(configured);
@@ -86,7 +88,7 @@ export class RequestGuard {
       return {
         status: 403,
         error_code: 'ForbiddenHost',
-        error: `request refused: Host '${host}' is not this dev server (it answers to localhost, 127.0.0.1 or [::1] on port ${this.port}${this.loopbackOnly ? '' : ` and to --host ${this.configuredHost}`}); a web page whose DNS name points here (DNS rebinding) sends such a Host. Use ${this.ownOrigin()}, or start dev with --host <that name> if you really serve it under that name`,
+        error: `request refused: Host '${host}' is not this ${this.serverName} (it answers to localhost, 127.0.0.1 or [::1] on port ${this.port}${this.loopbackOnly ? '' : ` and to --host ${this.configuredHost}`}); a web page whose DNS name points here (DNS rebinding) sends such a Host. Use ${this.ownOrigin()}, or start dev with --host <that name> if you really serve it under that name`,
       };
     }
     const origin = headers.origin;
@@ -101,7 +103,7 @@ export class RequestGuard {
         return {
           status: 403,
           error_code: 'ForbiddenOrigin',
-          error: `request refused: it comes from a web page at Origin '${origin}', not from this dev server; only pages it serves itself (${this.ownOrigin()}) and clients without an Origin header (curl, scripts, tests) may call functions`,
+          error: `request refused: it comes from a web page at Origin '${origin}', not from this ${this.serverName}; only pages it serves itself (${this.ownOrigin()}) and clients without an Origin header (curl, scripts, tests) may call functions`,
         };
       }
     }

@@ -170,7 +170,7 @@ function confinePlugin(appRoot: string, modulesDir: string): Plugin {
 }
 
 /** Lines the sandbox wrapper adds before a package bundle. */
-const PACKAGE_LINE_OFFSET = 1;
+export const PACKAGE_LINE_OFFSET = 1;
 
 /**
  * Maps the stack frames that point into package bundles (`functions/node_modules/<spec>:L:C`)

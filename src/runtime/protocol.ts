@@ -1,5 +1,6 @@
 /** Messages between the runner (parent process) and the sandbox process (worker.ts). */
 import type { OpReply, ParentOpName, ParentOps } from './boundary/host-ops.js';
+import type { InspectorAction, InspectorEvent } from './inspector/cdp.js';
 
 export type ExecutionErrorCode =
   | 'FunctionExecutionError'
@@ -21,6 +22,8 @@ export interface AppPayload {
       /** run_as_system: 'system'; run_as_user_id: the id; else null (see host-ops.ts `source`). */
       runAs: string | null;
       importLines: number;
+      /** Inspect mode: the file's file:// URL, its scripts' url, which debuggers match breakpoints on. */
+      url?: string;
     }
   >;
   /** Plain Values as JSON text; Secret-linked Values as the marker 'secret'. */
@@ -53,6 +56,8 @@ export const OUTPUT_CAPS = {
 
 export interface SandboxLimits {
   memoryMb: number;
+  /** Inspect mode: one inspected isolate, calls one at a time, a debugger session (inspector/). */
+  inspect?: boolean;
 }
 
 export interface CallRequest {
@@ -72,7 +77,9 @@ export type ParentMessage =
   | { type: 'app'; app: AppPayload }
   | CallRequest
   /** The answer to an `op` message: never a rejection, whatever the op did. */
-  | { type: 'opReply'; id: number; reply: OpReply<unknown> };
+  | { type: 'opReply'; id: number; reply: OpReply<unknown> }
+  /** Inspect mode: from the debugger relay to the session (inspector/cdp.ts). */
+  | { type: 'inspector'; action: InspectorAction };
 
 export interface LogLine {
   level: 'log' | 'info' | 'debug' | 'warn' | 'error';
@@ -105,6 +112,8 @@ export type ChildMessage =
   | { type: 'trace'; id: number; name: string; where: string }
   /** `retiring`: the process ends itself right after this answer (worker.ts, memory watch). */
   | { type: 'done'; id: number; outcome: CallOutcome; retiring?: boolean }
+  /** Inspect mode: from the session to the debugger relay; pauses stop the call's watchdog. */
+  | { type: 'inspector'; event: InspectorEvent }
   /** A `parent` op of host-ops.ts, for the call `callId`: what only the parent has or does. */
   | ParentOpRequest;
 

@@ -7,6 +7,7 @@ import { TriggerboxError, type ErrorOptions } from '../shared/errors.js';
 import { silentLog, type Log } from '../shared/log.js';
 import { didYouMean } from '../shared/suggest.js';
 import type { SourceMap } from 'node:module';
+import path from 'node:path';
 import type { ParentOpName, ParentOps, TransferData } from './boundary/host-ops.js';
 import {
   SERVICE_NAME,
@@ -15,10 +16,18 @@ import {
   type ServiceCall,
   type ServiceOp,
 } from './boundary/services.js';
-import { bundlePackage, mapPackageFrames, type PackageBundle } from './bundle.js';
+import {
+  bundlePackage,
+  mapPackageFrames,
+  PACKAGE_LINE_OFFSET,
+  type PackageBundle,
+} from './bundle.js';
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { GRACE_MS, SandboxProcess } from './sandbox-process.js';
+import { INSPECTOR_REFUSAL_HINT, inspectorRefusal } from './inspector/support.js';
+import { InspectorRelay } from './inspector/relay.js';
+import { withInlineSourceMap } from './inspector/source-map.js';
 import { findTrigger } from '../triggers/describe.js';
 import { SecretMask } from './secret-mask.js';
 import { checkFunctionSyntax } from './syntax.js';
@@ -57,6 +66,12 @@ export interface RunnerOptions {
    * built-in ones unless given a list; none here means none.
    */
   services?: readonly HostService[] | undefined;
+  /**
+   * Inspect mode: calls run one at a time in one isolate that a debugger can attach to through
+   * `runner.inspector` (dev/inspector-server.ts serves it). Refused where the inspector would
+   * crash (Node 26: InspectorUnsupported).
+   */
+  inspect?: boolean | undefined;
 }
 
 export interface ExecuteOptions {
@@ -164,6 +179,8 @@ export class FunctionRunner {
   /** Source maps of the package bundles, to map stack frames in package code. */
   private readonly packageMaps = new Map<string, SourceMap | undefined>();
   private disposed = false;
+  /** Inspect mode: the relay a debugger attaches to. */
+  readonly inspector: InspectorRelay | undefined;
 
   constructor(options: RunnerOptions) {
     this.app = options.app;
@@ -173,7 +190,16 @@ export class FunctionRunner {
     this.timeoutMs = timeoutOption(options.timeoutMs, DEFAULT_TIMEOUT_MS);
     this.services = servicesOption(options.services);
     const memoryMb = memoryOption(options.memoryMb);
-    this.sandbox = new SandboxProcess({ memoryMb });
+    if (options.inspect === true) {
+      const refusal = inspectorRefusal();
+      if (refusal !== undefined)
+        throw new TriggerboxError('InspectorUnsupported', refusal, {
+          hint: INSPECTOR_REFUSAL_HINT,
+        });
+      this.inspector = new InspectorRelay(this.app.root);
+    }
+    this.sandbox = new SandboxProcess({ memoryMb, inspect: options.inspect === true });
+    this.sandbox.inspector = this.inspector;
     this.payload = this.buildPayload();
     this.sandbox.setApp(this.payload);
     // Fork now so that the sandbox is warm by the first call.
@@ -218,6 +244,7 @@ export class FunctionRunner {
           unchanged && before !== undefined ? before.syntaxError : syntaxErrorText(fn.file, source),
         runAs: fn.runAsSystem ? 'system' : (fn.runAsUserId ?? null),
         importLines,
+        ...(this.inspector && { url: this.inspector.urlOf(fn.file) }),
       };
     }
     const values: Record<string, string> = {};
@@ -305,7 +332,8 @@ export class FunctionRunner {
         },
         onTrace: (valueName, where) => {
           secretNames ??= this.knownSecretNames();
-          valueTrace.push(traceValueGet(this.app, valueName, where, secretNames));
+          const at = this.inspector?.relativize(where) ?? where;
+          valueTrace.push(traceValueGet(this.app, valueName, at, secretNames));
         },
         onOp: (op, arg, signal) =>
           this.serveOp(op, arg, { signal, functionName: name, origin: options.origin }),
@@ -322,7 +350,12 @@ export class FunctionRunner {
         logs,
         errorLogs,
         stats,
-        mask.apply(mapPackageFrames(String(outcome.stack), this.packageMaps)),
+        mask.apply(
+          mapPackageFrames(
+            this.inspector?.relativize(String(outcome.stack)) ?? String(outcome.stack),
+            this.packageMaps,
+          ),
+        ),
         {},
         valueTrace,
       );
@@ -509,6 +542,14 @@ export class FunctionRunner {
     if (!bundle.ok) this.packages.delete(spec);
     else this.packageMaps.set(spec, bundle.map);
     if (!bundle.ok) throw new Error(bundle.error);
+    // Inspect mode: the map goes along inline, for the debugger (inspector/source-map.ts).
+    if (this.inspector !== undefined && bundle.map !== undefined)
+      return withInlineSourceMap(
+        bundle.code,
+        bundle.map.payload,
+        PACKAGE_LINE_OFFSET,
+        path.join(this.app.root, 'functions'),
+      );
     return bundle.code;
   }
 
@@ -531,6 +572,7 @@ export class FunctionRunner {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.inspector?.dispose();
     this.sandbox.dispose();
   }
 }

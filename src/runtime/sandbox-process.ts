@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { OpReply, ParentOpName, ParentOps } from './boundary/host-ops.js';
 import { cacheDir } from './cache-dir.js';
+import type { InspectorAction, InspectorEvent } from './inspector/cdp.js';
 import type {
   AppPayload,
   CallOutcome,
@@ -101,7 +102,18 @@ interface Pending {
   child: ChildProcess | undefined;
 }
 
+/** The debugger relay (inspect mode, inspector/relay.ts), as the sandbox process sees it. */
+export interface InspectorPeer {
+  /** A new sandbox process started: `post` reaches it (and only it). */
+  started(post: (action: InspectorAction) => void): void;
+  received(event: InspectorEvent): void;
+  /** The sandbox process is gone (exited, killed, disposed): its session with it. */
+  stopped(why: string): void;
+}
+
 export class SandboxProcess {
+  /** Inspect mode: the relay between the debugger and the sandbox's session. */
+  inspector: InspectorPeer | undefined;
   private child: ChildProcess | undefined;
   private app: AppPayload | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -133,6 +145,9 @@ export class SandboxProcess {
     });
     this.post({ type: 'init', limits: this.limits });
     if (this.app !== undefined) this.post({ type: 'app', app: this.app });
+    this.inspector?.started((action) => {
+      if (this.child === child) child.send({ type: 'inspector', action } satisfies ParentMessage);
+    });
     this.updateRef();
   }
 
@@ -151,12 +166,7 @@ export class SandboxProcess {
     const id = this.nextId++;
     const full: CallRequest = { type: 'call', id, ...request };
     return new Promise<CallOutcome>((resolve) => {
-      const watchdog = setTimeout(() => {
-        this.kill(
-          id,
-          `the sandbox process stopped responding after the ${request.timeoutMs} ms time limit`,
-        );
-      }, request.timeoutMs + GRACE_MS);
+      const watchdog = this.watchdog(id, request.timeoutMs);
       this.pending.set(id, {
         request: full,
         handlers,
@@ -169,6 +179,12 @@ export class SandboxProcess {
       this.updateRef();
       this.post(full);
     });
+  }
+
+  private watchdog(id: number, timeoutMs: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      this.kill(id, `the sandbox process stopped responding after the ${timeoutMs} ms time limit`);
+    }, timeoutMs + GRACE_MS);
   }
 
   private post(message: ParentMessage): void {
@@ -213,6 +229,18 @@ export class SandboxProcess {
         break;
       case 'ready':
         break;
+      case 'inspector':
+        // A call paused in the debugger is not hung: its watchdog starts again on resume (a
+        // backstop; the sandbox process keeps the exact time limit, less the time paused).
+        if (message.event.kind === 'paused') {
+          for (const [id, pending] of this.pending) {
+            clearTimeout(pending.watchdog);
+            if (!message.event.paused)
+              pending.watchdog = this.watchdog(id, pending.request.timeoutMs);
+          }
+        }
+        this.inspector?.received(message.event);
+        break;
     }
   }
 
@@ -234,6 +262,8 @@ export class SandboxProcess {
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     const current = this.child === child;
     if (current) this.child = undefined;
+    if (current)
+      this.inspector?.stopped(`the sandbox process exited (${signal ?? `code ${code}`})`);
     const reason = current ? this.killReason : undefined;
     const detail = /catastrophic error: (.*)/.exec(this.stderrTail)?.[1];
     const cannotStart = /triggerbox sandbox: cannot start: (.*)/.exec(this.stderrTail)?.[1];
@@ -294,6 +324,7 @@ export class SandboxProcess {
     }
     const child = this.child;
     this.child = undefined;
+    this.inspector?.stopped('the runner was disposed');
     if (child !== undefined) {
       child.removeAllListeners('exit');
       child.kill('SIGKILL');

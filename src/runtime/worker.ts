@@ -17,6 +17,8 @@ import type {
   ParentOps,
   SyncOpName,
 } from './boundary/host-ops.js';
+import { SandboxInspector, TimeLimit } from './inspector/sandbox-inspector.js';
+import { trace, tracing } from './inspector/trace.js';
 import { loadIsolatedVm } from './isolated-vm.js';
 import { PackageScript } from './package-script.js';
 import { OUTPUT_CAPS } from './protocol.js';
@@ -49,7 +51,7 @@ type Reference<T = unknown> = IsolatedVm.Reference<T>;
 const PRELUDE = readFileSync(new URL('../../guest/prelude.js', import.meta.url), 'utf8');
 const LIBS = readFileSync(new URL('../../guest/libs.js', import.meta.url), 'utf8');
 const BUILTINS = readFileSync(new URL('../../guest/builtins.js', import.meta.url), 'utf8');
-/** Prepared contexts kept ready ahead of calls. */
+/** Prepared contexts kept ready ahead of calls (inspect mode: one isolate, Pool.wanted). */
 const WARM_CONTEXTS = 2;
 /** An isolate serves this many calls (each in a fresh context) before it is replaced. */
 const CALLS_PER_ISOLATE = 100;
@@ -109,6 +111,8 @@ let app: AppPayload | undefined;
  * of each kept on disk too: package-script.ts).
  */
 let packages = new Map<string, PackageScript>();
+/** Inspect mode (limits.inspect): the debugger session of the one lane. */
+let inspector: SandboxInspector | undefined;
 
 interface ActiveCall {
   request: CallRequest;
@@ -192,6 +196,7 @@ class Lane {
   constructor() {
     this.isolate = new ivm.Isolate({
       memoryLimit: limits.memoryMb,
+      inspector: inspector !== undefined,
       onCatastrophicError: (message) => {
         // RUNTIME-NOTES: after this callback the process can hang; only a kill ends it. The
         // runner sees the exit, fails the call in flight and starts a new sandbox process.
@@ -223,6 +228,7 @@ class Lane {
         ? new ivm.ExternalCopy(reply).copyInto({ release: true })
         : reply;
     });
+    inspector?.attach(this.isolate);
   }
 
   private onSync(op: string, args: unknown[]): unknown {
@@ -270,7 +276,7 @@ class Lane {
       const fn = app?.functions[String(name)];
       return fn === undefined
         ? null
-        : [fn.file, fn.source, fn.syntaxError, fn.runAs, fn.importLines];
+        : [fn.file, fn.source, fn.syntaxError, fn.runAs, fn.importLines, fn.url ?? null];
     },
     value: (name) => app?.values[String(name)] ?? null,
     libs: () => {
@@ -364,7 +370,8 @@ class Lane {
     this.disposedByHost = true;
     // A Reference pins its host function (and this lane with it) until released.
     this.hostRef.release();
-    this.isolate.dispose();
+    if (inspector === undefined) this.isolate.dispose();
+    else inspector.dispose(this.isolate);
   }
 
   /** Ends the current context; the lane can then prepare the next one. */
@@ -402,7 +409,8 @@ class Lane {
   async prepare(): Promise<Slot> {
     const current = app;
     if (current === undefined) throw new Error('no app loaded');
-    const context = await this.isolate.createContext();
+    if (tracing) trace('worker', `prepare context (generation ${current.generation})`);
+    const context = await this.isolate.createContext({ inspector: inspector !== undefined });
     this.prelude ??= preludeScript.compile(this.isolate);
     await this.prelude.run(context);
     const init = await context.global.get('__tb_init', { reference: true });
@@ -412,6 +420,7 @@ class Lane {
       { result: { reference: true } },
     )) as Slot['entry'];
     init.release();
+    if (tracing) trace('worker', `context ready (generation ${current.generation})`);
     const slot: Slot = {
       lane: this,
       context,
@@ -436,19 +445,47 @@ class Pool {
     reject(error: unknown): void;
   }[] = [];
   private warming = 0;
+  /** Slots handed to calls and not retired yet. */
+  private inUse = 0;
+
+  /**
+   * How many contexts should be ready or on their way. Inspect mode: one isolate at a time, none
+   * while a call holds it, because the debugger's session follows the newest isolate (attach):
+   * a second lane took the session from the first, a call then ran in an isolate without one,
+   * its breakpoints never fired and the debugger waited for a pause forever (2 of 30 runs of
+   * the reload test, when a call arrived while a stale lane was being replaced).
+   */
+  private wanted(): number {
+    if (inspector !== undefined) return this.inUse > 0 ? 0 : 1;
+    return WARM_CONTEXTS + this.waiters.length;
+  }
 
   /** A ready context; else the next one being prepared; else a new isolate (calls beyond the warm ones). */
   acquire(generation: number): Promise<Slot> {
     for (;;) {
       const slot = this.ready.pop();
       if (slot === undefined) break;
-      if (slot.generation >= generation && !slot.lane.isolate.isDisposed)
+      if (slot.generation >= generation && !slot.lane.isolate.isDisposed) {
+        this.inUse++;
         return Promise.resolve(slot);
+      }
       slot.lane.dispose();
     }
     return new Promise<Slot>((resolve, reject) => {
-      this.waiters.push({ generation, resolve, reject });
-      if (this.waiters.length > this.warming) this.warm(new Lane());
+      this.waiters.push({
+        generation,
+        resolve: (slot) => {
+          this.inUse++;
+          resolve(slot);
+        },
+        reject,
+      });
+      // Inspect mode: the lane a call still holds is retired into the next context instead.
+      const grow =
+        inspector !== undefined
+          ? this.inUse === 0 && this.warming === 0
+          : this.waiters.length > this.warming;
+      if (grow) this.warm(new Lane());
     });
   }
 
@@ -459,8 +496,9 @@ class Pool {
   retire(slot: Slot, reusable: boolean, drainMs: number): void {
     const lane = slot.lane;
     lane.calls++;
+    this.inUse--;
     const healthy = reusable && !lane.isolate.isDisposed && lane.calls < CALLS_PER_ISOLATE;
-    if (healthy && this.ready.length + this.warming < WARM_CONTEXTS + this.waiters.length) {
+    if (healthy && this.ready.length + this.warming < this.wanted()) {
       this.warm(lane, lane.drain(slot, drainMs));
     } else {
       lane.dispose();
@@ -468,12 +506,9 @@ class Pool {
     }
   }
 
-  /** Starts preparing contexts until WARM_CONTEXTS are ready or on their way. */
+  /** Starts preparing contexts until the wanted ones are ready or on their way. */
   topUp(): void {
-    while (
-      app !== undefined &&
-      this.ready.length + this.warming < WARM_CONTEXTS + this.waiters.length
-    ) {
+    while (app !== undefined && this.ready.length + this.warming < this.wanted()) {
       this.warm(new Lane());
     }
   }
@@ -536,7 +571,9 @@ function classify(
 }
 
 async function runCall(request: CallRequest): Promise<CallOutcome> {
+  if (tracing) trace('worker', `call #${request.id} acquire (generation ${request.generation})`);
   const slot = await pool.acquire(request.generation);
+  if (tracing) trace('worker', `call #${request.id} runs (slot generation ${slot.generation})`);
   const call: ActiveCall = {
     request,
     timers: new Map(),
@@ -549,11 +586,15 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
   slot.call = call;
   let timedOut = false;
   const started = performance.now();
-  const watchdog = setTimeout(() => {
-    timedOut = true;
-    // RUNTIME-NOTES: isolated-vm's own timeout does not cover async code; disposing does.
-    slot.lane.dispose();
-  }, request.timeoutMs);
+  const watchdog = new TimeLimit(
+    request.timeoutMs,
+    () => {
+      timedOut = true;
+      // RUNTIME-NOTES: isolated-vm's own timeout does not cover async code; disposing does.
+      slot.lane.dispose();
+    },
+    inspector,
+  );
   // An isolate disposed by its memory limit while the call is still pending: a builtin loop holds
   // its thread (nothing can stop it, and process.exit() while it runs segfaults), so the call is
   // answered as the memory failure it is and this process ends itself; the runner starts another.
@@ -618,11 +659,11 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
     const durationMs = performance.now() - started;
     return { ok: false, code, message, stack: '', durationMs };
   } finally {
-    clearTimeout(watchdog);
+    watchdog.clear();
     clearInterval(memoryWatch);
     for (const timer of call.timers.values()) clearTimeout(timer);
     slot.call = undefined;
-    const drainMs = Math.max(0, started + request.timeoutMs - performance.now());
+    const drainMs = watchdog.remainingMs();
     // After the reply is sent: preparing the next context is not on this call's path.
     // Timers and async ops still pending can deliver into the isolate after the call: not reused.
     const idle = !call.usedTimers && call.pendingOps === 0;
@@ -665,15 +706,27 @@ process.on('message', (message: ParentMessage) => {
   switch (message.type) {
     case 'init':
       limits = message.limits;
+      if (limits.inspect === true)
+        inspector = new SandboxInspector((event) => send({ type: 'inspector', event }));
       break;
     case 'app':
+      if (tracing) trace('worker', `app generation ${message.app.generation}`);
       app = message.app;
       packages = new Map();
       pool.flush();
       pool.topUp();
       break;
     case 'call':
-      void runCall(message).then((outcome) => send({ type: 'done', id: message.id, outcome }));
+      if (tracing) trace('worker', `call #${message.id} ${message.name} received`);
+      void (inspector ? inspector.serialize(() => runCall(message)) : runCall(message)).then(
+        (outcome) => {
+          if (tracing) trace('worker', `call #${message.id} done ok=${outcome.ok}`);
+          send({ type: 'done', id: message.id, outcome });
+        },
+      );
+      break;
+    case 'inspector':
+      inspector?.receive(message.action);
       break;
     case 'opReply': {
       const resolve = pendingParentOps.get(message.id);

@@ -25,6 +25,12 @@ export type ErrorCode =
   | 'InvalidInput'
   /** The runner was used after dispose(). */
   | 'RunnerDisposed'
+  /** --inspect under a Node whose V8 isolated-vm's inspector crashes (Node 26). */
+  | 'InspectorUnsupported'
+  /** The debugger endpoint's port is taken by another program. */
+  | 'InspectorPortInUse'
+  /** --inspect names a host that is not a loopback address. */
+  | 'InspectorHostNotLoopback'
   /** The secret store exists but no master key was found. */
   | 'SecretKeyMissing'
   /** The master key does not open this secret store. */

@@ -5,6 +5,8 @@ import { FunctionExecutionFailure } from '../../runtime/runner.js';
 import { DB_DIR } from '../../services/mongodb/data.js';
 import type { GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
+import { openDebugger } from '../inspect.js';
+import type { InspectorServer } from '../../dev/inspector-server.js';
 import { firingText, logsText, Printer, successText, traceText, userFrames } from '../render.js';
 
 export interface DevOptions extends GlobalOptions {
@@ -21,6 +23,8 @@ export interface DevOptions extends GlobalOptions {
   dbPort?: number | undefined;
   /** Real-cluster mode: the URI of every data source without its own TRIGGERBOX_MONGODB_URI_<NAME>. */
   mongodbUri?: string | undefined;
+  /** `--inspect[=[host:]port]`: a debugger endpoint for the functions. */
+  inspect?: string | undefined;
 }
 
 const ms = (n: number): string => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
@@ -82,6 +86,10 @@ export async function dev(
     // --app is checked the same way as in every other command.
     (await import('../app-context.js')).openApp(options, io);
   }
+  const inspectAddress =
+    options.inspect === undefined
+      ? undefined
+      : (await import('../../dev/inspector-server.js')).parseInspectAddress(options.inspect);
   const server: DevServer = await startDevServer({
     root: options.local,
     cwd: io.cwd,
@@ -94,6 +102,7 @@ export async function dev(
     schedules: options.schedules,
     dbPort: options.dbPort,
     mongodbUri: options.mongodbUri,
+    inspect: inspectAddress !== undefined,
     run:
       options.run === undefined
         ? undefined
@@ -134,6 +143,15 @@ export async function dev(
   });
   for (const warning of server.warnings) printer.warn(warning.message);
   const { app } = server;
+  let debuggerEndpoint: InspectorServer | undefined;
+  if (inspectAddress !== undefined && server.inspector !== undefined) {
+    try {
+      debuggerEndpoint = await openDebugger(server.inspector, inspectAddress, io, app.info.name);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+  }
   io.stdout(
     `triggerbox dev: app '${app.info.name}' with ${app.functions.size} functions on ${server.url} (POST /functions/<name>, GET /functions)\n`,
   );
@@ -152,6 +170,7 @@ export async function dev(
     io.stdout(`scheduled trigger ${name}: next run ${at.toISOString()}\n`);
   if (options.run !== undefined) await server.runOnce();
   await stop;
+  await debuggerEndpoint?.close();
   await server.close();
   io.stdout('triggerbox dev: stopped\n');
   return 0;

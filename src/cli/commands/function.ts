@@ -22,6 +22,8 @@ import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
 import { didYouMean } from '../../shared/suggest.js';
 import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
 import { selectOne } from '../select.js';
+import { openDebugger } from '../inspect.js';
+import type { InspectorServer } from '../../dev/inspector-server.js';
 import type { CliIO } from '../io.js';
 import {
   firingText,
@@ -116,6 +118,8 @@ export interface ExecutionCommandOptions extends GlobalOptions {
   triggers?: boolean | undefined;
   /** Real-cluster mode: the URI of every data source without its own TRIGGERBOX_MONGODB_URI_<NAME>. */
   mongodbUri?: string | undefined;
+  /** `--inspect-brk[=[host:]port]`: wait for a debugger, then pause on the function's first line. */
+  inspectBrk?: string | undefined;
 }
 
 /**
@@ -132,6 +136,7 @@ export async function runAndRender(
   let runner: FunctionRunner | undefined;
   let db: LazyAppDatabase | undefined;
   let dispatcher: TriggerDispatcher | undefined;
+  let debuggerEndpoint: InspectorServer | undefined;
   const clusters = new Map<string, DriverEngine>();
   // Firings in the order they started (a cascade's trigger after the one whose write fired it).
   const firings: TriggerFiring[] = [];
@@ -143,6 +148,10 @@ export async function runAndRender(
     return firings;
   };
   try {
+    const inspectAddress =
+      options.inspectBrk === undefined
+        ? undefined
+        : (await import('../../dev/inspector-server.js')).parseInspectAddress(options.inspectBrk);
     const { app, diagnostics } = openApp(options, io);
     const errors = diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) {
@@ -181,6 +190,7 @@ export async function runAndRender(
       secrets: { resolve: (name) => store.resolve(name), names: () => store.names() },
       timeoutMs: options.timeout,
       memoryMb: options.memory,
+      inspect: inspectAddress !== undefined,
       services: [
         ...builtinServices(),
         mongodbService({
@@ -213,6 +223,13 @@ export async function runAndRender(
           },
         });
       });
+    }
+    if (inspectAddress !== undefined && created.inspector !== undefined) {
+      const relay = created.inspector;
+      debuggerEndpoint = await openDebugger(relay, inspectAddress, io, app.info.name);
+      io.stderr('Waiting for the debugger to attach...\n');
+      await relay.waitForDebugger();
+      relay.breakAtStart();
     }
     const result = await action(created, app, database);
     const fired = await settle();
@@ -248,6 +265,7 @@ export async function runAndRender(
     return 1;
   } finally {
     dispatcher?.close();
+    await debuggerEndpoint?.close();
     runner?.dispose();
     await db?.close();
     await Promise.all([...clusters.values()].map((engine) => engine.close().catch(() => {})));

@@ -67,8 +67,8 @@ export interface HostOps {
   /**
    * A function's file, source (its import declarations turned into requires, on the same lines),
    * syntax error, who it runs as when another function executes it ('system', a user id, or null
-   * for the caller's user) and the last line of its transformed imports (0: none); null when the
-   * app has no such function.
+   * for the caller's user), the last line of its transformed imports (0: none) and, in inspect
+   * mode, the file's file:// URL for its sourceURL; null when the app has no such function.
    */
   source: Op<
     'sync',
@@ -80,6 +80,7 @@ export interface HostOps {
         syntaxError: string | null,
         runAs: string | null,
         importLines: number,
+        url: string | null,
       ]
     | null
   >;

@@ -394,12 +394,22 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
       return safeString(arg);
     }
   }
-  /** @param {GuestLogLevel} level */
-  function logger(level) {
+  /**
+   * V8's own console: it reaches an attached debugger (Runtime.consoleAPICalled, with the live
+   * values) in inspect mode, and does nothing in an isolate without an inspector.
+   */
+  const v8Console = globalThis.console;
+  /**
+   * @param {GuestLogLevel} level
+   * @param {string} method
+   */
+  function logger(level, method = level) {
+    const inspected = v8Console?.[method];
     return (/** @type {unknown[]} */ ...args) => {
       let line = '';
       for (let i = 0; i < args.length; i++) line += (i > 0 ? ' ' : '') + formatSafely(args[i]);
       hostLog(level, truncate(line, caps.logLineChars, 'log line'));
+      if (inspected !== undefined) apply(inspected, v8Console, args);
     };
   }
   globalThis.console = {
@@ -408,7 +418,7 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     debug: logger('debug'),
     warn: logger('warn'),
     error: logger('error'),
-    trace: logger('log'),
+    trace: logger('log', 'trace'),
   };
 
   // ---- timers: host-backed, per invocation ----
@@ -560,7 +570,7 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     if (cached !== undefined) return cached;
     const found = hostSource(name);
     if (found === null) throw guestError('FunctionNotFound', `function not found: '${name}'`);
-    const [file, source, syntaxError, runAs, importLines] = found;
+    const [file, source, syntaxError, runAs, importLines, url] = found;
     if (syntaxError !== null) throw guestError('FunctionSyntaxError', syntaxError);
     const previousExports = globalThis.exports;
     const previousFile = loadingFile;
@@ -571,8 +581,9 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     let fn;
     try {
       // Indirect eval runs the file in global scope, sloppy mode, exactly as the platform does;
-      // sourceURL makes stack traces name the user's file with exact lines.
-      (0, eval)(`${source}\n//# sourceURL=${file}`);
+      // sourceURL makes stack traces name the user's file with exact lines (in inspect mode, its
+      // file:// URL: what debuggers set breakpoints on).
+      (0, eval)(`${source}\n//# sourceURL=${url ?? file}`);
       fn = globalThis.exports;
     } catch (error) {
       if (error instanceof SyntaxError) {
