@@ -33,6 +33,18 @@ async function settledEntries(cache: string, kind: 'packages' | 'v8'): Promise<s
   return entries(cache, kind);
 }
 
+/** What a code cache file covers: the byte after its magic line (package-cache.ts). */
+function codeCacheKind(file: string): 'top-level' | 'after-run' | 'unknown' {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch {
+    return 'unknown';
+  }
+  const kind = data[data.indexOf(0x0a) + 1];
+  return kind === 0x31 ? 'top-level' : kind === 0x32 ? 'after-run' : 'unknown';
+}
+
 describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
   let cache: string;
   let previous: string | undefined;
@@ -66,6 +78,17 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
     const [bundle] = await settledEntries(cache, 'packages');
     const [code] = await settledEntries(cache, 'v8');
     assert.ok(bundle !== undefined && code !== undefined);
+    // A process that lives on after the package ran replaces the code cache, once, by the one made
+    // after the run (package-script.ts); then a hit writes nothing.
+    const runner = createRunner({ app: loadApp({ root }).app });
+    try {
+      assert.equal((await runner.execute('usePkg')).result, 'v1');
+      for (let i = 0; i < 400 && codeCacheKind(code) !== 'after-run'; i++)
+        await new Promise((resolve) => setTimeout(resolve, 25));
+    } finally {
+      runner.dispose();
+    }
+    assert.equal(codeCacheKind(code), 'after-run');
     const bundleStat = statSync(bundle);
     const codeStat = statSync(code);
     assert.equal(await runOnce(root, 'usePkg'), 'v1');
@@ -78,15 +101,16 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
   it('package cache: a corrupted bundle entry is ignored and rebuilt', async () => {
     const [bundle] = entries(cache, 'packages');
     assert.ok(bundle !== undefined);
-    const entry = JSON.parse(readFileSync(bundle, 'utf8')) as { code: string };
-    // Same shape, altered code: the content hash no longer matches, so it must not run.
-    entry.code = entry.code.replace('"v1"', '"tampered"');
-    writeFileSync(bundle, JSON.stringify(entry));
+    const entry = readFileSync(bundle, 'utf8');
+    // Same shape and length, altered code: the code's hash no longer matches, so it must not run.
+    assert.match(entry, /"v1"/);
+    writeFileSync(bundle, entry.replace('"v1"', '"v9"'));
     assert.equal(await runOnce(root, 'usePkg'), 'v1');
-    assert.doesNotMatch(readFileSync(bundle, 'utf8'), /tampered/);
-    writeFileSync(bundle, '{"format": 1, "key"');
+    assert.doesNotMatch(readFileSync(bundle, 'utf8'), /"v9"/);
+    writeFileSync(bundle, '{"format": 2, "key"');
     assert.equal(await runOnce(root, 'usePkg'), 'v1');
-    assert.doesNotThrow(() => JSON.parse(readFileSync(bundle, 'utf8')));
+    const header = readFileSync(bundle, 'utf8').split('\n')[0] ?? '';
+    assert.doesNotThrow(() => JSON.parse(header));
   });
 
   it('package cache: an entry written for another key is not used', async () => {
@@ -129,5 +153,68 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
     const file = path.join(root, 'functions/node_modules/counter-pkg/index.js');
     writeFileSync(file, 'module.exports = () => "v2, patched";');
     assert.equal(await runOnce(root, 'usePkg'), 'v2, patched');
+  });
+
+  it('package cache: stack frames in package code are mapped from a cache hit too (the map read on use)', async () => {
+    const app = tempApp({
+      'functions/node_modules/thrower/package.json': {
+        name: 'thrower',
+        version: '1.0.0',
+        main: 'index.js',
+      },
+      'functions/node_modules/thrower/index.js':
+        'module.exports = function check(x) {\n  if (x < 0) {\n    throw new RangeError("negative: " + x);\n  }\n  return x;\n};',
+      'functions/useThrower.js': 'exports = function (x) { return require("thrower")(x); };',
+    });
+    for (let i = 0; i < 2; i++) {
+      const runner = createRunner({ app: loadApp({ root: app }).app });
+      try {
+        await assert.rejects(runner.execute('useThrower', [-1]), (error: unknown) => {
+          assert.match(
+            String((error as { functionStack?: string }).functionStack),
+            /functions\/node_modules\/thrower\/index\.js:3:11/,
+          );
+          return true;
+        });
+      } finally {
+        runner.dispose();
+      }
+    }
+  });
+
+  it('package cache: a call that needs no package completes while another call loads a package', async () => {
+    // A package of 4 MB of code: bundling it (first load, empty cache) takes far longer than a
+    // trivial call. Order of completion, not time: the trivial call, started after the load
+    // began, ends first, in the same sandbox process.
+    const lines: string[] = [];
+    for (let i = 0; i < 40_000; i++)
+      lines.push(`exports.f${i} = function f${i}(x) { return x + ${i}; };`);
+    const app = tempApp({
+      'functions/node_modules/big-pkg/package.json': {
+        name: 'big-pkg',
+        version: '1.0.0',
+        main: 'index.js',
+      },
+      'functions/node_modules/big-pkg/index.js': lines.join('\n'),
+      'functions/useBig.js': 'exports = function () { return require("big-pkg").f7(1); };',
+      'functions/trivial.js': 'exports = function () { return "trivial"; };',
+    });
+    const runner = createRunner({ app: loadApp({ root: app }).app });
+    try {
+      assert.equal((await runner.execute('trivial')).result, 'trivial');
+      const order: string[] = [];
+      const loading = runner.execute('useBig').then((outcome) => {
+        order.push('package');
+        return outcome.result;
+      });
+      const trivial = runner.execute('trivial').then((outcome) => {
+        order.push('trivial');
+        return outcome.result;
+      });
+      assert.deepEqual(await Promise.all([loading, trivial]), [8, 'trivial']);
+      assert.deepEqual(order, ['trivial', 'package']);
+    } finally {
+      runner.dispose();
+    }
   });
 });

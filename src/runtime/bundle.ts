@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Plugin } from 'esbuild';
 import type { App, Diagnostic } from '../app/types.js';
 import { requireSpecProblem } from './boundary/messages.js';
-import { BundleCache } from './package-cache.js';
+import { BundleCache, withHashHeader } from './package-cache.js';
 
 type Esbuild = typeof import('esbuild');
 let esbuild: Esbuild | undefined;
@@ -250,9 +250,18 @@ export type PackageBundle =
  */
 class LazySourceMap implements SourceMap {
   private parsed: SourceMap | undefined;
-  constructor(private readonly text: string) {}
+  /** The map's text; from a cache entry, read and checked only now. */
+  constructor(private readonly text: () => string | undefined) {}
   private get map(): SourceMap {
-    this.parsed ??= new SourceMap(JSON.parse(this.text) as SourceMapPayload);
+    if (this.parsed === undefined) {
+      const text = this.text();
+      // A cache entry's map that is not whole: frames stay as they are.
+      this.parsed = new SourceMap(
+        (text === undefined
+          ? { version: 3, sources: [], mappings: '' }
+          : JSON.parse(text)) as SourceMapPayload,
+      );
+    }
     return this.parsed;
   }
   get payload(): SourceMapPayload {
@@ -266,7 +275,10 @@ class LazySourceMap implements SourceMap {
   }
 }
 
-function packageBundle(code: string, mapText: string | undefined): PackageBundle {
+function packageBundle(
+  code: string,
+  mapText: (() => string | undefined) | undefined,
+): PackageBundle {
   return { ok: true, code, map: mapText === undefined ? undefined : new LazySourceMap(mapText) };
 }
 
@@ -349,12 +361,15 @@ export async function bundlePackage(
     const code = result.outputFiles?.find((f) => f.path.endsWith('.js'))?.text ?? '';
     const mapText = result.outputFiles?.find((f) => f.path.endsWith('.map'))?.text;
     // One line of wrapper before the bundle: mapped lines are shifted by PACKAGE_LINE_OFFSET.
-    const wrapped = `globalThis.__tb_module = function (module, exports, require) {\n${code}\n};`;
+    // Its first line also names the SHA-256 of the rest: the sandbox keys V8's code cache by it.
+    const wrapped = withHashHeader(
+      `globalThis.__tb_module = function (module, exports, require) {\n${code}\n};`,
+    );
     const inputs = Object.keys(result.metafile?.inputs ?? {})
       .filter((file) => file !== '<stdin>')
       .map((file) => path.resolve(file));
-    cache.write({ code: wrapped, map: mapText }, inputs);
-    return packageBundle(wrapped, mapText);
+    cache.write(wrapped, mapText, inputs);
+    return packageBundle(wrapped, mapText === undefined ? undefined : () => mapText);
   } catch (error) {
     const failure = error as { errors?: { text: string; location?: { file: string } | null }[] };
     const first = failure.errors?.[0];
