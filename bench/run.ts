@@ -404,6 +404,7 @@ const SECTIONS: Record<string, () => Promise<void> | void> = {
   db: async () => (await import('./mongo.js')).run(),
   wire: async () => (await import('./mongo-wire.js')).run(),
   'db-triggers': async () => (await import('./db-triggers.js')).run(),
+  'db-path': async () => (await import('./db-path.js')).run(),
 };
 
 // `npm run bench` runs every section; `npm run bench -- calls db` runs only those.
