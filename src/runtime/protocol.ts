@@ -53,6 +53,8 @@ export const OUTPUT_CAPS = {
 
 export interface SandboxLimits {
   memoryMb: number;
+  /** The service ops ('<service>.<op>') declared `constant` (boundary/services.ts). */
+  constantOps?: string[] | undefined;
 }
 
 export interface CallRequest {
@@ -104,7 +106,7 @@ export type ChildMessage =
   /** A context.values.get call, with the `file:line:column` that made it (--trace-values). */
   | { type: 'trace'; id: number; name: string; where: string }
   /** `retiring`: the process ends itself right after this answer (worker.ts, memory watch). */
-  | { type: 'done'; id: number; outcome: CallOutcome; retiring?: boolean }
+  | { type: 'done'; id: number; outcome: CallOutcome; retiring?: boolean; isolates?: number }
   /** A `parent` op of host-ops.ts, for the call `callId`: what only the parent has or does. */
   | ParentOpRequest;
 

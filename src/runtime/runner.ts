@@ -173,7 +173,12 @@ export class FunctionRunner {
     this.timeoutMs = timeoutOption(options.timeoutMs, DEFAULT_TIMEOUT_MS);
     this.services = servicesOption(options.services);
     const memoryMb = memoryOption(options.memoryMb);
-    this.sandbox = new SandboxProcess({ memoryMb });
+    const constantOps = [...this.services.values()].flatMap((service) =>
+      Object.entries(service.ops)
+        .filter(([, op]) => op.constant === true)
+        .map(([name]) => `${service.name}.${name}`),
+    );
+    this.sandbox = new SandboxProcess({ memoryMb, constantOps });
     this.payload = this.buildPayload();
     this.sandbox.setApp(this.payload);
     // Fork now so that the sandbox is warm by the first call.
@@ -193,6 +198,11 @@ export class FunctionRunner {
   /** The pid of the sandbox process running this runner's isolates (diagnostics, benchmarks). */
   get sandboxPid(): number | undefined {
     return this.sandbox.pid;
+  }
+
+  /** How many isolates the sandbox process held at its last answer (diagnostics, benchmarks). */
+  get sandboxIsolates(): number {
+    return this.sandbox.isolates;
   }
 
   get currentApp(): App {
