@@ -71,6 +71,18 @@ export function withHashHeader(body: string): string {
   return `${HASH_HEADER}${sha256(body)}*/${body}`;
 }
 
+/**
+ * A script whose text was changed after its header was made (inspect mode appends the source
+ * map), with the header naming the hash of its text now, so its code cache is not the plain one's.
+ */
+export function rehashed(code: string): string {
+  const body =
+    code.startsWith(HASH_HEADER) && code.startsWith('*/', HASH_HEADER_END)
+      ? code.slice(HASH_HEADER_END + 2)
+      : code;
+  return withHashHeader(body);
+}
+
 /** The hash the header names, else the hash of the whole text. */
 export function codeHashOf(code: string): string {
   if (code.startsWith(HASH_HEADER) && code.startsWith('*/', HASH_HEADER_END)) {

@@ -58,6 +58,8 @@ export interface SandboxLimits {
   memoryMb: number;
   /** Inspect mode: one inspected isolate, calls one at a time, a debugger session (inspector/). */
   inspect?: boolean;
+  /** The service ops ('<service>.<op>') declared `constant` (boundary/services.ts). */
+  constantOps?: string[] | undefined;
 }
 
 export interface CallRequest {
@@ -111,7 +113,7 @@ export type ChildMessage =
   /** A context.values.get call, with the `file:line:column` that made it (--trace-values). */
   | { type: 'trace'; id: number; name: string; where: string }
   /** `retiring`: the process ends itself right after this answer (worker.ts, memory watch). */
-  | { type: 'done'; id: number; outcome: CallOutcome; retiring?: boolean }
+  | { type: 'done'; id: number; outcome: CallOutcome; retiring?: boolean; isolates?: number }
   /** Inspect mode: from the session to the debugger relay; pauses stop the call's watchdog. */
   | { type: 'inspector'; event: InspectorEvent }
   /** A `parent` op of host-ops.ts, for the call `callId`: what only the parent has or does. */

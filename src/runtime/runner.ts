@@ -28,6 +28,7 @@ import { GRACE_MS, SandboxProcess } from './sandbox-process.js';
 import { INSPECTOR_REFUSAL_HINT, inspectorRefusal } from './inspector/support.js';
 import { InspectorRelay } from './inspector/relay.js';
 import { withInlineSourceMap } from './inspector/source-map.js';
+import { rehashed } from './package-cache.js';
 import { findTrigger } from '../triggers/describe.js';
 import { SecretMask } from './secret-mask.js';
 import { checkFunctionSyntax } from './syntax.js';
@@ -190,6 +191,11 @@ export class FunctionRunner {
     this.timeoutMs = timeoutOption(options.timeoutMs, DEFAULT_TIMEOUT_MS);
     this.services = servicesOption(options.services);
     const memoryMb = memoryOption(options.memoryMb);
+    const constantOps = [...this.services.values()].flatMap((service) =>
+      Object.entries(service.ops)
+        .filter(([, op]) => op.constant === true)
+        .map(([name]) => `${service.name}.${name}`),
+    );
     if (options.inspect === true) {
       const refusal = inspectorRefusal();
       if (refusal !== undefined)
@@ -198,7 +204,7 @@ export class FunctionRunner {
         });
       this.inspector = new InspectorRelay(this.app.root);
     }
-    this.sandbox = new SandboxProcess({ memoryMb, inspect: options.inspect === true });
+    this.sandbox = new SandboxProcess({ memoryMb, constantOps, inspect: options.inspect === true });
     this.sandbox.inspector = this.inspector;
     this.payload = this.buildPayload();
     this.sandbox.setApp(this.payload);
@@ -219,6 +225,11 @@ export class FunctionRunner {
   /** The pid of the sandbox process running this runner's isolates (diagnostics, benchmarks). */
   get sandboxPid(): number | undefined {
     return this.sandbox.pid;
+  }
+
+  /** How many isolates the sandbox process held at its last answer (diagnostics, benchmarks). */
+  get sandboxIsolates(): number {
+    return this.sandbox.isolates;
   }
 
   get currentApp(): App {
@@ -544,11 +555,13 @@ export class FunctionRunner {
     if (!bundle.ok) throw new Error(bundle.error);
     // Inspect mode: the map goes along inline, for the debugger (inspector/source-map.ts).
     if (this.inspector !== undefined && bundle.map !== undefined)
-      return withInlineSourceMap(
-        bundle.code,
-        bundle.map.payload,
-        PACKAGE_LINE_OFFSET,
-        path.join(this.app.root, 'functions'),
+      return rehashed(
+        withInlineSourceMap(
+          bundle.code,
+          bundle.map.payload,
+          PACKAGE_LINE_OFFSET,
+          path.join(this.app.root, 'functions'),
+        ),
       );
     return bundle.code;
   }

@@ -122,6 +122,8 @@ export class SandboxProcess {
   /** Why the current child is being killed, for the calls that die with it. */
   private killReason: { callId: number; message: string } | undefined;
   private disposed = false;
+  /** The sandbox process's live isolates as of its last answer (diagnostics, benchmarks). */
+  isolates = 0;
 
   constructor(private readonly limits: SandboxLimits) {}
 
@@ -219,6 +221,7 @@ export class SandboxProcess {
         // A process that answers a call and ends itself (a memory failure it cannot stop): the
         // next call goes to a new process rather than to one about to exit.
         if (message.retiring === true && this.child === child) this.child = undefined;
+        if (message.isolates !== undefined) this.isolates = message.isolates;
         this.settle(message.id, message.outcome);
         break;
       case 'op':

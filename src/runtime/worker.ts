@@ -16,6 +16,7 @@ import type {
   ParentOpName,
   ParentOps,
   SyncOpName,
+  TransferData,
 } from './boundary/host-ops.js';
 import { SandboxInspector, TimeLimit } from './inspector/sandbox-inspector.js';
 import { trace, tracing } from './inspector/trace.js';
@@ -51,10 +52,32 @@ type Reference<T = unknown> = IsolatedVm.Reference<T>;
 const PRELUDE = readFileSync(new URL('../../guest/prelude.js', import.meta.url), 'utf8');
 const LIBS = readFileSync(new URL('../../guest/libs.js', import.meta.url), 'utf8');
 const BUILTINS = readFileSync(new URL('../../guest/builtins.js', import.meta.url), 'utf8');
-/** Prepared contexts kept ready ahead of calls (inspect mode: one isolate, Pool.wanted). */
-const WARM_CONTEXTS = 2;
-/** An isolate serves this many calls (each in a fresh context) before it is replaced. */
-const CALLS_PER_ISOLATE = 100;
+/**
+ * Prepared contexts kept ready ahead of calls, beyond the calls in flight (inspect mode: one
+ * isolate, Pool.wanted). Three: a caller that
+ * sends its next call as soon as the last one answers finds one whose preparation finished while
+ * the two before it ran (with two, a call often waited for one under load).
+ */
+const WARM_CONTEXTS = 3;
+/**
+ * How long the highest number of calls in flight is remembered: lanes up to it (plus the warm
+ * ones) are kept between calls rather than disposed and created again (the sandbox process spent
+ * most of its time in `new Isolate` and `dispose` when 20 calls in flight churned lanes).
+ */
+const PEAK_MEMORY_MS = 1000;
+/**
+ * The share of recent calls that used BSON, EJSON or Buffer (a moving average over about the last
+ * ten) past which contexts are prepared with the bson + buffer bundle already run, off the call's
+ * path: running it inside a call cost about 0.8 ms plus a trip to the host.
+ */
+const BSON_PRELOAD_SHARE = 0.5;
+/**
+ * An isolate serves this many calls (each in a fresh context) before it is replaced. Was 100:
+ * creating and disposing an isolate costs the sandbox process's main thread 5-16 ms under load,
+ * which at 100 calls was about 0.1-0.3 ms a call; the heap check (MAX_REUSED_HEAP) is what keeps
+ * a reused isolate small.
+ */
+const CALLS_PER_ISOLATE = 1000;
 /** An isolate whose heap grew past this is replaced rather than reused (V8 collects lazily). */
 const MAX_REUSED_HEAP = 16 * 1024 * 1024;
 /**
@@ -103,9 +126,31 @@ class CachedScript {
 const preludeScript = new CachedScript(PRELUDE, 'triggerbox:prelude');
 const libsScript = new CachedScript(LIBS, 'triggerbox:bson');
 const builtinsScript = new CachedScript(BUILTINS, 'triggerbox:builtins');
+/**
+ * Hands a new context's host handles to the prelude's __tb_init and evaluates to the call entry.
+ * worker.ts sets the globals it reads with `setIgnored` (queued, nothing waits for them), runs
+ * the prelude the same way, then runs this one script: a context is prepared in two trips to the
+ * isolate (this one and createContext) instead of five.
+ */
+const bootScript = new CachedScript(
+  `(function (g) {
+    const args = [g.__tb_hostSync, g.__tb_hostRef, g.__tb_manifest, g.__tb_caps, g.__tb_values,
+      g.__tb_constants];
+    delete g.__tb_hostSync; delete g.__tb_hostRef; delete g.__tb_manifest; delete g.__tb_caps;
+    delete g.__tb_values; delete g.__tb_constants;
+    return g.__tb_init(...args);
+  })(globalThis)`,
+  'triggerbox:boot',
+);
 
 let limits: SandboxLimits = { memoryMb: 350 };
 let app: AppPayload | undefined;
+/** The current app's Values as one JSON text, handed to each context it prepares. */
+let valuesJSON = '{}';
+/** Live isolates (lanes), reported with each answer for benchmarks (SandboxProcess.isolates). */
+let isolates = 0;
+/** Moving average of whether calls used BSON (see BSON_PRELOAD_SHARE). */
+let bsonShare = 0;
 /**
  * Bundled npm packages, by require() specifier, for the current app generation (V8's code cache
  * of each kept on disk too: package-script.ts).
@@ -133,10 +178,23 @@ interface Slot {
   context: Context;
   generation: number;
   call: ActiveCall | undefined;
-  /** The prelude's entry: ('call', name, argsMode, args, callJSON) or ('fire', timerId). */
+  /** The prelude's entry: ('call', name, argsMode, args, callJSON, source) or ('fire', timerId). */
   entry: Reference<(...args: unknown[]) => unknown>;
 }
 
+/** First answers of the service ops declared constant (SandboxLimits.constantOps). */
+const constantReplies = new Map<string, OpReply<TransferData>>();
+/** The JSON ones among them, as JSON text by op: handed to each new context (`__tb_constants`). */
+const constantTexts: Record<string, string> = {};
+
+/** Plain JSON data (what JSON text carries unchanged): no Dates, bytes, undefined or NaN. */
+function isJsonData(value: unknown): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every(isJsonData);
+  if (typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  return Object.values(value).every(isJsonData);
+}
 let nextOpId = 1;
 const pendingParentOps = new Map<number, (reply: OpReply<unknown>) => void>();
 
@@ -180,6 +238,8 @@ type ParentOpHandlers = {
 class Lane {
   readonly isolate: Isolate;
   calls = 0;
+  /** Counted in `isolates` until disposed. */
+  private counted = true;
   /** Set when this process disposed the isolate (time limit, caps, retirement), not V8's memory limit. */
   disposedByHost = false;
   /** The context being prepared or running; every host callback acts on it. */
@@ -189,11 +249,13 @@ class Lane {
   private builtins: IsolatedVm.Script | undefined;
   /** One compiled prelude per isolate: its compiled functions are shared by every context. */
   private prelude: IsolatedVm.Script | undefined;
+  private boot_: IsolatedVm.Script | undefined;
   /** Two host handles per isolate, shared by its contexts (cheaper than a set per context). */
   private readonly syncHost: IsolatedVm.Callback;
   private readonly hostRef: Reference;
 
   constructor() {
+    isolates++;
     this.isolate = new ivm.Isolate({
       memoryLimit: limits.memoryMb,
       inspector: inspector !== undefined,
@@ -272,13 +334,7 @@ class Lane {
           where: String(where).slice(0, 1000),
         });
     },
-    source: (name) => {
-      const fn = app?.functions[String(name)];
-      return fn === undefined
-        ? null
-        : [fn.file, fn.source, fn.syntaxError, fn.runAs, fn.importLines, fn.url ?? null];
-    },
-    value: (name) => app?.values[String(name)] ?? null,
+    source: (name) => sourceOf(String(name)),
     libs: () => {
       const slot = this.slot;
       if (slot) {
@@ -339,8 +395,18 @@ class Lane {
       }
       return { ok: true, value: null };
     },
-    service: (call, op, data) =>
-      askParent(call.request.id, 'service', { op: String(op), mode: 'sync', data }),
+    service: async (call, op, data) => {
+      const name = String(op);
+      const known = constantReplies.get(name);
+      if (known !== undefined) return known;
+      const reply = await askParent(call.request.id, 'service', { op: name, mode: 'sync', data });
+      if (reply.ok && limits.constantOps?.includes(name) === true) {
+        constantReplies.set(name, reply);
+        // Contexts prepared from now on answer it themselves, without a trip to this thread.
+        if (isJsonData(reply.value)) constantTexts[name] = JSON.stringify(reply.value);
+      }
+      return reply;
+    },
     serviceAsync: async (call, op, data) => {
       const name = String(op);
       if (asyncOpsInFlight(call) >= MAX_ASYNC_OPS) return failure(tooManyAsyncOps(name));
@@ -366,6 +432,8 @@ class Lane {
 
   dispose(): void {
     this.slot = undefined;
+    if (this.counted) isolates--;
+    this.counted = false;
     if (this.isolate.isDisposed) return;
     this.disposedByHost = true;
     // A Reference pins its host function (and this lane with it) until released.
@@ -382,44 +450,68 @@ class Lane {
   }
 
   /**
-   * Resolves true once the isolate has run whatever the finished call left queued (promise
-   * chains) and its heap is small enough to reuse; false if that takes longer than `withinMs`
-   * (what is left of the call's time limit): the lane is then disposed, so work left spinning
-   * never delays another call. Async isolate APIs only: a sync one would block this whole process
-   * behind a busy isolate (a spinning call once made every later call hang and take the blame).
+   * A fresh context for the next call, once the isolate has run whatever the finished call left
+   * queued (promise chains) and if its heap is small enough to reuse; rejects with DISCARDED if
+   * that takes longer than `withinMs` (what is left of the finished call's time limit): the lane
+   * is then disposed, so work left spinning never delays another call. Async isolate APIs only: a
+   * sync one would block this whole process behind a busy isolate (a spinning call once made
+   * every later call hang and take the blame).
    */
-  drain(slot: Slot, withinMs: number): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
+  renew(previous: Slot, withinMs: number): Promise<Slot> {
+    return new Promise<Slot>((resolve, reject) => {
       let settled = false;
-      const settle = (clean: boolean): void => {
-        if (settled) return;
+      const timer = setTimeout(() => {
         settled = true;
-        clearTimeout(timer);
-        if (clean) this.release(slot);
-        resolve(clean);
-      };
-      const timer = setTimeout(() => settle(false), withinMs);
-      this.isolate.getHeapStatistics().then(
-        (heap) => settle(!this.isolate.isDisposed && heap.used_heap_size < MAX_REUSED_HEAP),
-        () => settle(false),
+        reject(DISCARDED);
+      }, withinMs);
+      // Both queued behind whatever the call left: one trip to the isolate for the two.
+      Promise.all([this.isolate.getHeapStatistics(), this.isolate.createContext()]).then(
+        ([heap, context]) => {
+          if (settled) return;
+          clearTimeout(timer);
+          settled = true;
+          if (this.isolate.isDisposed || heap.used_heap_size >= MAX_REUSED_HEAP) {
+            context.release();
+            reject(DISCARDED);
+            return;
+          }
+          this.release(previous);
+          this.boot(context).then(resolve, reject);
+        },
+        () => {
+          if (settled) return;
+          clearTimeout(timer);
+          settled = true;
+          reject(DISCARDED);
+        },
       );
     });
   }
 
   async prepare(): Promise<Slot> {
+    return this.boot(await this.isolate.createContext());
+  }
+
+  /** Runs the prelude in a new context (and bson, when calls have been using it): one trip. */
+  private async boot(context: Context): Promise<Slot> {
     const current = app;
     if (current === undefined) throw new Error('no app loaded');
     if (tracing) trace('worker', `prepare context (generation ${current.generation})`);
-    const context = await this.isolate.createContext({ inspector: inspector !== undefined });
     this.prelude ??= preludeScript.compile(this.isolate);
-    await this.prelude.run(context);
-    const init = await context.global.get('__tb_init', { reference: true });
-    const entry = (await init.apply(
-      undefined,
-      [this.syncHost, this.hostRef, current.manifest, CAPS_JSON],
-      { result: { reference: true } },
-    )) as Slot['entry'];
-    init.release();
+    const boot = (this.boot_ ??= bootScript.compile(this.isolate));
+    const global = context.global;
+    global.setIgnored('__tb_hostSync', this.syncHost);
+    global.setIgnored('__tb_hostRef', this.hostRef);
+    global.setIgnored('__tb_manifest', current.manifest);
+    global.setIgnored('__tb_caps', CAPS_JSON);
+    global.setIgnored('__tb_values', valuesJSON);
+    global.setIgnored('__tb_constants', JSON.stringify(constantTexts));
+    if (bsonShare > BSON_PRELOAD_SHARE) {
+      this.libs ??= libsScript.compile(this.isolate);
+      this.libs.runIgnored(context);
+    }
+    this.prelude.runIgnored(context);
+    const entry = (await boot.run(context, { reference: true })) as Slot['entry'];
     if (tracing) trace('worker', `context ready (generation ${current.generation})`);
     const slot: Slot = {
       lane: this,
@@ -445,28 +537,20 @@ class Pool {
     reject(error: unknown): void;
   }[] = [];
   private warming = 0;
-  /** Slots handed to calls and not retired yet. */
-  private inUse = 0;
-
-  /**
-   * How many contexts should be ready or on their way. Inspect mode: one isolate at a time, none
-   * while a call holds it, because the debugger's session follows the newest isolate (attach):
-   * a second lane took the session from the first, a call then ran in an isolate without one,
-   * its breakpoints never fired and the debugger waited for a pause forever (2 of 30 runs of
-   * the reload test, when a call arrived while a stale lane was being replaced).
-   */
-  private wanted(): number {
-    if (inspector !== undefined) return this.inUse > 0 ? 0 : 1;
-    return WARM_CONTEXTS + this.waiters.length;
-  }
+  /** Calls holding a context now. */
+  private running = 0;
+  /** The most calls in flight (running and waiting) lately, and when it was last reached. */
+  private peak = 0;
+  private peakAt = 0;
 
   /** A ready context; else the next one being prepared; else a new isolate (calls beyond the warm ones). */
   acquire(generation: number): Promise<Slot> {
+    this.notePeak(1);
     for (;;) {
       const slot = this.ready.pop();
       if (slot === undefined) break;
       if (slot.generation >= generation && !slot.lane.isolate.isDisposed) {
-        this.inUse++;
+        this.running++;
         return Promise.resolve(slot);
       }
       slot.lane.dispose();
@@ -475,49 +559,88 @@ class Pool {
       this.waiters.push({
         generation,
         resolve: (slot) => {
-          this.inUse++;
+          this.running++;
           resolve(slot);
         },
         reject,
       });
-      // Inspect mode: the lane a call still holds is retired into the next context instead.
+      // Inspect mode: one isolate; a call waits for the lane another call still holds.
       const grow =
-        inspector !== undefined
-          ? this.inUse === 0 && this.warming === 0
-          : this.waiters.length > this.warming;
-      if (grow) this.warm(new Lane());
+        inspector !== undefined ? this.lanes() === 0 : this.waiters.length > this.warming;
+      if (grow) this.warm(Promise.resolve(new Lane()));
     });
   }
 
+  /** Lanes now: ready, being prepared, or running a call. */
+  private lanes(): number {
+    return this.ready.length + this.warming + this.running;
+  }
+
   /**
-   * After a call: a clean isolate, once idle, gets a fresh context for the next call; anything
-   * else is dropped. `drainMs` is what is left of the call's time limit.
+   * Lanes worth keeping: the recent peak of calls in flight plus the warm ones. Inspect mode: one
+   * isolate, because the debugger's session follows the newest isolate (attach): a second lane
+   * took the session from the first, a call then ran in an isolate without one, its breakpoints
+   * never fired and the debugger waited for a pause forever (2 of 30 runs of the reload test,
+   * when a call arrived while a stale lane was being replaced).
+   */
+  private wanted(): number {
+    if (inspector !== undefined) return 1;
+    return Math.max(this.peak, this.running + this.waiters.length) + WARM_CONTEXTS;
+  }
+
+  private notePeak(arriving: number): void {
+    const now = performance.now();
+    const inFlight = this.running + this.waiters.length + arriving;
+    if (inFlight >= this.peak || now - this.peakAt > PEAK_MEMORY_MS) {
+      this.peak = inFlight;
+      this.peakAt = now;
+    }
+  }
+
+  /**
+   * After a call: a clean isolate, once idle, gets a fresh context for the next call, as long as
+   * the lanes stay within the recent peak of calls in flight plus the warm ones (a lane disposed
+   * here is an isolate created again for the next call); anything else is dropped. `drainMs` is
+   * what is left of the call's time limit.
    */
   retire(slot: Slot, reusable: boolean, drainMs: number): void {
+    this.running--;
+    this.notePeak(0);
     const lane = slot.lane;
     lane.calls++;
-    this.inUse--;
     const healthy = reusable && !lane.isolate.isDisposed && lane.calls < CALLS_PER_ISOLATE;
-    if (healthy && this.ready.length + this.warming < this.wanted()) {
-      this.warm(lane, lane.drain(slot, drainMs));
+    // A call waiting with no context on its way takes this lane rather than a new isolate.
+    if (healthy && (this.lanes() < this.wanted() || this.waiters.length > this.warming)) {
+      this.warm(Promise.resolve(lane), (l) => l.renew(slot, drainMs));
     } else {
       lane.dispose();
       this.topUp();
     }
   }
 
-  /** Starts preparing contexts until the wanted ones are ready or on their way. */
+  /**
+   * Starts preparing contexts until WARM_CONTEXTS are ready or on their way beyond the waiting
+   * calls, within the lanes worth keeping (a new isolate blocks this process for 3-15 ms: one
+   * created here only to be disposed at the next retire was most of the churn under load).
+   */
   topUp(): void {
-    while (app !== undefined && this.ready.length + this.warming < this.wanted()) {
-      this.warm(new Lane());
+    while (
+      app !== undefined &&
+      this.ready.length + this.warming < WARM_CONTEXTS + this.waiters.length &&
+      (this.lanes() < this.wanted() ||
+        (inspector === undefined && this.waiters.length > this.warming))
+    ) {
+      this.warm(Promise.resolve(new Lane()));
     }
   }
 
-  private warm(lane: Lane, idle: Promise<boolean> = Promise.resolve(true)): void {
+  private warm(
+    pending: Promise<Lane>,
+    prepare: (lane: Lane) => Promise<Slot> = (l) => l.prepare(),
+  ): void {
     this.warming++;
-    idle
-      .then((clean) => (clean ? lane.prepare() : Promise.reject(DISCARDED)))
-      .then(
+    void pending.then((lane) =>
+      prepare(lane).then(
         (slot) => {
           this.warming--;
           if (app === undefined || slot.generation !== app.generation) {
@@ -539,7 +662,8 @@ class Pool {
           // A context that cannot even be prepared fails the call waiting for it.
           else this.waiters.shift()?.reject(error);
         },
-      );
+      ),
+    );
   }
 
   flush(): void {
@@ -568,6 +692,19 @@ function classify(
     ];
   }
   return ['FunctionExecutionError', message];
+}
+
+/** Each running call's memory check (runCall), run every MEMORY_CHECK_MS by one shared timer. */
+const memoryWatches = new Set<() => void>();
+let memoryTimer: NodeJS.Timeout | undefined;
+
+function watchMemory(check: () => void): void {
+  memoryWatches.add(check);
+  // One timer for the process rather than one per call (a timer set and cleared per call was a
+  // measurable share of this process's time per call); unref'd: the IPC channel keeps it alive.
+  memoryTimer ??= setInterval(() => {
+    for (const watch of [...memoryWatches]) watch();
+  }, MEMORY_CHECK_MS).unref();
 }
 
 async function runCall(request: CallRequest): Promise<CallOutcome> {
@@ -599,13 +736,13 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
   // its thread (nothing can stop it, and process.exit() while it runs segfaults), so the call is
   // answered as the memory failure it is and this process ends itself; the runner starts another.
   let disposedSince: number | undefined;
-  const memoryWatch = setInterval(() => {
+  const memoryWatch = (): void => {
     const lane = slot.lane;
     if (!lane.isolate.isDisposed || lane.disposedByHost || timedOut) return;
     const now = performance.now();
     disposedSince ??= now;
     if (now - disposedSince < MEMORY_GRACE_MS) return;
-    clearInterval(memoryWatch);
+    memoryWatches.delete(memoryWatch);
     const [code, message] = classify(new Error('memory limit'), false, request.timeoutMs);
     const outcome: CallOutcome = {
       ok: false,
@@ -623,7 +760,8 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
         { type: 'done', id: request.id, outcome, retiring: true } satisfies ChildMessage,
         kill,
       );
-  }, MEMORY_CHECK_MS);
+  };
+  watchMemory(memoryWatch);
   let reusable = false;
   try {
     const args = request.args;
@@ -633,7 +771,9 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
         : ['ejson', args.mode === 'ejson' ? args.text : '[]'];
     const result: unknown = await slot.entry.apply(
       undefined,
-      ['call', request.name, mode, payload, request.call],
+      // The function's source goes with the call: the guest need not ask for it (a trip from the
+      // isolate's thread to this one and back).
+      ['call', request.name, mode, payload, request.call, sourceOf(request.name)],
       {
         arguments: { copy: true },
         result: { promise: true, copy: true },
@@ -650,6 +790,7 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
       };
     }
     reusable = true;
+    noteBson(result);
     return outcomeOf(result, durationMs);
   } catch (error) {
     const [code, message] =
@@ -660,7 +801,7 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
     return { ok: false, code, message, stack: '', durationMs };
   } finally {
     watchdog.clear();
-    clearInterval(memoryWatch);
+    memoryWatches.delete(memoryWatch);
     for (const timer of call.timers.values()) clearTimeout(timer);
     slot.call = undefined;
     const drainMs = watchdog.remainingMs();
@@ -669,6 +810,20 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
     const idle = !call.usedTimers && call.pendingOps === 0;
     setImmediate(() => pool.retire(slot, reusable && idle, drainMs));
   }
+}
+
+/** The `source` op's answer: a function's file, source, syntax error, run-as and import lines. */
+function sourceOf(name: string): HostOps['source']['result'] {
+  const fn = app?.functions[name];
+  return fn === undefined
+    ? null
+    : [fn.file, fn.source, fn.syntaxError, fn.runAs, fn.importLines, fn.url ?? null];
+}
+
+/** Updates the share of calls that used BSON from a call's answer (the prelude's `bson`). */
+function noteBson(answer: unknown): void {
+  const used = typeof answer === 'object' && answer !== null && 'bson' in answer && answer.bson;
+  bsonShare = bsonShare * 0.9 + (used === true ? 0.1 : 0);
 }
 
 /** The prelude's answer as a CallOutcome, checked: only the prelude's own codes, only strings. */
@@ -712,6 +867,7 @@ process.on('message', (message: ParentMessage) => {
     case 'app':
       if (tracing) trace('worker', `app generation ${message.app.generation}`);
       app = message.app;
+      valuesJSON = JSON.stringify(message.app.values);
       packages = new Map();
       pool.flush();
       pool.topUp();
@@ -721,7 +877,7 @@ process.on('message', (message: ParentMessage) => {
       void (inspector ? inspector.serialize(() => runCall(message)) : runCall(message)).then(
         (outcome) => {
           if (tracing) trace('worker', `call #${message.id} done ok=${outcome.ok}`);
-          send({ type: 'done', id: message.id, outcome });
+          send({ type: 'done', id: message.id, outcome, isolates });
         },
       );
       break;

@@ -84,8 +84,6 @@ export interface HostOps {
       ]
     | null
   >;
-  /** A Value as JSON text, 'secret' for a Secret-linked one, null when undefined. */
-  value: Op<'sync', 'sandbox', [name: string], string | null>;
   /** Runs the bson + buffer bundle in the calling context (it sets globalThis.__tb_libs). */
   libs: Op<'sync', 'sandbox', [], void>;
   /** Runs a fetched package's factory script in the calling context (sets __tb_module). */
@@ -125,7 +123,6 @@ export const HOST_OPS: {
   log: { mode: 'sync', site: 'sandbox' },
   trace: { mode: 'sync', site: 'sandbox' },
   source: { mode: 'sync', site: 'sandbox' },
-  value: { mode: 'sync', site: 'sandbox' },
   libs: { mode: 'sync', site: 'sandbox' },
   runPackage: { mode: 'sync', site: 'sandbox' },
   builtins: { mode: 'sync', site: 'sandbox' },

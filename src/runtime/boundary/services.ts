@@ -34,6 +34,12 @@ export interface CallOrigin {
  */
 export interface ServiceOp<Arg = never, Result = TransferData> {
   mode: ServiceOpMode;
+  /**
+   * The op answers the same, whatever its data, for as long as the runner lives (the mongodb
+   * service's data source names): the sandbox process keeps its first successful answer and
+   * serves it again without the trip to the parent.
+   */
+  constant?: boolean | undefined;
   run(arg: Arg, call: ServiceCall): Result | Promise<Result>;
 }
 

@@ -42,11 +42,15 @@ export interface HostReference {
 }
 
 /** What the prelude's entry answers the host for a call (worker.ts outcomeOf reads it). */
-export type CallAnswer =
+export type CallAnswer = (
   | { ok: true; mode: 'undefined' }
   | { ok: true; mode: 'copy'; value: unknown }
   | { ok: true; mode: 'ejson'; text: string }
-  | { ok: false; code: string; message: string; stack: string };
+  | { ok: false; code: string; message: string; stack: string }
+) & {
+  /** Whether the call used BSON, EJSON or Buffer (worker.ts prepares contexts with them). */
+  bson?: boolean;
+};
 
 type TimerCallback = (...args: unknown[]) => void;
 
@@ -58,9 +62,21 @@ declare global {
         hostRef: HostReference,
         manifestJSON: string,
         capsJSON: string,
-      ) => (kind: string, a?: unknown, b?: unknown, c?: unknown, d?: unknown) => unknown)
+        valuesJSON: string,
+        constantsJSON: string,
+      ) => (
+        kind: string,
+        a?: unknown,
+        b?: unknown,
+        c?: unknown,
+        d?: unknown,
+        e?: unknown,
+      ) => unknown)
     | undefined;
-  /** Set by libs.js when the `libs` op runs it; taken and deleted by the prelude. */
+  /**
+   * Set by libs.js when the `libs` op runs it, or when worker.ts runs it while preparing a
+   * context; taken and deleted by the prelude.
+   */
   var __tb_libs: { BSON: Record<string, any>; Buffer: unknown } | undefined;
   /** Set by a package's factory script when the `runPackage` op runs it. */
   var __tb_module:

@@ -31,14 +31,31 @@ import { requireSpecProblem, topLevelRequireMessage } from '../boundary/messages
 // with a promise result (context.http). `capsJSON` holds the output caps (protocol.ts
 // OUTPUT_CAPS), enforced here, before anything crosses out of the isolate: a 1 MiB string
 // referenced 2,000 times is a few MB in here and 2 GB once copied out.
+// `valuesJSON` holds the app's Values (protocol.ts AppPayload.values), parsed on the first
+// context.values.get: a context is prepared for one app generation, so a plain Value needs no
+// trip to the host.
 /**
  * @param {SyncHost} hostSync
  * @param {HostReference} hostRef
  * @param {string} manifestJSON
  * @param {string} capsJSON
+ * @param {string} valuesJSON
+ * @param {string} constantsJSON the sandbox process's answers to the service ops declared
+ *   constant (boundary/services.ts), as JSON text by op: answered here without a host trip
  */
-globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) {
+globalThis.__tb_init = function init(
+  hostSync,
+  hostRef,
+  manifestJSON,
+  capsJSON,
+  valuesJSON,
+  constantsJSON,
+) {
   delete (/** @type {{ __tb_init?: unknown }} */ (globalThis).__tb_init);
+  // The bson + buffer bundle, when the host ran it while preparing this context (worker.ts does
+  // when recent calls used BSON): taken out of reach of function code before any runs.
+  const preloadedLibs = globalThis.__tb_libs;
+  delete (/** @type {{ __tb_libs?: unknown }} */ (globalThis).__tb_libs);
   const manifest = JSON.parse(manifestJSON);
   /** @type {typeof import('../protocol.js').OUTPUT_CAPS} */
   const caps = JSON.parse(capsJSON);
@@ -46,8 +63,6 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
   const hostLog = (level, message) => hostSync('log', level, message);
   /** @param {string} name */
   const hostSource = (name) => hostSync('source', name);
-  /** @param {string} name */
-  const hostValue = (name) => hostSync('value', name);
   const hostLibs = () => hostSync('libs');
   const hostBuiltins = () => hostSync('builtins');
   /** @param {string} spec */
@@ -71,6 +86,7 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
   const apply = Reflect.apply;
   const defineProperty = Object.defineProperty;
   const objectKeys = Object.keys;
+  const hasOwn = Object.hasOwn;
   const getPrototypeOf = Object.getPrototypeOf;
   const isArray = Array.isArray;
   const toStringTag = Object.prototype.toString;
@@ -98,6 +114,8 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
   }
 
   // ---- the parent's ops: a reply is {ok, value} or {ok: false, error}, never a rejection ----
+  /** @type {Record<string, string> | undefined} */
+  let constantTexts;
   /**
    * A parent op's value, or its failure thrown here as the function's Error.
    * @template T
@@ -117,6 +135,8 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
    * @returns {R}
    */
   function callHostSync(op, data) {
+    constantTexts ??= /** @type {Record<string, string>} */ (jsonParse(constantsJSON));
+    if (hasOwn(constantTexts, op)) return jsonParse(constantTexts[op]);
     return /** @type {R} */ (
       unwrap(
         hostRef.applySyncPromise(undefined, ['service', op, data], { arguments: { copy: true } }),
@@ -173,15 +193,18 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
   /** @returns {{ BSON: Record<string, any>, Buffer: unknown }} */
   function loadLibs() {
     if (libs === undefined) {
-      // The bundles probe `typeof Buffer` and friends while they load: keep the getters quiet.
-      loadingLibs = true;
-      try {
-        hostLibs();
-      } finally {
-        loadingLibs = false;
+      let loaded = preloadedLibs;
+      if (loaded === undefined) {
+        // The bundles probe `typeof Buffer` and friends while they load: keep the getters quiet.
+        loadingLibs = true;
+        try {
+          hostLibs();
+        } finally {
+          loadingLibs = false;
+        }
+        loaded = /** @type {NonNullable<typeof globalThis.__tb_libs>} */ (globalThis.__tb_libs);
+        delete (/** @type {{ __tb_libs?: unknown }} */ (globalThis).__tb_libs);
       }
-      const loaded = /** @type {NonNullable<typeof globalThis.__tb_libs>} */ (globalThis.__tb_libs);
-      delete (/** @type {{ __tb_libs?: unknown }} */ (globalThis).__tb_libs);
       libs = { BSON: platformBSON(loaded.BSON), Buffer: loaded.Buffer };
     }
     return libs;
@@ -563,12 +586,13 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
   const runAsOf = new Map();
   /**
    * @param {string} name
+   * @param {ReturnType<typeof hostSource>} [given] the host's answer, sent with the call
    * @returns {Function}
    */
-  function loadFunction(name) {
+  function loadFunction(name, given) {
     const cached = loaded.get(name);
     if (cached !== undefined) return cached;
-    const found = hostSource(name);
+    const found = given === undefined ? hostSource(name) : given;
     if (found === null) throw guestError('FunctionNotFound', `function not found: '${name}'`);
     const [file, source, syntaxError, runAs, importLines, url] = found;
     if (syntaxError !== null) throw guestError('FunctionSyntaxError', syntaxError);
@@ -674,13 +698,17 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
 
   // ---- context ----
   let traceValues = false;
+  /** @type {Record<string, string> | undefined} */
+  let valueTexts;
   const values = {
     /** @param {unknown} name */
     get(name) {
       // --trace-values: report which file asked (the first stack frame in a user's file).
       if (traceValues) hostSync('trace', String(name), callerLocation() ?? '');
-      const found = hostValue(String(name));
-      if (found === null) return undefined;
+      valueTexts ??= /** @type {Record<string, string>} */ (jsonParse(valuesJSON));
+      const key = String(name);
+      const found = hasOwn(valueTexts, key) ? valueTexts[key] : undefined;
+      if (found === undefined) return undefined;
       if (found === 'secret') {
         return unwrap(hostSecret(String(name)));
       }
@@ -968,9 +996,10 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
    * @param {'copy' | 'ejson'} argsMode
    * @param {any} argsPayload the arguments (copy), or their EJSON text
    * @param {string} callJSON
+   * @param {ReturnType<typeof hostSource>} source the function's `source` op answer, sent along
    * @returns {Promise<CallAnswer>}
    */
-  async function call(name, argsMode, argsPayload, callJSON) {
+  async function call(name, argsMode, argsPayload, callJSON, source) {
     try {
       const options = jsonParse(callJSON);
       context.user = options.user;
@@ -982,15 +1011,25 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
         argsMode === 'copy'
           ? argsPayload
           : normalizeNumbers(loadLibs().BSON.EJSON.parse(argsPayload, { relaxed: false }));
-      const fn = loadFunction(name);
+      const fn = loadFunction(name, source);
       let result = fn.apply(undefined, args);
       if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
         result = await result;
       }
-      return encodeResult(result);
+      return usedBson(encodeResult(result));
     } catch (error) {
-      return encodeError(error);
+      return usedBson(encodeError(error));
     }
+  }
+  /**
+   * Marks whether the call used BSON, EJSON or Buffer: the host prepares the next contexts with
+   * them when most calls do (worker.ts). An own property: a setter that function code put on
+   * Object.prototype must not see the answer.
+   * @param {CallAnswer} answer
+   */
+  function usedBson(answer) {
+    setOwn(answer, 'bson', libs !== undefined);
+    return answer;
   }
 
   // The host's one way in: start a call, or fire a timer of the call in progress.
@@ -1000,7 +1039,8 @@ globalThis.__tb_init = function init(hostSync, hostRef, manifestJSON, capsJSON) 
     /** @type {any} */ b,
     /** @type {any} */ c,
     /** @type {any} */ d,
+    /** @type {any} */ e,
   ) {
-    return kind === 'fire' ? fire(a) : call(a, b, c, d);
+    return kind === 'fire' ? fire(a) : call(a, b, c, d, e);
   };
 };

@@ -7,7 +7,7 @@
  * which the guest throws as the function's Error: a plain throw here would reach the function
  * with its message only.
  *
- *   mongodb.sources         sync   the app's data source names (for get()'s check)
+ *   mongodb.sources         sync   the app's data source names (for get()'s check), constant
  *   mongodb.call            async  one collection method: find/aggregate read the whole cursor
  *   mongodb.collectionNames sync   db.getCollectionNames(), synchronous as on the platform
  *
@@ -150,7 +150,8 @@ export function mongodbService(options: MongodbServiceOptions): HostService {
       throw new Error(`the app has no data source named '${String(source)}'`);
   };
 
-  const sources: ServiceOp<null, string[]> = { mode: 'sync', run: () => names };
+  // Constant: the sandbox process answers it after the first time (one parent trip per context).
+  const sources: ServiceOp<null, string[]> = { mode: 'sync', constant: true, run: () => names };
 
   const call: ServiceOp<MongoCallRequest, MongoReply> = {
     mode: 'async',
