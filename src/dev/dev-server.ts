@@ -318,6 +318,11 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     return this.current.app;
   }
 
+  /** The runner the endpoint calls (benchmarks set the endpoint's rate beside the runner's own). */
+  get functionRunner(): FunctionRunner {
+    return this.runner;
+  }
+
   /** The pid of the sandbox process (diagnostics, benchmarks). */
   get sandboxPid(): number | undefined {
     return this.runner.sandboxPid;
@@ -573,14 +578,14 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const send = (status: number, body: unknown): void => {
-      const text = JSON.stringify(body);
+    const sendText = (status: number, text: string): void => {
       res.writeHead(status, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(text),
       });
       res.end(text);
     };
+    const send = (status: number, body: unknown): void => sendText(status, JSON.stringify(body));
     try {
       const refusal = this.guard?.check(req.method, req.headers);
       if (refusal !== undefined) {
@@ -649,12 +654,13 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       const user = system ? undefined : String(req.headers['x-triggerbox-user'] ?? 'local-user');
       const event = await this.invoke('http', name, args, { user });
       if (event.result !== undefined) {
-        send(200, {
-          result: JSON.parse(event.result.resultEJSON) as unknown,
-          logs: event.result.logs,
-          error_logs: event.result.errorLogs,
-          stats: { execution_time_ms: Number(event.result.stats.durationMs.toFixed(3)) },
-        });
+        const { resultEJSON, logs, errorLogs, stats } = event.result;
+        // resultEJSON is one JSON value already (the runner parsed it; masking re-stringifies):
+        // it goes into the body as it is rather than being parsed and written again.
+        sendText(
+          200,
+          `{"result":${resultEJSON},"logs":${JSON.stringify(logs)},"error_logs":${JSON.stringify(errorLogs)},"stats":${JSON.stringify({ execution_time_ms: Number(stats.durationMs.toFixed(3)) })}}`,
+        );
       } else {
         const failure = event.error;
         const code =
@@ -748,9 +754,38 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/**
+ * True when `value` (from JSON.parse) reads the same as plain JSON and as Extended JSON: no key
+ * starts with `$` (no wrapper such as `$oid` or `$numberLong`), no `__proto__` key (the EJSON
+ * reader drops it), and every number is finite and not -0 (the EJSON reader turns -0 into 0).
+ */
+function plainJson(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!plainJson(item)) return false;
+    return true;
+  }
+  for (const key in value) {
+    if (key.startsWith('$') || key === '__proto__') return false;
+    if (!plainJson((value as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
 /** The body is an Extended JSON array of arguments (empty body: no arguments). */
 function parseArgs(body: string): unknown[] {
   if (body.trim() === '') return [];
+  // Most bodies are plain JSON (strings, numbers, objects): JSON.parse gives exactly what the
+  // Extended JSON reader would, without its stringify-and-reparse round trip. Anything else
+  // (wrappers, syntax errors, odd numbers) takes the full reader and its messages.
+  let plain: unknown;
+  try {
+    plain = JSON.parse(body);
+  } catch {
+    plain = undefined;
+  }
+  if (Array.isArray(plain) && plainJson(plain)) return plain;
   const args = parseUserEjson(
     body,
     'the request body',
