@@ -38,7 +38,7 @@ import { TriggerDispatcher, type TriggerFiring } from '../triggers/dispatcher.js
 import { Scheduler, type Clock } from '../triggers/scheduler.js';
 import { AppWatcher } from '../watch/app-watcher.js';
 import { describeDiff, diffApps, isEmptyDiff } from './app-diff.js';
-import { ClusterFeed, type ClusterRetry } from './cluster-feed.js';
+import { ClusterFeed, type ClusterRetry, type ClusterStop } from './cluster-feed.js';
 import { blockingProblems, mergeLastGood } from './last-good.js';
 import { RequestGuard } from './request-guard.js';
 
@@ -70,6 +70,8 @@ export interface DevServerOptions {
   mongodbUri?: string | undefined;
   /** Extra MongoClient options for real clusters (tests shorten serverSelectionTimeoutMS). */
   clusterClientOptions?: Record<string, unknown> | undefined;
+  /** The wait before a real cluster's retry `attempt` (default 1 s, 2 s, 4 s ... 30 s; tests shorten it). */
+  clusterRetryDelayMs?: ((attempt: number) => number) | undefined;
   /** Re-run this function after every reload (the edit-save-see loop). */
   run?:
     | {
@@ -122,7 +124,9 @@ export interface DevWarning {
 /** Real-cluster mode: a data source's change streams are open, or failed and will be retried. */
 export type ClusterEvent =
   | { kind: 'ready'; dataSource: string; target: string }
-  | ({ kind: 'retry'; target: string } & ClusterRetry);
+  | ({ kind: 'retry'; target: string } & ClusterRetry)
+  /** The server has no change streams (a standalone mongod): not retried until a reload. */
+  | ({ kind: 'stopped'; target: string } & ClusterStop);
 
 export interface DevServerEvents {
   reload: [ReloadEvent];
@@ -193,7 +197,9 @@ export class DevServer extends EventEmitter<DevServerEvents> {
         triggers: () => this.app.triggers.values(),
         serves: (name) => this.dataSourceOf(name) === dataSource,
         clientOptions: options.clusterClientOptions,
+        retryDelayMs: options.clusterRetryDelayMs,
         onRetry: (retry) => this.emit('cluster', { kind: 'retry', target: feed.target, ...retry }),
+        onStop: (stop) => this.emit('cluster', { kind: 'stopped', target: feed.target, ...stop }),
         onReady: () => this.emit('cluster', { kind: 'ready', dataSource, target: feed.target }),
         warn: (message) => this.emit('warning', { kind: 'cluster', message }),
       });
