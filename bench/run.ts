@@ -343,10 +343,35 @@ async function devServer(): Promise<void> {
       })
     ).json();
   const runner = server.functionRunner;
+  // The least an endpoint can do around the same runner: parse the body, call, answer.
+  const minimal = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const args = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown[];
+      void runner.execute('trivial', args).then((result) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            result: JSON.parse(result.resultEJSON) as unknown,
+            logs: result.logs,
+            error_logs: result.errorLogs,
+            stats: { execution_time_ms: result.stats.durationMs },
+          }),
+        );
+      });
+    });
+  });
+  await new Promise<void>((resolve) => minimal.listen(0, '127.0.0.1', () => resolve()));
+  const minimalUrl = `http://127.0.0.1:${(minimal.address() as AddressInfo).port}/functions/trivial`;
   const paths: [string, () => Promise<unknown>][] = [
     ['bare Node server answering the same JSON', () => fetchJson(bareUrl)],
     ["the dev server's runner called directly (no HTTP)", () => runner.execute('trivial', ['Ada'])],
     ['dev endpoint: POST /functions/trivial', () => fetchJson(`${server.url}/functions/trivial`)],
+    [
+      'bare Node server calling the same runner (parse, call, answer: the least an endpoint costs)',
+      () => fetchJson(minimalUrl),
+    ],
   ];
   const rates = await throughputRounds(paths, server.sandboxPid);
   // The HTTP layer alone: the same endpoint over a runner that answers at once with the result
@@ -366,6 +391,7 @@ async function devServer(): Promise<void> {
   runner.execute = execute;
   if (alone !== undefined) rates.push(alone);
   bare.close();
+  minimal.close();
   // Memory across 500 reloads of one function, each a real save seen by the watcher.
   const reloadOnce = async (i: number): Promise<void> => {
     const reloaded = new Promise<void>((resolve) => {
@@ -480,7 +506,12 @@ function printThroughput(rows: Throughput[]): void {
     `dev endpoint / runner alone: ${fmt(dev.perSecond / runner.perSecond, 2)}x (the HTTP layer's share of the throughput); ` +
       `its CPU per call over the runner's: ${fmt(httpCpu, 0)} µs, against ${fmt(bare.cpuUs, 0)} µs for the bare server and client`,
   );
-  const alone = rows[3];
+  const minimal = rows[3];
+  if (minimal !== undefined)
+    console.log(
+      `dev endpoint / bare server calling the same runner: ${fmt(dev.perSecond / minimal.perSecond, 2)}x, CPU per call ${fmt(dev.cpuUs, 0)} against ${fmt(minimal.cpuUs, 0)} µs (what the dev endpoint's own work costs over the least an endpoint does)`,
+    );
+  const alone = rows[4];
   if (alone !== undefined)
     console.log(
       `the HTTP layer alone (runner answering at once) / bare server: ${fmt(alone.perSecond / bare.perSecond, 2)}x, ${fmt(alone.cpuUs, 0)} against ${fmt(bare.cpuUs, 0)} µs of CPU per call`,
