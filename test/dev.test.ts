@@ -4,6 +4,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startDevServer, type DevServer, type ReloadEvent } from '../src/dev/dev-server.js';
+import { decodeUserJson } from '../src/runtime/ejson.js';
 import { openSecretStore } from '../src/secrets/store.js';
 import { repoRoot, tempApp } from './helpers.js';
 
@@ -58,6 +59,8 @@ describe('triggerbox dev', () => {
       'functions/secretIs.js': 'exports = (expected) => context.values.get("token") === expected;',
       'functions/fails.js': 'exports = () => { throw new Error("nope"); };',
       'functions/echo.js': 'exports = (...args) => args;',
+      'functions/tamper.js':
+        'exports = () => { JSON.stringify = () => \'1, "injected": 2\'; return { id: new BSON.ObjectId() }; };',
       'functions/kinds.js':
         'exports = (...args) => args.map((a) => (a && a._bsontype) || typeof a).concat(Object.values(args[1] ?? {}).map((a) => (a && a._bsontype) || typeof a));',
       'values/setting.json': { name: 'setting', value: 'one' },
@@ -87,6 +90,7 @@ describe('triggerbox dev', () => {
       'kinds',
       'secret',
       'secretIs',
+      'tamper',
       'value',
     ]);
   });
@@ -212,6 +216,57 @@ describe('triggerbox dev', () => {
       'Timestamp',
       'object',
     ]);
+  });
+
+  it('dev: a request body reaches the function exactly as the Extended JSON reader gives it', async () => {
+    // Plain JSON bodies skip the Extended JSON reader; the function must not see a difference:
+    // -0, __proto__ keys, large and tiny numbers, wrappers nested in plain data, bad numbers.
+    const bodies = [
+      '["Ada", 1, 1.5, -0, 3000000000, 1e21, 5e-324, true, null, "", [], {}]',
+      '[{"a": [1, {"b": -0, "c": "x"}], "d": {"e": null}}]',
+      '[{"__proto__": {"x": 1}, "y": 2}]',
+      '[{"nested": {"deep": {"$numberLong": "5"}}}]',
+      '[{"k": {"$oid": "65aa11bb22cc33dd44ee55ff"}}, {"$date": "2024-01-02T03:04:05Z"}]',
+      '[{"$numberDouble": "-0.0"}]',
+      ' [ "spaced" ] ',
+      '[1e400]',
+      '["unterminated',
+      '{"not": "an array"}',
+      '',
+    ];
+    for (const body of bodies) {
+      const response = await fetch(`${server.url}/functions/echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      const reply = (await response.json()) as Record<string, unknown>;
+      let expected: { status: number; result?: unknown; error_code?: string };
+      try {
+        const args = body.trim() === '' ? [] : decodeUserJson(body);
+        if (!Array.isArray(args)) throw new Error('not an array');
+        const result = await server.functionRunner.execute('echo', args);
+        expected = { status: 200, result: JSON.parse(result.resultEJSON) };
+      } catch {
+        expected = { status: 400, error_code: 'InvalidInput' };
+      }
+      assert.equal(response.status, expected.status, `${body}: ${JSON.stringify(reply)}`);
+      if (expected.status === 200) assert.deepEqual(reply['result'], expected.result, body);
+      else assert.equal(reply['error_code'], expected.error_code, body);
+    }
+  });
+
+  it('dev: the response body is valid JSON even when a function replaces JSON.stringify in its sandbox', async () => {
+    const response = await fetch(`${server.url}/functions/tamper`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[]',
+    });
+    const text = await response.text();
+    const body = JSON.parse(text) as Record<string, unknown>;
+    assert.equal(body['injected'], undefined, text);
+    assert.equal(response.status, 500, text);
+    assert.equal(body['error_code'], 'FunctionExecutionError', text);
   });
 
   it("dev: HTTP errors use the platform's shape and fitting statuses; arguments are Extended JSON", async () => {

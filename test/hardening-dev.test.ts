@@ -143,6 +143,47 @@ describe('dev server: only its own pages', () => {
     assert.equal(own.status, 200, own.text);
   });
 
+  it('dev HTTP: the verdict on a Host or Origin holds on every request, in any order', async () => {
+    // The guard keeps its verdicts by header value: a value seen before is judged the same way,
+    // and a refused one never turns into an answered one (or the reverse).
+    const sequence = [
+      { host: `evil.example:${port}`, status: 403 },
+      { host: `localhost:${port}`, status: 200 },
+      { host: `evil.example:${port}`, status: 403 },
+      { host: `localhost:${port}`, origin: 'http://evil.example', status: 403 },
+      { host: `localhost:${port}`, origin: `http://localhost:${port}`, status: 200 },
+      { host: `localhost:${port}`, origin: 'http://evil.example', status: 403 },
+      { host: `localhost:${port}`, status: 200 },
+    ];
+    for (const [i, step] of [...sequence, ...sequence].entries()) {
+      const reply = await send(server, {
+        path: '/functions/hello',
+        headers: {
+          host: step.host,
+          ...(step.origin === undefined ? {} : { origin: step.origin }),
+          ...JSON_TYPE,
+        },
+        body: '["Ada"]',
+      });
+      assert.equal(reply.status, step.status, `request ${i}: ${reply.text}`);
+    }
+    // Many distinct foreign values (more than the guard keeps) are each refused.
+    for (let i = 0; i < 100; i++) {
+      const reply = await send(server, {
+        path: '/functions/hello',
+        headers: { host: `evil${i}.example:${port}`, ...JSON_TYPE },
+        body: '["Ada"]',
+      });
+      assert.equal(reply.status, 403);
+    }
+    const after = await send(server, {
+      path: '/functions/hello',
+      headers: { host: `127.0.0.1:${port}`, ...JSON_TYPE },
+      body: '["Ada"]',
+    });
+    assert.equal(after.status, 200, after.text);
+  });
+
   it('dev HTTP: a cross-site text/plain POST is refused with 415 and runs nothing', async () => {
     const calls: string[] = [];
     const onCall = (event: { name: string }): void => void calls.push(event.name);

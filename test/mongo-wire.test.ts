@@ -431,6 +431,67 @@ describe('mongo wire endpoint: errors and protocol', () => {
     assert.ok(hello.topologyVersion);
   });
 
+  it('standalone: hello without a replica set; $changeStream fails with 40573 as mongod', async () => {
+    const own = await EmbeddedEngine.open();
+    const standalone = await startMongoEndpoint({ engine: own, port: 0, standalone: true });
+    const driver = new MongoClient(standalone.uri);
+    try {
+      const hello = await driver.db('admin').command({ hello: 1 });
+      assert.equal(hello.isWritablePrimary, true);
+      assert.equal(hello.setName, undefined);
+      assert.equal(hello.hosts, undefined);
+      // CRUD still works; change streams do not, with the real server's error.
+      await driver.db('s').collection('c').insertOne({ a: 1 });
+      const stream = driver.db('s').collection('c').watch();
+      await assert.rejects(stream.next(), {
+        name: 'MongoServerError',
+        code: 40573,
+        codeName: 'Location40573',
+        message: 'The $changeStream stage is only supported on replica sets',
+      });
+      await stream.close();
+    } finally {
+      await driver.close();
+      await standalone.close();
+      await own.close();
+    }
+  });
+
+  it('an endpoint closed and started again over the same engine keeps the change history: a stream resumes past the gap', async () => {
+    const own = await EmbeddedEngine.open();
+    const first = await startMongoEndpoint({ engine: own, port: 0 });
+    const port = first.port;
+    const ns = { db: 'restart', coll: 'items' };
+    let driver = new MongoClient(first.uri);
+    let token: unknown;
+    try {
+      const stream = driver.db(ns.db).collection(ns.coll).watch();
+      const seen = nextChanges(stream, 1);
+      await opened(stream);
+      await own.insertOne({ ns, document: { _id: 1 } });
+      token = (await seen)[0]?._id;
+      await stream.close();
+    } finally {
+      await driver.close();
+      await first.close();
+    }
+    // Written while no endpoint listens.
+    await own.insertOne({ ns, document: { _id: 2 } });
+    const second = await startMongoEndpoint({ engine: own, port });
+    driver = new MongoClient(second.uri);
+    try {
+      const resumed = driver.db(ns.db).collection(ns.coll).watch([], { resumeAfter: token });
+      const [next] = await nextChanges(resumed, 1);
+      assert.equal(next?.operationType, 'insert');
+      assert.deepEqual(next?.documentKey, { _id: 2 });
+      await resumed.close();
+    } finally {
+      await driver.close();
+      await second.close();
+      await own.close();
+    }
+  });
+
   it('credentials in the URI get a clear authentication error (there is none to pass)', async () => {
     const withAuth = new MongoClient(`mongodb://user:pw@127.0.0.1:${endpoint.port}/`, {
       serverSelectionTimeoutMS: 2000,

@@ -285,6 +285,153 @@ describe('real-cluster mode', () => {
     }
   });
 
+  test('a lost connection: dev says so without the URI, keeps serving, retries with backoff and resumes from the saved token', async () => {
+    // A cluster of its own: its endpoint is closed and started again on the same port over the
+    // same engine, which keeps its change history (a server restart, as the driver sees it).
+    const engine = await EmbeddedEngine.open();
+    let server = await startMongoEndpoint({ engine, port: 0 });
+    const own = server.port;
+    const root = orderApp('lost');
+    const delays: number[] = [];
+    const started = await startDev(root, {
+      // The options are secret-shaped on purpose: no message may show them.
+      mongodbUri: `mongodb://127.0.0.1:${own}/?serverSelectionTimeoutMS=300&heartbeatFrequencyMS=500&appName=s3cret-app`,
+      clusterRetryDelayMs: (attempt: number) => {
+        delays.push(attempt);
+        return 10 * attempt;
+      },
+    });
+    const orders = { db: 'lost', coll: 'orders' };
+    try {
+      await started.until(() => started.clusterEvents.some((e) => e.kind === 'ready'));
+      await engine.insertOne({ ns: orders, document: { item: 'a' } });
+      await started.until(() => started.fired.length === 1);
+
+      await server.close();
+      await started.until(() => started.clusterEvents.some((e) => e.kind === 'retry'));
+      // Written while the connection is down: fires once, when the cluster is back.
+      await engine.insertOne({ ns: orders, document: { item: 'b' } });
+      const retry = started.clusterEvents.find((e) => e.kind === 'retry');
+      assert.ok(retry?.kind === 'retry');
+      assert.match(
+        retry.message,
+        /^data source 'Cluster0': lost the connection to mongodb:\/\/127\.0\.0\.1:\d+\/\?<options>/,
+      );
+      assert.match(retry.message, /resume from the saved position/);
+      assert.equal(retry.delayMs, 10);
+      // dev goes on serving while the cluster is away.
+      assert.equal((await fetch(`${started.server.url}/functions`)).status, 200);
+
+      const readyBefore = started.clusterEvents.filter((e) => e.kind === 'ready').length;
+      server = await startMongoEndpoint({ engine, port: own });
+      await started.until(() => started.fired.includes('"b"'));
+      await started.until(
+        () => started.clusterEvents.filter((e) => e.kind === 'ready').length > readyBefore,
+      );
+      await engine.insertOne({ ns: orders, document: { item: 'c' } });
+      await started.until(() => started.fired.includes('"c"'));
+      assert.deepEqual(started.fired, ['"a"', '"b"', '"c"']);
+      // Backoff grows with each failed attempt and starts over after a success.
+      const attempts = started.clusterEvents.flatMap((e) =>
+        e.kind === 'retry' ? [e.attempt] : [],
+      );
+      assert.deepEqual(
+        attempts,
+        attempts.map((_, i) => i + 1),
+      );
+      for (const event of started.clusterEvents)
+        assert.doesNotMatch(JSON.stringify(event), /s3cret|appName/);
+    } finally {
+      await started.server.close();
+      await server.close();
+      await engine.close();
+    }
+  });
+
+  test('a server without change streams (standalone): said once with how to fix, not retried until a reload', async () => {
+    const engine = await EmbeddedEngine.open();
+    const server = await startMongoEndpoint({ engine, port: 0, standalone: true });
+    const root = orderApp('standalone');
+    const started = await startDev(root, {
+      mongodbUri: `mongodb://127.0.0.1:${server.port}/`,
+      // Were it retried on a timer, it would be at once, again and again.
+      clusterRetryDelayMs: () => 0,
+    });
+    try {
+      await started.until(() => started.clusterEvents.length > 0);
+      const [stop] = started.clusterEvents;
+      assert.ok(stop?.kind === 'stopped', JSON.stringify(stop));
+      assert.match(stop.message, /does not support change streams/);
+      assert.match(stop.message, /only supported on replica sets/);
+      assert.match(stop.message, /--replSet/);
+      assert.match(stop.message, /rs\.initiate\(\)/);
+      // Functions still read and write it (each call's round trips give a retry time to show).
+      for (const item of ['x', 'y', 'z']) {
+        const response = await fetch(`${started.server.url}/functions/place`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify([item]),
+        });
+        assert.equal(response.status, 200, await response.text());
+      }
+      const cursor = await engine.find({ ns: { db: 'standalone', coll: 'orders' }, filter: {} });
+      assert.equal((await cursor.toArray()).length, 3);
+      assert.deepEqual(
+        started.clusterEvents.map((e) => e.kind),
+        ['stopped'],
+      );
+      // A reload of the triggers tries again (and says it again).
+      writeFileSync(
+        path.join(root, 'functions/onOrder.js'),
+        'exports = async (event) => event.fullDocument.item + "!";',
+      );
+      await started.until(() => started.clusterEvents.length > 1);
+      assert.deepEqual(
+        started.clusterEvents.map((e) => e.kind),
+        ['stopped', 'stopped'],
+      );
+    } finally {
+      await started.server.close();
+      await server.close();
+      await engine.close();
+    }
+  });
+
+  test('wrong URIs: a clear message, the password never shown', async () => {
+    const root = orderApp('wrong');
+    const password = 'pw-s3cret';
+    for (const [bad, expected] of [
+      [`http://user:${password}@cluster0.example.net/`, /is not valid: Invalid scheme/],
+      [`mongodb://user:p@ss-${password}@127.0.0.1:1/`, /percent-encode/],
+      [`mongodb+srv://user:${password}@cluster0.example.net:27017/`, /cannot have port number/],
+    ] as const) {
+      const run = await runCli(
+        ['dev', '--port', '0', '--db-port', '0', '--mongodb-uri', bad],
+        root,
+      );
+      assert.notEqual(run.code, 0, bad);
+      assert.match(run.stderr, expected, bad);
+      assert.doesNotMatch(run.stdout + run.stderr, /s3cret|user:pw/, bad);
+    }
+    // A host that does not resolve: reported as unreachable, retried, dev runs.
+    const started = await startDev(root, {
+      mongodbUri: `mongodb://user:${password}@no-such-host.invalid:27017/?serverSelectionTimeoutMS=300`,
+      clusterRetryDelayMs: () => 10,
+    });
+    try {
+      await started.until(() => started.clusterEvents.some((e) => e.kind === 'retry'));
+      const retry = started.clusterEvents.find((e) => e.kind === 'retry');
+      assert.ok(retry?.kind === 'retry');
+      assert.match(
+        retry.message,
+        /mongodb:\/\/<credentials>@no-such-host\.invalid:27017\/\?<options> is unreachable: .*no-such-host\.invalid/,
+      );
+      assert.doesNotMatch(retry.message, /s3cret|user:/);
+    } finally {
+      await started.server.close();
+    }
+  });
+
   test('dev keeps the generated types current on reload', async () => {
     const root = orderApp('types');
     mkdirSync(path.join(root, 'values'), { recursive: true });

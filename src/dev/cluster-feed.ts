@@ -14,9 +14,12 @@
  * restart resumes where it stopped: writes made while dev was down fire after the restart. A
  * namespace all of whose triggers set `skip_catchup_events` starts from now instead.
  *
- * Failures (a wrong URI, refused credentials, an unreachable cluster, a lost connection, a
- * server without change streams) are reported once each with a clear message, and everything
- * is retried with backoff: 1 s, 2 s, 4 s ... capped at 30 s; a successful open resets it.
+ * Failures (refused credentials, an unreachable cluster, a lost connection) are reported once
+ * each with a clear message, and everything is retried with backoff: 1 s, 2 s, 4 s ... capped
+ * at 30 s; a successful open resets it, and the streams resume from the saved tokens. A server
+ * without change streams (a standalone mongod: 40573) is said once with how to fix it and not
+ * retried on a timer, since waiting does not change it: the next reload of the app's triggers
+ * (or a restart) tries again.
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -44,6 +47,18 @@ export interface ClusterRetry {
   message: string;
 }
 
+/** The feed gave up until the next reload: the server cannot give change streams. */
+export interface ClusterStop {
+  dataSource: string;
+  /** What is wrong and how to fix it, redacted. */
+  message: string;
+}
+
+/** 1 s, 2 s, 4 s ... capped at 30 s. */
+export function defaultRetryDelayMs(attempt: number): number {
+  return Math.min(1000 * 2 ** (attempt - 1), MAX_BACKOFF_MS);
+}
+
 export interface ClusterFeedOptions {
   dataSource: string;
   uri: string;
@@ -55,6 +70,10 @@ export interface ClusterFeedOptions {
   /** Extra MongoClient options (tests shorten serverSelectionTimeoutMS). */
   clientOptions?: Record<string, unknown> | undefined;
   onRetry: (retry: ClusterRetry) => void;
+  /** Change streams are not available on this server: not retried until update(). */
+  onStop?: ((stop: ClusterStop) => void) | undefined;
+  /** The wait before retry `attempt` (1, 2 ...); tests make it short. Default: defaultRetryDelayMs. */
+  retryDelayMs?: ((attempt: number) => number) | undefined;
   /** Every stream of the plan is open (after a start, a retry or a reload). */
   onReady?: (() => void) | undefined;
   warn: (message: string) => void;
@@ -76,17 +95,30 @@ interface OpenStream {
   subscription: ChangeSubscription;
 }
 
+/** A server that cannot open change streams at all (a standalone mongod answers 40573). */
+function changeStreamsUnsupported(error: unknown): boolean {
+  const code = (error as { mongoCode?: number } | undefined)?.mongoCode;
+  return code === 40573 || /only supported on replica sets/i.test(messageOf(error));
+}
+
 /** A clear sentence for a failure of the cluster (already redacted by the driver engine). */
-export function describeClusterFailure(error: unknown, target: string): string {
+export function describeClusterFailure(error: unknown, target: string, lost = false): string {
   const code = (error as { mongoCode?: number } | undefined)?.mongoCode;
   const codeName = (error as { codeName?: string } | undefined)?.codeName;
   const text = messageOf(error);
-  if (code === 40573 || /only supported on replica sets/i.test(text))
-    return `${target} does not support change streams (a standalone server): DATABASE triggers need a replica set or an Atlas cluster`;
+  if (changeStreamsUnsupported(error))
+    return `${target} does not support change streams (a standalone server: "${text}"): DATABASE triggers need a replica set or an Atlas cluster. Run it as a replica set (a single node will do: start mongod with --replSet rs0, then run rs.initiate() in mongosh) or point the URI at an Atlas cluster; functions still read and write it`;
   if (code === 18 || codeName === 'AuthenticationFailed' || /authentication/i.test(text))
-    return `${target} refused the credentials (authentication failed): check the user and password in the URI`;
-  if (codeName === 'HostUnreachable')
-    return `${target} is unreachable: ${text} (check the URI, the network, and the cluster's IP access list)`;
+    return `${target} refused the credentials (authentication failed): check the user and password in the URI (percent-encode @ : / ? # in them), and that the user exists in the authSource database (admin by default)`;
+  if (codeName === 'HostUnreachable') {
+    // The driver engine's text starts with "cannot reach <target>: "; the target is said once.
+    const detail = text.startsWith(`cannot reach ${target}: `)
+      ? text.slice(`cannot reach ${target}: `.length)
+      : text;
+    if (lost)
+      return `lost the connection to ${target} (the change streams stopped): ${detail}; they resume from the saved position once it is back`;
+    return `${target} is unreachable: ${detail} (check the URI, the network, and the cluster's IP access list)`;
+  }
   if (code === 286 || codeName === 'ChangeStreamHistoryLost')
     return `${target} no longer has the history to resume from the saved position: ${text}`;
   return `${target}: ${text}`;
@@ -101,11 +133,20 @@ export class ClusterFeed {
   private closed = false;
   private connected = false;
   private starting: Promise<void> | undefined;
+  /** Stopped on a server without change streams, until the next update(). */
+  private stopped = false;
 
   constructor(private readonly options: ClusterFeedOptions) {
     this.engine = createDriverEngine({
       uri: options.uri,
-      clientOptions: { serverSelectionTimeoutMS: 10_000, ...options.clientOptions },
+      // 10 s rather than the driver's 30 s to say a cluster is unreachable, unless the URI
+      // sets its own (options given here would override the URI's).
+      clientOptions: {
+        ...(/[?&]serverSelectionTimeoutMS=/i.test(options.uri)
+          ? {}
+          : { serverSelectionTimeoutMS: 10_000 }),
+        ...options.clientOptions,
+      },
       warn: (message) => options.warn(message),
     });
   }
@@ -129,7 +170,13 @@ export class ClusterFeed {
 
   /** The triggers changed (a reload): opens and closes streams to match. */
   update(): void {
-    if (this.closed || !this.connected || this.timer !== undefined) return;
+    if (this.closed) return;
+    if (this.stopped) {
+      this.stopped = false;
+      void this.start();
+      return;
+    }
+    if (!this.connected || this.timer !== undefined) return;
     void this.openStreams().catch((error: unknown) => this.failed(error));
   }
 
@@ -241,6 +288,8 @@ export class ClusterFeed {
 
   private async openStream(plan: NamespacePlan, fromNow = false): Promise<void> {
     const token = plan.skipCatchup || fromNow ? undefined : this.readToken(plan);
+    // An error after the stream opened is a lost connection (or a server-side end), said so.
+    let opened = false;
     const subscription = this.engine.watch(
       {
         db: plan.db,
@@ -252,7 +301,7 @@ export class ClusterFeed {
         onError: (error) => {
           if (this.open.get(plan.key)?.subscription === subscription) {
             this.open.delete(plan.key);
-            this.failed(error);
+            this.failed(error, opened);
           }
         },
       },
@@ -262,6 +311,7 @@ export class ClusterFeed {
     this.open.set(plan.key, entry);
     try {
       await subscription.ready;
+      opened = true;
     } catch (error) {
       if (this.open.get(plan.key) === entry) this.open.delete(plan.key);
       const code = (error as { mongoCode?: number }).mongoCode;
@@ -280,15 +330,28 @@ export class ClusterFeed {
   }
 
   /** Reports the failure once and schedules the next attempt (1 s, 2 s, 4 s ... 30 s). */
-  private failed(error: unknown): void {
-    if (this.closed || this.timer !== undefined) return;
+  private failed(error: unknown, lost = false): void {
+    if (this.closed || this.timer !== undefined || this.stopped) return;
     for (const stream of this.open.values()) stream.subscription.close();
     this.open.clear();
     this.connected = false;
+    if (changeStreamsUnsupported(error)) {
+      // Waiting does not give a standalone server change streams: say so once, do not spin.
+      this.stopped = true;
+      this.attempt = 0;
+      this.options.onStop?.({
+        dataSource: this.options.dataSource,
+        message: redactText(
+          `data source '${this.options.dataSource}': ${describeClusterFailure(error, this.target)}`,
+          this.options.uri,
+        ),
+      });
+      return;
+    }
     this.attempt++;
-    const delayMs = Math.min(1000 * 2 ** (this.attempt - 1), MAX_BACKOFF_MS);
+    const delayMs = (this.options.retryDelayMs ?? defaultRetryDelayMs)(this.attempt);
     const message = redactText(
-      `data source '${this.options.dataSource}': ${describeClusterFailure(error, this.target)}`,
+      `data source '${this.options.dataSource}': ${describeClusterFailure(error, this.target, lost)}`,
       this.options.uri,
     );
     this.options.onRetry({

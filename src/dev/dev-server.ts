@@ -39,7 +39,7 @@ import { TriggerDispatcher, type TriggerFiring } from '../triggers/dispatcher.js
 import { Scheduler, type Clock } from '../triggers/scheduler.js';
 import { AppWatcher } from '../watch/app-watcher.js';
 import { describeDiff, diffApps, isEmptyDiff } from './app-diff.js';
-import { ClusterFeed, type ClusterRetry } from './cluster-feed.js';
+import { ClusterFeed, type ClusterRetry, type ClusterStop } from './cluster-feed.js';
 import { blockingProblems, mergeLastGood } from './last-good.js';
 import { RequestGuard } from './request-guard.js';
 
@@ -73,6 +73,8 @@ export interface DevServerOptions {
   mongodbUri?: string | undefined;
   /** Extra MongoClient options for real clusters (tests shorten serverSelectionTimeoutMS). */
   clusterClientOptions?: Record<string, unknown> | undefined;
+  /** The wait before a real cluster's retry `attempt` (default 1 s, 2 s, 4 s ... 30 s; tests shorten it). */
+  clusterRetryDelayMs?: ((attempt: number) => number) | undefined;
   /** Re-run this function after every reload (the edit-save-see loop). */
   run?:
     | {
@@ -125,7 +127,9 @@ export interface DevWarning {
 /** Real-cluster mode: a data source's change streams are open, or failed and will be retried. */
 export type ClusterEvent =
   | { kind: 'ready'; dataSource: string; target: string }
-  | ({ kind: 'retry'; target: string } & ClusterRetry);
+  | ({ kind: 'retry'; target: string } & ClusterRetry)
+  /** The server has no change streams (a standalone mongod): not retried until a reload. */
+  | ({ kind: 'stopped'; target: string } & ClusterStop);
 
 export interface DevServerEvents {
   reload: [ReloadEvent];
@@ -196,7 +200,9 @@ export class DevServer extends EventEmitter<DevServerEvents> {
         triggers: () => this.app.triggers.values(),
         serves: (name) => this.dataSourceOf(name) === dataSource,
         clientOptions: options.clusterClientOptions,
+        retryDelayMs: options.clusterRetryDelayMs,
         onRetry: (retry) => this.emit('cluster', { kind: 'retry', target: feed.target, ...retry }),
+        onStop: (stop) => this.emit('cluster', { kind: 'stopped', target: feed.target, ...stop }),
         onReady: () => this.emit('cluster', { kind: 'ready', dataSource, target: feed.target }),
         warn: (message) => this.emit('warning', { kind: 'cluster', message }),
       });
@@ -325,6 +331,11 @@ export class DevServer extends EventEmitter<DevServerEvents> {
 
   get app(): App {
     return this.current.app;
+  }
+
+  /** The runner the endpoint calls (benchmarks set the endpoint's rate beside the runner's own). */
+  get functionRunner(): FunctionRunner {
+    return this.runner;
   }
 
   /** The pid of the sandbox process (diagnostics, benchmarks). */
@@ -582,14 +593,14 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const send = (status: number, body: unknown): void => {
-      const text = JSON.stringify(body);
+    const sendText = (status: number, text: string): void => {
       res.writeHead(status, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(text),
       });
       res.end(text);
     };
+    const send = (status: number, body: unknown): void => sendText(status, JSON.stringify(body));
     try {
       const refusal = this.guard?.check(req.method, req.headers);
       if (refusal !== undefined) {
@@ -658,12 +669,13 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       const user = system ? undefined : String(req.headers['x-triggerbox-user'] ?? 'local-user');
       const event = await this.invoke('http', name, args, { user });
       if (event.result !== undefined) {
-        send(200, {
-          result: JSON.parse(event.result.resultEJSON) as unknown,
-          logs: event.result.logs,
-          error_logs: event.result.errorLogs,
-          stats: { execution_time_ms: Number(event.result.stats.durationMs.toFixed(3)) },
-        });
+        const { resultEJSON, logs, errorLogs, stats } = event.result;
+        // resultEJSON is one JSON value already (the runner parsed it; masking re-stringifies):
+        // it goes into the body as it is rather than being parsed and written again.
+        sendText(
+          200,
+          `{"result":${resultEJSON},"logs":${JSON.stringify(logs)},"error_logs":${JSON.stringify(errorLogs)},"stats":${JSON.stringify({ execution_time_ms: Number(stats.durationMs.toFixed(3)) })}}`,
+        );
       } else {
         const failure = event.error;
         const code =
@@ -757,9 +769,38 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/**
+ * True when `value` (from JSON.parse) reads the same as plain JSON and as Extended JSON: no key
+ * starts with `$` (no wrapper such as `$oid` or `$numberLong`), no `__proto__` key (the EJSON
+ * reader drops it), and every number is finite and not -0 (the EJSON reader turns -0 into 0).
+ */
+function plainJson(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!plainJson(item)) return false;
+    return true;
+  }
+  for (const key in value) {
+    if (key.startsWith('$') || key === '__proto__') return false;
+    if (!plainJson((value as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
 /** The body is an Extended JSON array of arguments (empty body: no arguments). */
 function parseArgs(body: string): unknown[] {
   if (body.trim() === '') return [];
+  // Most bodies are plain JSON (strings, numbers, objects): JSON.parse gives exactly what the
+  // Extended JSON reader would, without its stringify-and-reparse round trip. Anything else
+  // (wrappers, syntax errors, odd numbers) takes the full reader and its messages.
+  let plain: unknown;
+  try {
+    plain = JSON.parse(body);
+  } catch {
+    plain = undefined;
+  }
+  if (Array.isArray(plain) && plainJson(plain)) return plain;
   const args = parseUserEjson(
     body,
     'the request body',

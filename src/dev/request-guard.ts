@@ -39,9 +39,19 @@ function parseAuthority(authority: string): URL | undefined {
   }
 }
 
+/** How many distinct Host and Origin values keep their verdict (a client sends one or two). */
+const VERDICTS_KEPT = 64;
+
 export class RequestGuard {
   private readonly names = new Set<string>();
   private readonly loopbackOnly: boolean;
+  /**
+   * Host and Origin verdicts by header value: parsing them as URLs was most of the guard's cost
+   * per request, and a client sends the same values on every request. Bounded: a client
+   * sending ever new values only refills it.
+   */
+  private readonly ownHosts = new Map<string, boolean>();
+  private readonly ownOrigins = new Map<string, boolean>();
 
   constructor(
     private readonly configuredHost: string,
@@ -81,10 +91,30 @@ export class RequestGuard {
     return isLoopbackHostname(url.hostname) || this.names.has(url.hostname);
   }
 
+  private remember(cache: Map<string, boolean>, key: string, verdict: () => boolean): boolean {
+    let known = cache.get(key);
+    if (known === undefined) {
+      known = verdict();
+      if (cache.size >= VERDICTS_KEPT) cache.clear();
+      cache.set(key, known);
+    }
+    return known;
+  }
+
+  private isOwnOrigin(origin: string): boolean {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    return url !== undefined && url.protocol === 'http:' && this.isOwn(url);
+  }
+
   /** Why this request is not answered, or undefined when it is. Checked before routing. */
   check(method: string | undefined, headers: IncomingHttpHeaders): Refusal | undefined {
     const host = headers.host ?? '';
-    if (!this.isOwn(parseAuthority(host))) {
+    if (!this.remember(this.ownHosts, host, () => this.isOwn(parseAuthority(host)))) {
       return {
         status: 403,
         error_code: 'ForbiddenHost',
@@ -93,13 +123,7 @@ export class RequestGuard {
     }
     const origin = headers.origin;
     if (origin !== undefined) {
-      let url: URL | undefined;
-      try {
-        url = new URL(origin);
-      } catch {
-        url = undefined;
-      }
-      if (url === undefined || url.protocol !== 'http:' || !this.isOwn(url)) {
+      if (!this.remember(this.ownOrigins, origin, () => this.isOwnOrigin(origin))) {
         return {
           status: 403,
           error_code: 'ForbiddenOrigin',
@@ -107,7 +131,8 @@ export class RequestGuard {
         };
       }
     }
-    if (method === 'POST') {
+    // The usual Content-Type needs no splitting.
+    if (method === 'POST' && headers['content-type'] !== 'application/json') {
       const type = headers['content-type'] ?? '';
       const [media = '', ...params] = type.split(';').map((p) => p.trim().toLowerCase());
       const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length);

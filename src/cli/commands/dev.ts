@@ -136,6 +136,10 @@ export async function dev(
       io.stdout(
         `data source '${event.dataSource}': change streams open on ${event.target}; its writes fire DATABASE triggers\n`,
       );
+    else if (event.kind === 'stopped')
+      printer.warn(
+        `${event.message}. Not retried: save a trigger file or restart dev once it has change streams`,
+      );
     else
       printer.warn(
         `${event.message}; retrying in ${event.delayMs / 1000} s (attempt ${event.attempt})`,

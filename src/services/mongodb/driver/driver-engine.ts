@@ -78,7 +78,9 @@ export class DriverEngine implements T.Engine {
       throw new TriggerboxError(
         'InvalidInput',
         `the MongoDB URI ${this.target} is not valid: ${this.redact(error)}`,
-        { hint: 'it looks like mongodb+srv://user:password@cluster0.example.mongodb.net/' },
+        {
+          hint: 'it looks like mongodb+srv://user:password@cluster0.example.mongodb.net/ (percent-encode @ : / ? # in the user name and password)',
+        },
       );
     }
   }
@@ -127,7 +129,13 @@ export class DriverEngine implements T.Engine {
       });
     }
     const name = error instanceof Error ? error.name : '';
-    if (/Network|ServerSelection|Timeout|Topology/.test(name))
+    // A mongodb+srv name that does not resolve fails in the SRV lookup, before the driver's
+    // server selection, as a plain Error with the resolver's code.
+    const syscallCode = (error as { code?: unknown } | undefined)?.code;
+    const resolver =
+      typeof syscallCode === 'string' &&
+      /^(ENOTFOUND|EAI_AGAIN|ESERVFAIL|ETIMEOUT|ECONNREFUSED|ENODATA)$/.test(syscallCode);
+    if (/Network|ServerSelection|Timeout|Topology/.test(name) || resolver)
       throw new MongoError(
         'HostUnreachable',
         `cannot reach ${this.target}: ${this.redact(error)}`,

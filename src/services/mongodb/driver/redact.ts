@@ -5,7 +5,42 @@
  * anyone needs to tell which cluster a message is about.
  */
 
-const URI = /^(mongodb(?:\+srv)?:\/\/)(?:([^@/]*)@)?([^/?#]*)([^?#]*)(\?[^#]*)?/i;
+const MONGODB_SCHEME = /^mongodb(?:\+srv)?:\/\//i;
+/** Any scheme: a URI given with a wrong one (http://user:pw@host) still has credentials to hide. */
+const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+interface UriParts {
+  scheme: string;
+  /** Everything before the last '@' ahead of the options: a password with an unescaped '@' or '/' stays in it. */
+  userinfo: string | undefined;
+  hosts: string;
+  path: string;
+  query: string | undefined;
+}
+
+/**
+ * The parts of a URI, leniently: a password with an unescaped `@`, `/` or `#` is invalid but
+ * common, and must be taken as credentials, never shown as a host or a path.
+ */
+function parseUri(uri: string): UriParts | undefined {
+  const scheme = SCHEME.exec(uri)?.[0];
+  if (scheme === undefined) return undefined;
+  const rest = uri.slice(scheme.length);
+  const queryAt = rest.indexOf('?');
+  const beforeQuery = queryAt < 0 ? rest : rest.slice(0, queryAt);
+  const query = queryAt < 0 ? undefined : rest.slice(queryAt).replace(/#.*$/, '');
+  const at = beforeQuery.lastIndexOf('@');
+  const userinfo = at < 0 ? undefined : beforeQuery.slice(0, at);
+  const authority = at < 0 ? beforeQuery : beforeQuery.slice(at + 1);
+  const slash = authority.search(/[/#]/);
+  return {
+    scheme,
+    userinfo,
+    hosts: slash < 0 ? authority : authority.slice(0, slash),
+    path: slash < 0 ? '' : authority.slice(slash).replace(/#.*$/, ''),
+    query,
+  };
+}
 /** URI options whose values are secrets (others, like retryWrites=true, are left alone in texts). */
 const SECRET_OPTIONS = new Set([
   'authmechanismproperties',
@@ -13,15 +48,16 @@ const SECRET_OPTIONS = new Set([
   'sslpemkeypassword',
   'password',
 ]);
-/** Any MongoDB URI with user info inside a longer text (a driver message quoting it). */
-const USERINFO_IN_TEXT = /(mongodb(?:\+srv)?:\/\/)[^@\s/'"]+@/gi;
+/** Any MongoDB URI with user info inside a longer text (a driver message quoting it), up to its last '@'. */
+const USERINFO_IN_TEXT = /(mongodb(?:\+srv)?:\/\/)[^\s/'"]*@/gi;
 
 /** The URI without credentials and with its options hidden: mongodb+srv://<credentials>@host/db?<options>. */
 export function redactUri(uri: string): string {
-  const match = URI.exec(uri);
-  if (!match) return '<a MongoDB URI that is not of the form mongodb://...>';
-  const [, scheme, userinfo, hosts, path, query] = match;
-  return `${scheme}${userinfo !== undefined ? '<credentials>@' : ''}${hosts}${path ?? ''}${query ? '?<options>' : ''}`;
+  const parts = parseUri(uri);
+  if (parts === undefined || !MONGODB_SCHEME.test(parts.scheme))
+    return '<a MongoDB URI that is not of the form mongodb://...>';
+  const { scheme, userinfo, hosts, path, query } = parts;
+  return `${scheme}${userinfo !== undefined ? '<credentials>@' : ''}${hosts}${path}${query ? '?<options>' : ''}`;
 }
 
 function decoded(text: string): string {
@@ -39,10 +75,10 @@ function decoded(text: string): string {
  */
 export function redactText(text: string, uri: string): string {
   let out = text;
-  const match = URI.exec(uri);
+  const parts = parseUri(uri);
   const secrets = new Set<string>([uri]);
-  if (match) {
-    const [, , userinfo, , , query] = match;
+  if (parts) {
+    const { userinfo, query } = parts;
     if (userinfo) {
       secrets.add(userinfo);
       secrets.add(decoded(userinfo));

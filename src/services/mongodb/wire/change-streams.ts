@@ -1,8 +1,10 @@
 /**
- * `$changeStream` aggregations over the engine's watch(). One engine subscription per endpoint
+ * `$changeStream` aggregations over the engine's watch(). One engine subscription per engine
  * (opened with the first change stream, with both images) keeps the recent events in a ring:
- * that is the endpoint's "oplog", from which resumeAfter/startAfter/startAtOperationTime replay
- * and into which every open change-stream cursor is fed. Each cursor shapes the events as its
+ * that is the database's "oplog", from which resumeAfter/startAfter/startAtOperationTime replay
+ * and into which every open change-stream cursor is fed. It belongs to the engine, not to an
+ * endpoint: an endpoint closed and started again over the same engine (a server restart, as
+ * clients see it) keeps the history, writes made meanwhile included, so clients resume. Each cursor shapes the events as its
  * options say (fullDocument on updates only with 'updateLookup'/'whenAvailable'/'required',
  * pre-images only when asked), runs its own following stages on each event, and answers
  * awaitData getMores as soon as an event is queued or when maxTimeMS runs out.
@@ -69,22 +71,24 @@ function tokenData(token: unknown): string {
   return data.length === 28 && data.endsWith(INVALIDATE_SUFFIX) ? data.slice(0, 26) : data;
 }
 
-export class ChangeHub {
+/** The recent events of one engine, kept from the first change stream until the engine closes. */
+class ChangeHistory {
   private subscription: ChangeSubscription | undefined;
-  private ring: ChangeEvent[] = [];
-  private head = 0;
-  private lastEvicted: ChangeEvent | undefined;
-  private startedAtSeconds = 0;
+  ring: ChangeEvent[] = [];
+  head = 0;
+  lastEvicted: ChangeEvent | undefined;
+  startedAtSeconds = 0;
   /**
    * The position before the first event (what postBatchResumeToken says until there is one):
    * the engine's token shape with increment 0, which no event has.
    */
-  private startToken = { _data: '' };
-  private readonly cursors = new Set<ChangeStreamCursor>();
+  startToken = { _data: '' };
+  /** The open hubs (endpoints) fed with each event. */
+  readonly hubs = new Set<(event: ChangeEvent) => void>();
 
   constructor(private readonly engine: Engine) {}
 
-  private start(): void {
+  start(): void {
     if (this.subscription) return;
     this.startedAtSeconds = Math.floor(Date.now() / 1000);
     const seconds = this.startedAtSeconds.toString(16).toUpperCase().padStart(8, '0');
@@ -106,11 +110,11 @@ export class ChangeHub {
         this.head = 0;
       }
     }
-    for (const cursor of this.cursors) cursor.offer(event);
+    for (const hub of this.hubs) hub(event);
   }
 
   /** The events after a resume point; fails when the point is not (or no longer) in the ring. */
-  private replayFrom(options: ChangeStreamOptions): ChangeEvent[] {
+  replayFrom(options: ChangeStreamOptions): ChangeEvent[] {
     const live = this.ring.slice(this.head);
     const token = options.startAfter ?? options.resumeAfter;
     if (token !== undefined) {
@@ -134,6 +138,43 @@ export class ChangeHub {
     return live.filter((e) => afterTime(e.clusterTime, time));
   }
 
+  /** The latest position: the last event's token, or the start token before any event. */
+  lastToken(): { _data: string } {
+    return { ...(this.head < this.ring.length ? this.ring.at(-1)!._id : this.startToken) };
+  }
+}
+
+/** One history per engine (a WeakMap: it goes with the engine). */
+const histories = new WeakMap<Engine, ChangeHistory>();
+
+export interface ChangeHubOptions {
+  /**
+   * A standalone server (tests): no change streams, every $changeStream fails with 40573 and
+   * the text mongod gives ("The $changeStream stage is only supported on replica sets").
+   */
+  standalone?: boolean | undefined;
+}
+
+/** One endpoint's change-stream cursors, fed from its engine's history. */
+export class ChangeHub {
+  private readonly history: ChangeHistory;
+  private readonly cursors = new Set<ChangeStreamCursor>();
+  private readonly feed = (event: ChangeEvent): void => {
+    for (const cursor of this.cursors) cursor.offer(event);
+  };
+
+  constructor(
+    engine: Engine,
+    private readonly options: ChangeHubOptions = {},
+  ) {
+    let history = histories.get(engine);
+    if (history === undefined) {
+      history = new ChangeHistory(engine);
+      histories.set(engine, history);
+    }
+    this.history = history;
+  }
+
   open(request: {
     id: Long;
     ns: string;
@@ -141,6 +182,14 @@ export class ChangeHub {
     stage: unknown;
     pipeline: unknown[];
   }): ChangeStreamCursor {
+    if (this.options.standalone === true)
+      throw new MongoError(
+        'BadValue',
+        'The $changeStream stage is only supported on replica sets',
+        {
+          server: { code: 40573, codeName: 'Location40573' },
+        },
+      );
     const { stage } = request;
     if (!isDocument(stage)) throw badValue('$changeStream must be an object');
     const options: ChangeStreamOptions = {
@@ -165,8 +214,9 @@ export class ChangeHub {
       if (name === undefined || !ALLOWED_STAGES.has(name))
         throw badValue(`${name ?? 'this stage'} is not permitted in a $changeStream pipeline`);
     }
-    this.start();
-    const backlog = this.replayFrom(options);
+    this.history.start();
+    this.history.hubs.add(this.feed);
+    const backlog = this.history.replayFrom(options);
     const cursor = new ChangeStreamCursor(
       request.id,
       request.ns,
@@ -177,20 +227,16 @@ export class ChangeHub {
     );
     const resumedFrom = options.startAfter ?? options.resumeAfter;
     cursor.position =
-      resumedFrom !== undefined
-        ? { _data: tokenData(resumedFrom) }
-        : { ...(this.head < this.ring.length ? this.ring.at(-1)!._id : this.startToken) };
+      resumedFrom !== undefined ? { _data: tokenData(resumedFrom) } : this.history.lastToken();
     for (const event of backlog) cursor.offer(event);
     this.cursors.add(cursor);
     return cursor;
   }
 
+  /** Closes this endpoint's cursors; the engine's history goes on (until the engine closes). */
   close(): void {
-    this.subscription?.close();
-    this.subscription = undefined;
+    this.history.hubs.delete(this.feed);
     for (const cursor of [...this.cursors]) cursor.close();
-    this.ring = [];
-    this.head = 0;
   }
 }
 

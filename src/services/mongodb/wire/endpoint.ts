@@ -41,6 +41,12 @@ export interface MongoEndpointOptions {
   log?: Log | undefined;
   /** The replica set name drivers see (default 'triggerbox'). */
   replicaSetName?: string | undefined;
+  /**
+   * Present as a standalone mongod instead (for tests of what clients do with one): hello
+   * without setName, hosts or primary, and every $changeStream refused as mongod refuses it
+   * (40573, "The $changeStream stage is only supported on replica sets").
+   */
+  standalone?: boolean | undefined;
 }
 
 export interface MongoEndpoint {
@@ -306,11 +312,21 @@ class EndpointServer {
     readonly engine: Engine,
     readonly log: Log,
     private readonly setName: string,
+    private readonly standalone: boolean,
   ) {
-    this.hub = new ChangeHub(engine);
+    this.hub = new ChangeHub(engine, { standalone });
   }
 
   hello(connectionId: number): Doc {
+    const member = {
+      setName: this.setName,
+      setVersion: 1,
+      electionId: new ObjectId('7fffffff0000000000000001'),
+      hosts: [this.address],
+      primary: this.address,
+      me: this.address,
+      secondary: false,
+    };
     return {
       helloOk: true,
       isWritablePrimary: true,
@@ -325,13 +341,7 @@ class EndpointServer {
       minWireVersion: 0,
       maxWireVersion: MAX_WIRE_VERSION,
       readOnly: false,
-      setName: this.setName,
-      setVersion: 1,
-      electionId: new ObjectId('7fffffff0000000000000001'),
-      hosts: [this.address],
-      primary: this.address,
-      me: this.address,
-      secondary: false,
+      ...(this.standalone ? {} : member),
     };
   }
 
@@ -368,6 +378,7 @@ export async function startMongoEndpoint(options: MongoEndpointOptions): Promise
     options.engine,
     options.log ?? silentLog,
     options.replicaSetName ?? 'triggerbox',
+    options.standalone === true,
   );
   const server = net.createServer((socket) => {
     state.totalConnections += 1;
