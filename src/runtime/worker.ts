@@ -465,7 +465,10 @@ class Lane {
         reject(DISCARDED);
       }, withinMs);
       // Both queued behind whatever the call left: one trip to the isolate for the two.
-      Promise.all([this.isolate.getHeapStatistics(), this.isolate.createContext()]).then(
+      Promise.all([
+        this.isolate.getHeapStatistics(),
+        this.isolate.createContext({ inspector: inspector !== undefined }),
+      ]).then(
         ([heap, context]) => {
           if (settled) return;
           clearTimeout(timer);
@@ -489,7 +492,7 @@ class Lane {
   }
 
   async prepare(): Promise<Slot> {
-    return this.boot(await this.isolate.createContext());
+    return this.boot(await this.isolate.createContext({ inspector: inspector !== undefined }));
   }
 
   /** Runs the prelude in a new context (and bson, when calls have been using it): one trip. */
