@@ -9,13 +9,13 @@
 // (BSON in the call's fresh context, the arguments' Extended JSON, the op's trip from the isolate
 // through the sandbox process to the parent and back, the engine, the decoding of the answer).
 import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EJSON, ObjectId } from 'bson';
 import { loadApp } from '../src/app/load-app.js';
 import { createRunner } from '../src/index.js';
+import { median, writeTempApp } from './common.js';
 import { builtinServices } from '../src/services/builtin.js';
 import {
   createMongoService,
@@ -36,7 +36,6 @@ const FUNCTIONS: Record<string, string> = {
 };
 
 function makeApp(): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'triggerbox-bench-dbpath-'));
   const files: Record<string, unknown> = {
     'root_config.json': { name: 'bench', environment: '' },
     'data_sources/mongodb-atlas/config.json': {
@@ -47,20 +46,10 @@ function makeApp(): string {
     'functions/config.json': Object.keys(FUNCTIONS).map((name) => ({ name, private: false })),
   };
   for (const [name, source] of Object.entries(FUNCTIONS)) files[`functions/${name}.js`] = source;
-  for (const [file, content] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
-    writeFileSync(
-      path.join(root, file),
-      typeof content === 'string' ? content : JSON.stringify(content),
-    );
-  }
-  return root;
+  return writeTempApp('triggerbox-bench-dbpath-', files);
 }
 
-function p50(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
+const p50 = median;
 
 async function timeEach(n: number, action: (i: number) => Promise<unknown>): Promise<number[]> {
   const samples: number[] = [];

@@ -4,17 +4,15 @@
 // Two writers: the official driver through the endpoint, and the engine's own insertOne (what a
 // function's insert becomes in the parent process).
 //   npm run bench -- db-triggers
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { MongoClient } from 'mongodb';
 import { startDevServer, type DevServer } from '../src/dev/dev-server.js';
+import { median, writeTempApp } from './common.js';
 
 const N = 200;
 const WARMUP = 30;
 
 function app(): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'triggerbox-bench-'));
   const files: Record<string, unknown> = {
     'root_config.json': { name: 'bench', environment: '' },
     'functions/config.json': [{ name: 'onInsert', private: true }],
@@ -34,19 +32,7 @@ function app(): string {
       event_processors: { FUNCTION: { config: { function_name: 'onInsert' } } },
     },
   };
-  for (const [file, content] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
-    writeFileSync(
-      path.join(root, file),
-      typeof content === 'string' ? content : JSON.stringify(content),
-    );
-  }
-  return root;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  return writeTempApp('triggerbox-bench-', files);
 }
 
 function nextStart(server: DevServer): Promise<number> {

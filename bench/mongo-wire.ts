@@ -4,6 +4,7 @@
 //   npm run bench -- wire
 import { MongoClient, type Document } from 'mongodb';
 import { EmbeddedEngine, startMongoEndpoint } from '../src/services/mongodb/index.js';
+import { median } from './common.js';
 
 const N = 2000;
 const WARMUP = 300;
@@ -15,11 +16,6 @@ function now(): bigint {
 
 function perCall(start: bigint, count: number): number {
   return Number(now() - start) / 1000 / count;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function direct(engine: EmbeddedEngine) {

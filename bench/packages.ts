@@ -12,6 +12,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRunner, loadApp } from '../src/index.js';
+import { median } from './common.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURE = path.join(repoRoot, 'bench/fixtures/packages');
@@ -19,11 +20,6 @@ const PACKAGES: [spec: string, fn: string][] = [
   ['lodash', 'useLodash'],
   ['@faker-js/faker', 'useFaker'],
 ];
-
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 /** The fixture app, its functions/node_modules installed once per lockfile. */
 function fixtureApp(): string {

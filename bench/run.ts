@@ -14,16 +14,12 @@ import { openSecretStore } from '../src/secrets/store.js';
 import { startDevServer } from '../src/dev/dev-server.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { percentile } from './common.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
 const TRIVIAL =
   'exports = function (name) { return context.values.get("greeting") + ", " + name; };';
-
-function percentile(samples: number[], q: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? NaN;
-}
 
 interface Figure {
   p50: number;

@@ -34,6 +34,20 @@ const ORDER_TOTAL = [
   '};',
 ].join('\n');
 
+/** A runner in inspect mode over the app at `root`, and its debugger endpoint on a free port. */
+async function inspected(
+  root: string,
+  options: { timeoutMs?: number } = {},
+): Promise<{ runner: FunctionRunner; server: InspectorServer }> {
+  const runner = createRunner({ app: loadApp({ root }).app, inspect: true, ...options });
+  assert.ok(runner.inspector);
+  const server = await startInspectorServer({
+    relay: runner.inspector,
+    address: { host: '127.0.0.1', port: 0 },
+  });
+  return { runner, server };
+}
+
 describe(
   'debugger (inspect mode)',
   { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
@@ -43,12 +57,7 @@ describe(
     let server: InspectorServer;
     before(async () => {
       root = tempApp({ 'functions/orderTotal.js': ORDER_TOTAL });
-      runner = createRunner({ app: loadApp({ root }).app, inspect: true });
-      assert.ok(runner.inspector);
-      server = await startInspectorServer({
-        relay: runner.inspector,
-        address: { host: '127.0.0.1', port: 0 },
-      });
+      ({ runner, server } = await inspected(root));
     });
     after(async () => {
       await server?.close();
@@ -132,12 +141,7 @@ describe(
         'functions/other.js': 'exports = () => "other";',
       });
       // A short time limit: a pause far longer than it must not end the call.
-      runner = createRunner({ app: loadApp({ root }).app, inspect: true, timeoutMs: 300 });
-      assert.ok(runner.inspector);
-      server = await startInspectorServer({
-        relay: runner.inspector,
-        address: { host: '127.0.0.1', port: 0 },
-      });
+      ({ runner, server } = await inspected(root, { timeoutMs: 300 }));
       cdp = await CdpClient.connect(server.webSocketUrl);
       await cdp.send('Runtime.enable');
       await cdp.send('Debugger.enable');
@@ -229,12 +233,7 @@ describe(
           '};',
         ].join('\n'),
       });
-      runner = createRunner({ app: loadApp({ root }).app, inspect: true });
-      assert.ok(runner.inspector);
-      server = await startInspectorServer({
-        relay: runner.inspector,
-        address: { host: '127.0.0.1', port: 0 },
-      });
+      ({ runner, server } = await inspected(root));
     });
     after(async () => {
       await server?.close();
@@ -341,12 +340,7 @@ describe(
         ].join('\n'),
         'functions/hello.js': "exports = (name) => require('greeter').greet(name);",
       });
-      runner = createRunner({ app: loadApp({ root }).app, inspect: true });
-      assert.ok(runner.inspector);
-      server = await startInspectorServer({
-        relay: runner.inspector,
-        address: { host: '127.0.0.1', port: 0 },
-      });
+      ({ runner, server } = await inspected(root));
     });
     after(async () => {
       await server?.close();
@@ -408,12 +402,7 @@ describe(
     let server: InspectorServer;
     before(async () => {
       const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
-      runner = createRunner({ app: loadApp({ root }).app, inspect: true });
-      assert.ok(runner.inspector);
-      server = await startInspectorServer({
-        relay: runner.inspector,
-        address: { host: '127.0.0.1', port: 0 },
-      });
+      ({ runner, server } = await inspected(root));
     });
     after(async () => {
       await server?.close();
