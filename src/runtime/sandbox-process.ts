@@ -137,9 +137,10 @@ export class SandboxProcess {
     preforked = undefined;
     const child = adopted ?? forkWorker();
     this.child = child;
-    this.outbox = new Outbox<ParentMessage>((message) => {
+    const outbox = new Outbox<ParentMessage>((message) => {
       if (child.connected) child.send(message);
     });
+    this.outbox = outbox;
     this.killReason = undefined;
     this.stderrTail = '';
     child.stderr?.setEncoding('utf8');
@@ -154,7 +155,9 @@ export class SandboxProcess {
     this.post({ type: 'init', limits: this.limits });
     if (this.app !== undefined) this.post({ type: 'app', app: this.app });
     this.inspector?.started((action) => {
-      if (this.child === child) child.send({ type: 'inspector', action } satisfies ParentMessage);
+      // Through the outbox, behind 'init': a new process handed Debugger.enable before its
+      // init had no session to give it to, and its calls never paused.
+      if (this.child === child) outbox.post({ type: 'inspector', action });
     });
     this.updateRef();
   }

@@ -99,6 +99,14 @@ const GUEST_CODES = new Set<ExecutionErrorCode>([
 const outbox = new Outbox<ChildMessage>((message) => process.send?.(message));
 
 function send(message: ChildMessage): void {
+  // Inspect mode sends at once: while a call is paused in the debugger this thread may not reach
+  // the end of its turn (a paused call never told the runner, and its test waited forever), and
+  // calls run one at a time there, so there is nothing to batch.
+  if (inspector !== undefined) {
+    outbox.flush();
+    process.send?.(message);
+    return;
+  }
   outbox.post(message);
 }
 
