@@ -138,10 +138,13 @@ async function callLatency(): Promise<void> {
     }
   };
   rows.push([
-    `bare isolated-vm, new context per call (1 isolate; for calls/s ${isolates.length}, the runner's median)`,
+    `bare isolated-vm, new context per call (1 isolate for p50; for calls/s ${isolates.length}, the runner's median, calls spread over them round-robin)`,
     await measure(() => bareCall(0), n, 20, bareCall),
   ]);
-  rows.push(['triggerbox runner (fresh context per call)', ours]);
+  rows.push([
+    `triggerbox runner (fresh context per call; 1 isolate busy for p50; for calls/s ${isolates.length} alive, its median with 20 in flight, ${Math.min(...held)}-${Math.max(...held)} in all)`,
+    ours,
+  ]);
   runner.dispose();
   for (const isolate of isolates) isolate.dispose();
   rmSync(root, { recursive: true, force: true });

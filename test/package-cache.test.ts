@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRunner, loadApp } from '../src/index.js';
-import { tempApp } from './helpers.js';
+import { runCli, tempApp } from './helpers.js';
 
 /** Runs `fn` once in a new runner (a new sandbox process), as another command would. */
 async function runOnce(root: string, fn: string): Promise<unknown> {
@@ -215,6 +215,52 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
       assert.deepEqual(order, ['trivial', 'package']);
     } finally {
       runner.dispose();
+    }
+  });
+});
+
+describe('package cache of one-off runs (triggerbox function run)', () => {
+  let cache: string;
+  let previous: string | undefined;
+  before(() => {
+    previous = process.env['TRIGGERBOX_CACHE_DIR'];
+    cache = mkdtempSync(path.join(tmpdir(), 'triggerbox-cache-oneoff-'));
+    process.env['TRIGGERBOX_CACHE_DIR'] = cache;
+  });
+  after(() => {
+    if (previous === undefined) delete process.env['TRIGGERBOX_CACHE_DIR'];
+    else process.env['TRIGGERBOX_CACHE_DIR'] = previous;
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it('package cache: a one-off run ends only once the after-run code cache is written, and the next run uses it unchanged', async () => {
+    const root = tempApp({
+      'functions/node_modules/oneoff-pkg/package.json': {
+        name: 'oneoff-pkg',
+        version: '1.0.0',
+        main: 'index.js',
+      },
+      'functions/node_modules/oneoff-pkg/index.js':
+        'const table = Array.from({ length: 50 }, (_, i) => () => i); module.exports = () => `n${table.length}`;',
+      'functions/usePkg.js': 'exports = function () { return require("oneoff-pkg")(); };',
+    });
+    try {
+      const first = await runCli(['function', 'run', '--name', 'usePkg', '-f', 'json'], root);
+      assert.equal(first.code, 0, first.stderr);
+      // No polling: the command returned, so the sandbox process is gone and the cache written.
+      const [code] = entries(cache, 'v8');
+      assert.ok(code !== undefined, 'a code cache entry after the first run');
+      assert.equal(codeCacheKind(code), 'after-run');
+      const written = statSync(code);
+      const second = await runCli(['function', 'run', '--name', 'usePkg', '-f', 'json'], root);
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(JSON.parse(second.stdout).result, 'n50');
+      // The second process loaded the after-run cache and had nothing better to write.
+      assert.equal(statSync(code).ino, written.ino);
+      assert.equal(statSync(code).mtimeMs, written.mtimeMs);
+      assert.equal(codeCacheKind(code), 'after-run');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

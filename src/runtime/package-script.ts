@@ -58,6 +58,16 @@ interface CodeCacheState {
  */
 const states = new Map<string, CodeCacheState>();
 const MAX_STATES = 64;
+/** After-run caches being made or written (settledCodeCaches). */
+const making = new Set<Promise<void>>();
+
+/**
+ * Resolves once the after-run caches being made now are on disk (or given up on): a one-off
+ * `function run` waits for it before it ends the sandbox process (worker.ts, 'finish').
+ */
+export function settledCodeCaches(): Promise<void> {
+  return Promise.all([...making]).then(() => undefined);
+}
 
 export class PackageScript {
   private readonly state: CodeCacheState;
@@ -137,7 +147,7 @@ export class PackageScript {
     const state = this.state;
     if (state.afterRun || state.making) return;
     state.making = true;
-    isolate
+    const made = isolate
       .compileScript(this.code, { filename: this.filename, produceCachedData: true })
       .then((script) => {
         const produced = (script as IsolatedVm.Script & IsolatedVm.CachedDataResult).cachedData;
@@ -153,6 +163,8 @@ export class PackageScript {
       })
       .finally(() => {
         state.making = false;
+        making.delete(made);
       });
+    making.add(made);
   }
 }

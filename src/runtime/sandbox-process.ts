@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { OpReply, ParentOpName, ParentOps } from './boundary/host-ops.js';
 import { cacheDir } from './cache-dir.js';
 import type { InspectorAction, InspectorEvent } from './inspector/cdp.js';
+import { Outbox } from './protocol.js';
 import type {
   AppPayload,
   CallOutcome,
@@ -115,6 +116,8 @@ export class SandboxProcess {
   /** Inspect mode: the relay between the debugger and the sandbox's session. */
   inspector: InspectorPeer | undefined;
   private child: ChildProcess | undefined;
+  /** What post() queued for the current child this turn (a new child gets a new outbox). */
+  private outbox: Outbox<ParentMessage> | undefined;
   private app: AppPayload | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -134,6 +137,10 @@ export class SandboxProcess {
     preforked = undefined;
     const child = adopted ?? forkWorker();
     this.child = child;
+    const outbox = new Outbox<ParentMessage>((message) => {
+      if (child.connected) child.send(message);
+    });
+    this.outbox = outbox;
     this.killReason = undefined;
     this.stderrTail = '';
     child.stderr?.setEncoding('utf8');
@@ -148,7 +155,9 @@ export class SandboxProcess {
     this.post({ type: 'init', limits: this.limits });
     if (this.app !== undefined) this.post({ type: 'app', app: this.app });
     this.inspector?.started((action) => {
-      if (this.child === child) child.send({ type: 'inspector', action } satisfies ParentMessage);
+      // Through the outbox, behind 'init': a new process handed Debugger.enable before its
+      // init had no session to give it to, and its calls never paused.
+      if (this.child === child) outbox.post({ type: 'inspector', action });
     });
     this.updateRef();
   }
@@ -190,7 +199,7 @@ export class SandboxProcess {
   }
 
   private post(message: ParentMessage): void {
-    this.child?.send(message);
+    if (this.child !== undefined) this.outbox?.post(message);
   }
 
   private kill(callId: number, message: string): void {
@@ -211,6 +220,9 @@ export class SandboxProcess {
 
   private onMessage(child: ChildProcess, message: ChildMessage): void {
     switch (message.type) {
+      case 'batch':
+        for (const one of message.messages) this.onMessage(child, one);
+        break;
       case 'log':
         this.pending.get(message.id)?.handlers.onLog(message.line);
         break;
@@ -231,6 +243,9 @@ export class SandboxProcess {
         });
         break;
       case 'ready':
+        break;
+      case 'finished':
+        this.finished?.();
         break;
       case 'inspector':
         // A call paused in the debugger is not hung: its watchdog starts again on resume (a
@@ -312,6 +327,29 @@ export class SandboxProcess {
     const child = this.child;
     if (child === undefined) return;
     setRef(child, this.pending.size > 0);
+  }
+
+  private finished: (() => void) | undefined;
+
+  /**
+   * dispose(), once the sandbox process has written the V8 code caches it is making (an after-run
+   * cache is made just after the call that loaded a package, package-script.ts): waits at most
+   * `maxWaitMs`, and not at all when no process runs.
+   */
+  async finish(maxWaitMs: number): Promise<void> {
+    const child = this.child;
+    if (child !== undefined && child.connected && !this.disposed && this.pending.size === 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.finished = resolve;
+        timer = setTimeout(resolve, maxWaitMs);
+        child.once('exit', () => resolve());
+        this.post({ type: 'finish' });
+      });
+      clearTimeout(timer);
+      this.finished = undefined;
+    }
+    this.dispose();
   }
 
   dispose(): void {

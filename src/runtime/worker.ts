@@ -21,8 +21,8 @@ import type {
 import { SandboxInspector, TimeLimit } from './inspector/sandbox-inspector.js';
 import { trace, tracing } from './inspector/trace.js';
 import { loadIsolatedVm } from './isolated-vm.js';
-import { PackageScript } from './package-script.js';
-import { OUTPUT_CAPS } from './protocol.js';
+import { PackageScript, settledCodeCaches } from './package-script.js';
+import { OUTPUT_CAPS, Outbox } from './protocol.js';
 import type {
   AppPayload,
   CallOutcome,
@@ -96,8 +96,18 @@ const GUEST_CODES = new Set<ExecutionErrorCode>([
   'FunctionSyntaxError',
 ]);
 
+const outbox = new Outbox<ChildMessage>((message) => process.send?.(message));
+
 function send(message: ChildMessage): void {
-  process.send?.(message);
+  // Inspect mode sends at once: while a call is paused in the debugger this thread may not reach
+  // the end of its turn (a paused call never told the runner, and its test waited forever), and
+  // calls run one at a time there, so there is nothing to batch.
+  if (inspector !== undefined) {
+    outbox.flush();
+    process.send?.(message);
+    return;
+  }
+  outbox.post(message);
 }
 
 /** Compiles a script with V8's code cache, produced by the first compile in this process. */
@@ -757,6 +767,8 @@ async function runCall(request: CallRequest): Promise<CallOutcome> {
     const kill = (): void => {
       process.kill(process.pid, 'SIGKILL');
     };
+    // What other calls queued to send goes first: this process ends right after.
+    outbox.flush();
     if (process.send === undefined) kill();
     else
       process.send(
@@ -860,8 +872,13 @@ function outcomeOf(result: unknown, durationMs: number): CallOutcome {
   };
 }
 
-process.on('message', (message: ParentMessage) => {
+process.on('message', receive);
+
+function receive(message: ParentMessage): void {
   switch (message.type) {
+    case 'batch':
+      for (const one of message.messages) receive(one);
+      break;
     case 'init':
       limits = message.limits;
       if (limits.inspect === true)
@@ -887,6 +904,9 @@ process.on('message', (message: ParentMessage) => {
     case 'inspector':
       inspector?.receive(message.action);
       break;
+    case 'finish':
+      void settledCodeCaches().then(() => send({ type: 'finished' }));
+      break;
     case 'opReply': {
       const resolve = pendingParentOps.get(message.id);
       pendingParentOps.delete(message.id);
@@ -894,7 +914,7 @@ process.on('message', (message: ParentMessage) => {
       break;
     }
   }
-});
+}
 // The runner is gone: nothing left to serve.
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready' });

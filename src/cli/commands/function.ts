@@ -266,7 +266,8 @@ export async function runAndRender(
   } finally {
     dispatcher?.close();
     await debuggerEndpoint?.close();
-    runner?.dispose();
+    // A one-off run ends here: the after-run code cache of a package it loaded is written first.
+    await runner?.finish();
     await db?.close();
     await Promise.all([...clusters.values()].map((engine) => engine.close().catch(() => {})));
   }
