@@ -68,7 +68,7 @@ describe('triggerbox dev', () => {
       'environments/no-environment.json': { values: { mode: 'a' } },
     });
     await openSecretStore({ root, env: {} }).create('tokenSecret', 'first-token');
-    server = await startDevServer({ root, port: 0, env: {} });
+    server = await startDevServer({ root, port: 0, dbPort: 0, env: {} });
   });
   after(() => server.close());
 
@@ -307,7 +307,7 @@ async function startDevProcess(
   args: string[],
   cwd: string,
 ): Promise<{ child: ReturnType<typeof spawn>; stdout: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'dev', '--port', '0', ...args], {
+  const child = spawn(process.execPath, [BIN, 'dev', '--port', '0', '--db-port', '0', ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

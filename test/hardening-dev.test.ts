@@ -74,7 +74,7 @@ describe('dev server: only its own pages', () => {
       'values/token.json': { name: 'token', value: 'tokenSecret', from_secret: true },
     });
     await openSecretStore({ root, env: {} }).create('tokenSecret', 'the-secret-value');
-    server = await startDevServer({ root, port: 0, env: {} });
+    server = await startDevServer({ root, port: 0, dbPort: 0, env: {} });
     port = new URL(server.url).port;
   });
   after(() => server.close());
@@ -243,7 +243,7 @@ describe('dev server: only its own pages', () => {
 describe('dev server: --host', () => {
   it('dev: a --host that is not loopback is warned about, by the library and the CLI', async () => {
     const root = tempApp({ 'functions/hello.js': 'exports = () => "hi";' });
-    const loopback = await startDevServer({ root, port: 0, env: {}, host: 'localhost' });
+    const loopback = await startDevServer({ root, port: 0, dbPort: 0, env: {}, host: 'localhost' });
     assert.deepEqual(loopback.warnings, []);
     await loopback.close();
 
@@ -317,7 +317,7 @@ describe('dev hot reload under stress', () => {
         function_name: 'other',
       },
     });
-    server = await startDevServer({ root, port: 0, env: {}, schedules: false });
+    server = await startDevServer({ root, port: 0, dbPort: 0, env: {}, schedules: false });
   });
   after(() => server.close());
 
