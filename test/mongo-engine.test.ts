@@ -294,6 +294,33 @@ describe('mongo engine: queries', () => {
     );
   });
 
+  it("$collStats is an unrecognized stage in the server's words (Compass then shows no statistics)", async () => {
+    const engine = await engineWith(docs);
+    await rejects(
+      engine.aggregate({ ns, pipeline: [{ $collStats: { storageStats: {} } }] }),
+      40324,
+      /Unrecognized pipeline stage name: '\$collStats'/,
+    );
+  });
+
+  it('$sample gives distinct documents, at most all of them, and checks its size', async () => {
+    const engine = await engineWith([{ _id: 1 }, { _id: 2 }, { _id: 3 }]);
+    const sample = async (size: unknown): Promise<unknown[]> =>
+      (await (await engine.aggregate({ ns, pipeline: [{ $sample: { size } }] })).toArray()).map(
+        (d) => d._id,
+      );
+    for (let round = 0; round < 20; round++) {
+      const all = await sample(1000);
+      assert.deepEqual([...all].sort(), [1, 2, 3]);
+      const two = await sample(2);
+      assert.equal(two.length, 2);
+      assert.equal(new Set(two).size, 2);
+    }
+    assert.deepEqual(await sample(Long.fromNumber(0)), []);
+    await rejects(sample(-1), 28747, /must not be negative/);
+    await rejects(sample('3'), 28746, /must be a number/);
+  });
+
   it('counts, and gives distinct values once each (1 and Long 1 are one value)', async () => {
     const engine = await engineWith([
       { _id: 1, k: 1 },

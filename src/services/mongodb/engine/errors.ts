@@ -25,6 +25,8 @@ export const MongoCodes = {
   CommandNotSupported: 115,
   InvalidNamespace: 73,
   Location40324: 40324,
+  Location28746: 28746,
+  Location28747: 28747,
   DuplicateKey: 11000,
   BSONObjectTooLarge: 10334,
   // Codes of the wire endpoint and the driver adapter.

@@ -224,11 +224,34 @@ const $lookup = (coll: unknown, expr: Doc, options: unknown): LazyDocs =>
     return Array.isArray(joined) ? { ...doc, [as]: joined.filter((d) => d !== undefined) } : doc;
   });
 
+/**
+ * mingo's $sample draws with replacement: the same document more than once, and `size` of them
+ * from a smaller collection. MongoDB's are distinct, and at most every document once.
+ */
+type Transformable = { transform(f: (docs: Doc[]) => Iterator<Doc>): unknown };
+const $sample = (coll: Transformable, expr: Doc): unknown => {
+  const raw = isDocument(expr) ? expr.size : undefined;
+  const size = isBsonNumber(raw) ? toJsNumber(raw) : raw;
+  if (typeof size !== 'number' || Number.isNaN(size))
+    throw new MongoError('Location28746', 'size argument to $sample must be a number');
+  if (size < 0)
+    throw new MongoError('Location28747', 'size argument to $sample must not be negative');
+  return coll.transform((docs) => {
+    const picked = [...docs];
+    const n = Math.min(Math.trunc(size), picked.length);
+    for (let i = 0; i < n; i++) {
+      const j = i + Math.floor(Math.random() * (picked.length - i));
+      [picked[i], picked[j]] = [picked[j]!, picked[i]!];
+    }
+    return picked.slice(0, n).values();
+  });
+};
+
 const CONTEXT = Context.init({
   query: { ...withoutKeys(queryOps, ['$where']), ...NUMERIC_QUERY_OPS } as never,
   expression: { ...withoutKeys(expressionOps, ['$function']), $getField } as never,
   accumulator: withoutKeys(accumulatorOps, ['$accumulator']) as never,
-  pipeline: { ...withoutKeys(pipelineOps, [...UNSUPPORTED_STAGES]), $lookup } as never,
+  pipeline: { ...withoutKeys(pipelineOps, [...UNSUPPORTED_STAGES]), $lookup, $sample } as never,
   projection: projectionOps as never,
   window: windowOps as never,
 });
@@ -387,6 +410,14 @@ export function runPipeline(request: PipelineRequest): Doc[] {
         'A pipeline stage specification object must contain exactly one field.',
       );
     const name = Object.keys(stage)[0]!;
+    // Compass asks for $collStats and falls back to no statistics only when the server says it
+    // does not know the stage, in the server's words (data-service's isNotSupportedPipelineStage).
+    if (name === '$collStats')
+      throw new MongoError(
+        'Location40324',
+        "Unrecognized pipeline stage name: '$collStats' (collection statistics are not supported locally)",
+        { hint: 'count documents with countDocuments or estimatedDocumentCount instead' },
+      );
     if (UNSUPPORTED_STAGES.has(name)) throw notSupportedLocally(`the ${name} stage`);
   }
   refuseScripts(stages, 'an aggregation pipeline');
