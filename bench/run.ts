@@ -3,9 +3,8 @@
  * (the machine is shared and noisy: ratios, not absolute numbers, are what to compare).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
@@ -14,7 +13,7 @@ import { openSecretStore } from '../src/secrets/store.js';
 import { startDevServer } from '../src/dev/dev-server.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { percentile } from './common.js';
+import { percentile, writeTempApp } from './common.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
@@ -58,26 +57,16 @@ async function measure(
   return { p50: percentile(samples, 0.5), p95: percentile(samples, 0.95), perSecond };
 }
 
-function makeApp(functionCount: number): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'triggerbox-bench-'));
-  writeFileSync(
-    path.join(root, 'root_config.json'),
-    JSON.stringify({ name: 'bench', environment: '' }),
-  );
-  mkdirSync(path.join(root, 'functions'));
-  mkdirSync(path.join(root, 'values'));
-  writeFileSync(
-    path.join(root, 'values/greeting.json'),
-    JSON.stringify({ name: 'greeting', value: 'hello' }),
-  );
-  writeFileSync(path.join(root, 'functions/trivial.js'), TRIVIAL);
-  for (let i = 1; i < functionCount; i++) {
-    writeFileSync(
-      path.join(root, `functions/fn${i}.js`),
-      `exports = function (a) { return { i: ${i}, a }; };`,
-    );
-  }
-  return root;
+/** The bench app: a greeting Value, the trivial function, `functionCount - 1` others, `extra`. */
+function makeApp(functionCount: number, extra: Record<string, unknown> = {}): string {
+  const files: Record<string, unknown> = {
+    'root_config.json': { name: 'bench', environment: '' },
+    'values/greeting.json': { name: 'greeting', value: 'hello' },
+    'functions/trivial.js': TRIVIAL,
+  };
+  for (let i = 1; i < functionCount; i++)
+    files[`functions/fn${i}.js`] = `exports = function (a) { return { i: ${i}, a }; };`;
+  return writeTempApp('triggerbox-bench-', { ...files, ...extra });
 }
 
 function rssMb(pid: number | undefined): number {
@@ -238,19 +227,11 @@ async function memory(): Promise<void> {
 }
 
 async function secretValues(): Promise<void> {
-  const root = makeApp(1);
-  writeFileSync(
-    path.join(root, 'values/apiKey.json'),
-    JSON.stringify({ name: 'apiKey', value: 'apiKeySecret', from_secret: true }),
-  );
-  writeFileSync(
-    path.join(root, 'functions/plainValue.js'),
-    'exports = () => context.values.get("greeting");',
-  );
-  writeFileSync(
-    path.join(root, 'functions/secretValue.js'),
-    'exports = () => context.values.get("apiKey");',
-  );
+  const root = makeApp(1, {
+    'values/apiKey.json': { name: 'apiKey', value: 'apiKeySecret', from_secret: true },
+    'functions/plainValue.js': 'exports = () => context.values.get("greeting");',
+    'functions/secretValue.js': 'exports = () => context.values.get("apiKey");',
+  });
   const store = openSecretStore({ root, env: {} });
   await store.create('apiKeySecret', 'k-0123456789');
   const runner = createRunner({
@@ -275,11 +256,9 @@ async function secretValues(): Promise<void> {
 
 async function secretStoreScale(): Promise<void> {
   const count = 10_000;
-  const root = mkdtempSync(path.join(tmpdir(), 'triggerbox-bench-secrets-'));
-  writeFileSync(
-    path.join(root, 'root_config.json'),
-    JSON.stringify({ name: 'bench', environment: '' }),
-  );
+  const root = writeTempApp('triggerbox-bench-secrets-', {
+    'root_config.json': { name: 'bench', environment: '' },
+  });
   const entries: Record<string, string> = {};
   for (let i = 0; i < count; i++) entries[`secret_${i}`] = `value-${i}-${'x'.repeat(40)}`;
   await openSecretStore({ root, env: {} }).importEntries(entries);
@@ -342,8 +321,7 @@ async function secretStoreScale(): Promise<void> {
 }
 
 async function devServer(): Promise<void> {
-  const root = makeApp(1);
-  writeFileSync(path.join(root, 'functions/live.js'), 'exports = () => 0;');
+  const root = makeApp(1, { 'functions/live.js': 'exports = () => 0;' });
   const server = await startDevServer({ root, port: 0, env: {} });
   const post = async (name: string): Promise<unknown> => {
     const response = await fetch(`${server.url}/functions/${name}`, {
