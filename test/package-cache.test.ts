@@ -217,6 +217,22 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
       runner.dispose();
     }
   });
+
+  it('package cache: a cache folder that cannot be written (TRIGGERBOX_CACHE_DIR names a file) only costs a rebuild', async () => {
+    // Earlier cases edited the package: what it answers now, with a working cache.
+    const expected = await runOnce(root, 'usePkg');
+    assert.match(String(expected), /^v/);
+    const blocker = path.join(cache, 'not-a-folder');
+    writeFileSync(blocker, 'keep me');
+    process.env['TRIGGERBOX_CACHE_DIR'] = blocker;
+    try {
+      assert.equal(await runOnce(root, 'usePkg'), expected);
+      assert.equal(await runOnce(root, 'usePkg'), expected);
+    } finally {
+      process.env['TRIGGERBOX_CACHE_DIR'] = cache;
+    }
+    assert.equal(readFileSync(blocker, 'utf8'), 'keep me');
+  });
 });
 
 describe('package cache of one-off runs (triggerbox function run)', () => {
