@@ -125,8 +125,6 @@ const cliBundle = await esbuild.build({
     'esbuild',
     'typescript',
     'isolated-vm',
-    'yargs',
-    'yargs/*',
     'fsevents',
     // mongodb's optional peers, required inside try/catch when a connection needs them.
     'kerberos',
@@ -143,6 +141,51 @@ const cliBundle = await esbuild.build({
     js: "import { createRequire as __triggerboxCreateRequire } from 'node:module'; const require = __triggerboxCreateRequire(import.meta.url);",
   },
   plugins: [
+    {
+      // yargs, cliui and wrap-ansi import string-width, whose module creates an Intl.Segmenter
+      // and compiles Unicode-property regular expressions when it loads: 35-70 ms of every
+      // command, though only help and usage errors measure text. Each import gets a stand-in
+      // that loads the real module (bundled, evaluated on demand) at its first call.
+      name: 'lazy-string-width',
+      setup(build) {
+        build.onResolve({ filter: /^string-width$/ }, (args) => ({
+          path: createRequire(args.importer).resolve('string-width'),
+          namespace: 'lazy-string-width',
+        }));
+        build.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
+          contents: `let real;
+export default function stringWidth(text, options) {
+  real ??= require(${JSON.stringify(args.path)}).default;
+  return real(text, options);
+}`,
+          loader: 'js',
+          resolveDir: path.dirname(args.path),
+        }));
+      },
+    },
+    {
+      // yargs finds its translations next to its own module; bundled, that is next to run.js.
+      // It is pointed at the installed yargs package instead (help in the user's language, as
+      // with yargs unbundled).
+      name: 'yargs-locales',
+      setup(build) {
+        build.onLoad({ filter: /yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, (args) => {
+          const source = readFileSync(args.path, 'utf8');
+          const from = "resolve(__dirname, '../../../locales')";
+          if (!source.includes(from))
+            throw new Error(
+              `${args.path}: yargs no longer names its locales as ${from}; update scripts/build.mjs`,
+            );
+          return {
+            contents: source.replace(
+              from,
+              "resolve(dirname(require.resolve('yargs/package.json')), 'locales')",
+            ),
+            loader: 'js',
+          };
+        });
+      },
+    },
     {
       // An ESM import of a built-in builds its ESM facade, which reads every export: node:http's
       // lazy WebSocket/fetch getters then load undici (about 40 ms of every command). Built-ins

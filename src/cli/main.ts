@@ -747,6 +747,19 @@ function usageFailure(message: string, help: string, argv: string[]): Triggerbox
   });
 }
 
+/**
+ * yargs renders the whole help text after every command's handler (`usage.cacheHelpMessage`, kept
+ * in case an async handler fails later): 40-100 ms of string-width and wrap-ansi on each run. Ours
+ * only select the command, and main() prints every failure itself, so the cache is never read;
+ * help for --help and for usage errors is rendered when asked for, as before.
+ */
+function skipHelpCache(cli: Argv): void {
+  type Internals = { getInternalMethods?: () => { getUsageInstance?: () => UsageInternals } };
+  type UsageInternals = { cacheHelpMessage?: () => void } | undefined;
+  const usage = (cli as unknown as Internals).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(rawArgv: string[], baseIO: CliIO = processIO()): Promise<number> {
   const argv = joinDashValues(rawArgv);
@@ -762,6 +775,7 @@ export async function main(rawArgv: string[], baseIO: CliIO = processIO()): Prom
   const cli = parser(io, (run) => {
     selected = run;
   });
+  skipHelpCache(cli);
   await new Promise<void>((resolve) => {
     void cli.parse(argv, {}, (error: Error | undefined, _argv: unknown, text: string) => {
       failure = error ?? undefined;
