@@ -121,6 +121,7 @@ const cliBundle = await esbuild.build({
   format: 'esm',
   target: 'node24',
   logLevel: 'warning',
+  minifyWhitespace: true,
   external: [
     'esbuild',
     'typescript',

@@ -87,6 +87,13 @@ export class Printer {
   }
 }
 
+/** Bytes of UTF-8, as appservices pads its columns (a plain loop: no call into Buffer for ASCII). */
+function width(text: string): number {
+  for (let i = 0; i < text.length; i++)
+    if (text.charCodeAt(i) > 0x7f) return Buffer.byteLength(text, 'utf8');
+  return text.length;
+}
+
 /**
  * appservices' tables: two-space indent, every cell padded to its column's width (trailing spaces
  * kept) and separated by two spaces, a dash row under the headers. Widths count UTF-8 bytes, as
@@ -97,20 +104,21 @@ export function formatTable(
   rows: Record<string, string>[],
   boldHeaders = false,
 ): string {
-  const width = (text: string): number => Buffer.byteLength(text, 'utf8');
-  const widths = headers.map((header) =>
-    Math.max(width(header), ...rows.map((row) => width(row[header] ?? ''))),
+  const cells = rows.map((row) => headers.map((header) => row[header] ?? ''));
+  const cellWidths = cells.map((row) => row.map(width));
+  const widths = headers.map((header, i) =>
+    cellWidths.reduce((most, row) => Math.max(most, row[i] ?? 0), width(header)),
   );
-  const pad = (cell: string, i: number): string =>
-    cell + ' '.repeat(Math.max(0, (widths[i] ?? 0) - width(cell)));
-  const line = (cells: string[]): string => `  ${cells.join('  ')}\n`;
+  const pad = (cell: string, i: number, own = width(cell)): string =>
+    cell + ' '.repeat(Math.max(0, (widths[i] ?? 0) - own));
+  const line = (row: string[]): string => `  ${row.join('  ')}\n`;
   const head = headers.map((header, i) =>
     boldHeaders ? `\x1b[1m${header}\x1b[22m${pad('', i).slice(width(header))}` : pad(header, i),
   );
   return (
     line(head) +
     line(widths.map((w) => '-'.repeat(w))) +
-    rows.map((row) => line(headers.map((header, i) => pad(row[header] ?? '', i)))).join('')
+    cells.map((row, r) => line(row.map((cell, i) => pad(cell, i, cellWidths[r]?.[i])))).join('')
   );
 }
 
