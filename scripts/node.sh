@@ -57,6 +57,10 @@ if [ ! -x "$dir/bin/node" ]; then
   "$work/unpacked/bin/node" -e 'process.exit(0)'
   # A rename makes the cache entry appear whole or not at all (two CI runs may race here).
   mv -T "$work/unpacked" "$dir" 2>/dev/null || [ -x "$dir/bin/node" ]
+  # Now, not on EXIT: `exec` below replaces this shell, and its trap with it (every fetch left an
+  # empty .fetch-* folder in the cache).
+  rm -rf "$work"
+  trap - EXIT
 fi
 
 if [ "$#" -eq 0 ]; then

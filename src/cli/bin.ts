@@ -25,6 +25,8 @@ const runsFunctions =
   ((argv[0] === 'function' || argv[0] === 'functions') && argv[1] === 'run') ||
   (argv[0] === 'trigger' && argv[1] === 'fire') ||
   argv[0] === 'dev';
-if (runsFunctions) (await import('../runtime/sandbox-process.js')).preforkSandbox();
+// A debugger's sandbox may run under another Node (Node 24 under Node 26): the runner forks it.
+const inspects = argv.some((arg) => /^--inspect(-brk)?(=|$)/.test(arg));
+if (runsFunctions && !inspects) (await import('../runtime/sandbox-process.js')).preforkSandbox();
 const { run } = await import('./run.js');
 await run(argv);

@@ -62,6 +62,8 @@ export interface DevServerOptions {
   memoryMb?: number | undefined;
   /** Inspect mode: a debugger can attach through `inspector` (RunnerOptions.inspect). */
   inspect?: boolean | undefined;
+  /** Inspect mode: the Node 24 to run the sandbox process under (RunnerOptions.inspectNode). */
+  inspectNode?: string | undefined;
   /** Run SCHEDULED triggers on their CRON (default true). */
   schedules?: boolean | undefined;
   /** The scheduler's clock (tests drive time with their own). */
@@ -215,6 +217,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       timeoutMs: options.timeoutMs,
       memoryMb: options.memoryMb,
       inspect: options.inspect,
+      inspectNode: options.inspectNode,
       services: [
         ...builtinServices(),
         // Data sources are read at start: a data source added while dev runs needs a restart.

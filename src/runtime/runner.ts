@@ -25,7 +25,7 @@ import {
 import { canonicalText, decodeResult, encodeArgs } from './ejson.js';
 import type { AppPayload, ExecutionErrorCode, LogLine, Transfer } from './protocol.js';
 import { GRACE_MS, SandboxProcess } from './sandbox-process.js';
-import { INSPECTOR_REFUSAL_HINT, inspectorRefusal } from './inspector/support.js';
+import { inspectNode, type InspectNode } from './inspector/node24.js';
 import { InspectorRelay } from './inspector/relay.js';
 import { withInlineSourceMap } from './inspector/source-map.js';
 import { rehashed } from './package-cache.js';
@@ -69,10 +69,17 @@ export interface RunnerOptions {
   services?: readonly HostService[] | undefined;
   /**
    * Inspect mode: calls run one at a time in one isolate that a debugger can attach to through
-   * `runner.inspector` (dev/inspector-server.ts serves it). Refused where the inspector would
-   * crash (Node 26: InspectorUnsupported).
+   * `runner.inspector` (dev/inspector-server.ts serves it). Under a Node whose V8 isolated-vm's
+   * inspector crashes (Node 25+), the sandbox process runs under a Node 24 instead (`inspectNode`,
+   * else TRIGGERBOX_INSPECT_NODE, else the newest 24.x in scripts/node.sh's cache); with none,
+   * InspectorUnsupported (`await ensureInspectNode()` first fetches one).
    */
   inspect?: boolean | undefined;
+  /**
+   * Inspect mode: the Node 24 binary to run the sandbox process under (checked: `--version` must
+   * say 24.x), in place of TRIGGERBOX_INSPECT_NODE and the cache; what ensureInspectNode() found.
+   */
+  inspectNode?: string | undefined;
 }
 
 export interface ExecuteOptions {
@@ -196,15 +203,17 @@ export class FunctionRunner {
         .filter(([, op]) => op.constant === true)
         .map(([name]) => `${service.name}.${name}`),
     );
+    let sandboxNode: InspectNode | undefined;
     if (options.inspect === true) {
-      const refusal = inspectorRefusal();
-      if (refusal !== undefined)
-        throw new TriggerboxError('InspectorUnsupported', refusal, {
-          hint: INSPECTOR_REFUSAL_HINT,
-        });
-      this.inspector = new InspectorRelay(this.app.root);
+      // Before anything starts: a Node that cannot host the session, and no Node 24 to run the
+      // sandbox under, is refused here (InspectorUnsupported).
+      sandboxNode = inspectNode({ explicit: options.inspectNode });
+      this.inspector = new InspectorRelay(this.app.root, sandboxNode);
     }
-    this.sandbox = new SandboxProcess({ memoryMb, constantOps, inspect: options.inspect === true });
+    this.sandbox = new SandboxProcess(
+      { memoryMb, constantOps, inspect: options.inspect === true },
+      sandboxNode?.path,
+    );
     this.sandbox.inspector = this.inspector;
     this.payload = this.buildPayload();
     this.sandbox.setApp(this.payload);

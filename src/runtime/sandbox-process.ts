@@ -25,8 +25,13 @@ const WORKER = fileURLToPath(new URL('../runtime/worker.js', import.meta.url));
 /** How long past its own time limit a call may go before the process is deemed hung. */
 export const GRACE_MS = 3000;
 
-function forkWorker(): ChildProcess {
+/**
+ * `execPath`: the Node binary to run it under, when not this process's own (the debugger's
+ * sandbox under Node 24 while the CLI runs on Node 26: inspector/node24.ts).
+ */
+function forkWorker(execPath?: string): ChildProcess {
   return fork(WORKER, [], {
+    ...(execPath !== undefined && { execPath }),
     // --no-node-snapshot: isolated-vm's README requires it on Node 20+. A small young generation
     // keeps this process's own heap from growing with IPC churn (measured: RSS flat at ~90 MB
     // over 30,000 calls instead of climbing past 120 MB).
@@ -128,14 +133,20 @@ export class SandboxProcess {
   /** The sandbox process's live isolates as of its last answer (diagnostics, benchmarks). */
   isolates = 0;
 
-  constructor(private readonly limits: SandboxLimits) {}
+  /** `execPath`: the Node binary the sandbox process runs under, when not this process's. */
+  constructor(
+    private readonly limits: SandboxLimits,
+    private readonly execPath?: string,
+  ) {}
 
   /** Forks the process now (the runner does this at creation, ahead of the first call). */
   start(): void {
     if (this.child !== undefined || this.disposed) return;
+    // A preforked process runs under this process's Node: not the one asked for another.
+    if (this.execPath !== undefined) discardPreforked();
     const adopted = preforked !== undefined && preforked.exitCode === null ? preforked : undefined;
     preforked = undefined;
-    const child = adopted ?? forkWorker();
+    const child = adopted ?? forkWorker(this.execPath);
     this.child = child;
     const outbox = new Outbox<ParentMessage>((message) => {
       if (child.connected) child.send(message);

@@ -9,7 +9,8 @@ export interface SyntaxProblem {
 }
 
 /**
- * Checks a function file's syntax with the host's V8 (the same parser version as the sandbox's),
+ * Checks a function file's syntax with the host's V8 (the same parser version as the sandbox's,
+ * but for the debugger's sandbox under Node 26, which runs on Node 24's: inspector/node24.ts),
  * only compiling, never running it, to get the line and column that the sandbox's eval() does
  * not report. Undefined when the file parses.
  */

@@ -5,7 +5,7 @@ import { FunctionExecutionFailure } from '../../runtime/runner.js';
 import { DB_DIR } from '../../services/mongodb/data.js';
 import type { GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
-import { openDebugger } from '../inspect.js';
+import { openDebugger, sandboxNodeForDebugger } from '../inspect.js';
 import type { InspectorServer } from '../../dev/inspector-server.js';
 import { firingText, logsText, Printer, successText, traceText, userFrames } from '../render.js';
 
@@ -90,6 +90,7 @@ export async function dev(
     options.inspect === undefined
       ? undefined
       : (await import('../../dev/inspector-server.js')).parseInspectAddress(options.inspect);
+  const inspectNode = inspectAddress === undefined ? undefined : await sandboxNodeForDebugger(io);
   const server: DevServer = await startDevServer({
     root: options.local,
     cwd: io.cwd,
@@ -103,6 +104,7 @@ export async function dev(
     dbPort: options.dbPort,
     mongodbUri: options.mongodbUri,
     inspect: inspectAddress !== undefined,
+    inspectNode: inspectNode?.path,
     run:
       options.run === undefined
         ? undefined

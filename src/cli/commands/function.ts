@@ -22,7 +22,7 @@ import { isTriggerboxError, TriggerboxError } from '../../shared/errors.js';
 import { didYouMean } from '../../shared/suggest.js';
 import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
 import { selectOne } from '../select.js';
-import { openDebugger } from '../inspect.js';
+import { openDebugger, sandboxNodeForDebugger } from '../inspect.js';
 import type { InspectorServer } from '../../dev/inspector-server.js';
 import type { CliIO } from '../io.js';
 import {
@@ -160,6 +160,9 @@ export async function runAndRender(
       );
       for (const d of errors) printer.warn(formatDiagnostic(d));
     }
+    // Under Node 26 the debugger's sandbox runs under a Node 24: found or fetched before anything
+    // starts (InspectorUnsupported when none can be had).
+    const inspectNode = inspectAddress === undefined ? undefined : await sandboxNodeForDebugger(io);
     const store = openSecretStore({ root: app.root, env: io.env });
     const database = new LazyAppDatabase({ root: app.root, warn: (m) => printer.warn(m) });
     db = database;
@@ -195,6 +198,7 @@ export async function runAndRender(
       timeoutMs: options.timeout,
       memoryMb: options.memory,
       inspect: inspectAddress !== undefined,
+      inspectNode: inspectNode?.path,
       services: [
         ...builtinServices(),
         mongodbService({

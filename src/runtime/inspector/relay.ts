@@ -10,6 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InspectorPeer } from '../sandbox-process.js';
 import { isStateCommand, parseCdp, type InspectorAction, type InspectorEvent } from './cdp.js';
+import type { InspectNode } from './node24.js';
 import { brief, trace, tracing } from './trace.js';
 
 /** The debugger as the relay sees it: what the WebSocket server hands over. */
@@ -44,7 +45,14 @@ export class InspectorRelay implements InspectorPeer {
   private startBreakpoint: string | undefined;
   private readonly rootUrl: string;
 
-  constructor(private readonly root: string) {
+  /**
+   * `sandboxNode`: the Node the sandbox process runs under when it is not this process's
+   * (node24.ts); the CLI says so next to the endpoint's address.
+   */
+  constructor(
+    private readonly root: string,
+    readonly sandboxNode?: InspectNode,
+  ) {
     this.rootUrl = pathToFileURL(root).href.replace(/\/?$/, '/');
   }
 

