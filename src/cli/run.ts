@@ -1,6 +1,6 @@
 /**
  * The CLI process after bin.ts turned the compile cache on and forked the sandbox process (the
- * build bundles this file and what it imports into one file): quiet EPIPE, main(), exit code.
+ * build bundles this file and what it imports, in chunks): quiet EPIPE, main(), exit code.
  */
 import { discardPreforked } from '../runtime/sandbox-process.js';
 import { main } from './main.js';
