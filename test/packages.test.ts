@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   createRunner,
@@ -75,6 +77,44 @@ describe('npm packages', () => {
       );
       return true;
     });
+  });
+
+  it('prefetchPackages: the packages functions require are bundled before the call that loads them', async () => {
+    const app = tempApp({
+      'functions/node_modules/early-bird/package.json': {
+        name: 'early-bird',
+        version: '1.0.0',
+        main: 'index.js',
+      },
+      'functions/node_modules/early-bird/index.js': 'module.exports = (s) => "early " + s;',
+      'functions/usesEarly.js': 'exports = (s) => require("early-bird")(s);',
+      'functions/usesBuiltin.js': 'exports = () => typeof require("buffer").Buffer;',
+      'functions/missing.js':
+        'exports = function () {\n  const x = 1;\n  return require("not-installed")(x);\n};',
+    });
+    const early = createRunner({ app: loadApp({ root: app }).app });
+    try {
+      // Settles (never rejects) though one function requires a package that is not installed.
+      await early.prefetchPackages();
+      // Bundled already: the call no longer needs the package's files.
+      rmSync(path.join(app, 'functions/node_modules/early-bird'), { recursive: true });
+      assert.equal((await early.execute('usesEarly', ['x'])).result, 'early x');
+      assert.equal((await early.execute('usesBuiltin')).result, 'function');
+      // The missing package is reported by the call that requires it, as without the prefetch.
+      await assert.rejects(
+        early.execute('missing'),
+        /functions\/missing\.js:3:\d+: cannot find package 'not-installed'/,
+      );
+    } finally {
+      early.dispose();
+    }
+    // Without it, the same removal fails the call: what the prefetch changed is real.
+    const late = createRunner({ app: loadApp({ root: app }).app });
+    try {
+      await assert.rejects(late.execute('usesEarly', ['x']), /cannot find package 'early-bird'/);
+    } finally {
+      late.dispose();
+    }
   });
 
   it('scanDependencies: reports missing packages and unsupported built-ins with file, line and column, without running', async () => {

@@ -228,6 +228,8 @@ export class DevServer extends EventEmitter<DevServerEvents> {
         }),
       ],
     });
+    // npm packages the functions require start bundling now, not at the first call that loads one.
+    void this.runner.prefetchPackages();
     if (options.schedules !== false) {
       this.scheduler = new Scheduler({
         clock: options.clock,
@@ -522,6 +524,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       diagnostics: loaded.diagnostics.filter((d) => !kept.includes(d.file)),
     };
     this.runner.reload(next);
+    void this.runner.prefetchPackages();
     this.scheduler?.update(next.triggers.values());
     for (const feed of this.feeds.values()) feed.update();
     this.updateTypes(next);

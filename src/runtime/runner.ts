@@ -6,9 +6,10 @@ import type { App } from '../app/types.js';
 import { TriggerboxError, type ErrorOptions } from '../shared/errors.js';
 import { silentLog, type Log } from '../shared/log.js';
 import { didYouMean } from '../shared/suggest.js';
-import type { SourceMap } from 'node:module';
+import { isBuiltin, type SourceMap } from 'node:module';
 import path from 'node:path';
 import type { ParentOpName, ParentOps, TransferData } from './boundary/host-ops.js';
+import { requireSpecProblem } from './boundary/messages.js';
 import {
   SERVICE_NAME,
   type CallOrigin,
@@ -147,6 +148,8 @@ export const MIN_MEMORY_MB = 16;
 /** Far above the platform's 350 MB; beyond it a limit protects nothing. */
 export const MAX_MEMORY_MB = 16_384;
 /** Platform log limits (SPEC section 3): local runs show everything but warn. */
+/** `require('name')` / `require("name")` with a literal name (prefetchPackages). */
+const LITERAL_REQUIRE = /\brequire\(\s*(['"])([^'"\n]+)\1\s*\)/g;
 const LOG_LINE_BYTES = 512;
 const LOG_LINES = 25;
 
@@ -184,6 +187,8 @@ export class FunctionRunner {
   private readonly timeoutMs: number;
   private readonly services: ReadonlyMap<string, HostService>;
   private packages = new Map<string, Promise<PackageBundle>>();
+  /** The background bundling of prefetchPackages(), one package after another. */
+  private prefetching: Promise<void> = Promise.resolve();
   /** Source maps of the package bundles, to map stack frames in package code. */
   private readonly packageMaps = new Map<string, SourceMap | undefined>();
   private disposed = false;
@@ -550,6 +555,37 @@ export class FunctionRunner {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Starts bundling, in the background and one package at a time, the npm packages that these
+   * functions (all of them by default) `require()` by a literal name, so that the call that first
+   * loads one finds it bundled (or on its way) instead of starting esbuild then. `dev` calls it
+   * at start and after each reload, `function run` and `trigger fire` for the function they run
+   * (its bundling then overlaps the sandbox process's start). Failures are not reported here:
+   * the call that requires the package reports its own. The promise (never rejected) settles
+   * when the bundling started so far is done.
+   */
+  prefetchPackages(names?: Iterable<string>): Promise<void> {
+    this.assertLive();
+    const packages = this.packages;
+    for (const name of names ?? this.app.functions.keys()) {
+      const fn = this.app.functions.get(name);
+      if (fn === undefined || !fn.source.includes('require')) continue;
+      for (const match of fn.source.matchAll(LITERAL_REQUIRE)) {
+        const spec = match[2] ?? '';
+        if (isBuiltin(spec) || requireSpecProblem(spec) !== undefined) continue;
+        const before = fn.source.slice(0, match.index);
+        const line = before.split('\n').length;
+        const column = match.index - before.lastIndexOf('\n');
+        this.prefetching = this.prefetching.then(async () => {
+          // A reload since: the packages of the app as it was are not wanted.
+          if (this.disposed || packages !== this.packages || packages.has(spec)) return;
+          await this.bundle(spec, `${fn.file}:${line}:${column}`).catch(() => undefined);
+        });
+      }
+    }
+    return this.prefetching;
   }
 
   private async bundle(spec: string, where: string): Promise<string> {

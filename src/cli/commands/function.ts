@@ -296,6 +296,8 @@ export function runFunction(options: RunOptions, io: CliIO): Promise<number> {
         hint: suggestion || "the app's functions are listed by `triggerbox function list`",
       });
     }
+    // Its packages start bundling now, beside the sandbox process's start.
+    void runner.prefetchPackages([name]);
     return runner.execute(name, options.args.map(parseCliArg), {
       user: options.user,
       traceValues: options.traceValues,

@@ -165,6 +165,9 @@ export async function fireTrigger(
 ): Promise<number> {
   return runAndRender(options, io, async (runner, app, db) => {
     const trigger = findTrigger(app.triggers, options.name);
+    // Its function's packages start bundling now, beside the sandbox process's start.
+    if (trigger.functionName !== undefined && app.functions.has(trigger.functionName))
+      void runner.prefetchPackages([trigger.functionName]);
     let event: Record<string, unknown> | undefined;
     if (options.event !== undefined) {
       const text =
