@@ -703,6 +703,42 @@ describe(
       assert.equal(run.stdout, '');
     });
 
+    it('inspector: a relative TRIGGERBOX_INSPECT_NODE is refused, not looked up in the current folder (a ./node in a cloned repository never runs)', async () => {
+      const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
+      // A Node 24 stand-in that leaves a mark when it runs.
+      mkdirSync(path.join(root, 'bin'));
+      const mark = path.join(root, 'bin/ran');
+      writeFileSync(path.join(root, 'bin/node'), `#!/bin/sh\ntouch '${mark}'\necho v24.1.0\n`);
+      chmodSync(path.join(root, 'bin/node'), 0o755);
+      for (const relative of ['bin/node', './bin/node']) {
+        assert.throws(
+          () =>
+            inspectNode({
+              env: { TRIGGERBOX_INSPECT_NODE: relative },
+              cwd: root,
+              nodeVersion: '26.12.1',
+            }),
+          isRefusal(
+            (error) =>
+              error.message.startsWith(
+                `TRIGGERBOX_INSPECT_NODE=${relative}: not an absolute path (a relative one is not looked up in the current folder, ${root}, nor on PATH)`,
+              ) &&
+              error.hint?.includes('TRIGGERBOX_INSPECT_NODE="$(nvm which 24)"') === true &&
+              error.hint.includes('"$(command -v node24)"'),
+          ),
+        );
+      }
+      const run = await runCli(
+        ['function', 'run', '--name', 'f', '--inspect-brk=127.0.0.1:0'],
+        root,
+        { env: { TRIGGERBOX_INSPECT_NODE: 'bin/node' } },
+      );
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /TRIGGERBOX_INSPECT_NODE=bin\/node: not an absolute path/);
+      assert.doesNotMatch(run.stderr, /Debugger listening/);
+      assert.equal(existsSync(mark), false);
+    });
+
     it("inspector: under Node 26 the cache's newest 24.x is taken; with none and no fetch, refused with both fixes", () => {
       const cache = scratch('triggerbox-node-cache-');
       const env = { TRIGGERBOX_NODE_CACHE: cache };

@@ -8,8 +8,9 @@
  * compile cache by version itself.
  *
  * Where it comes from, first match wins:
- *   1. TRIGGERBOX_INSPECT_NODE=/path/to/node (checked: a regular, executable file whose
- *      `--version` is 24.x; anything else is an error that says so), on any Node;
+ *   1. TRIGGERBOX_INSPECT_NODE=/path/to/node (checked: an absolute path to a regular,
+ *      executable file whose `--version` is 24.x; anything else is an error that says so), on
+ *      any Node;
  *   2. none needed: this Node hosts sessions itself (Node 24);
  *   3. a 24.x that scripts/node.sh (or an earlier fetch) left in
  *      ${TRIGGERBOX_NODE_CACHE:-${XDG_CACHE_HOME:-~/.cache}/triggerbox/node}/<version>/: the
@@ -85,7 +86,10 @@ export interface InspectNode {
 export interface InspectNodeOptions {
   /** Where TRIGGERBOX_INSPECT_NODE, TRIGGERBOX_NODE_CACHE and XDG_CACHE_HOME are read. */
   env?: Record<string, string | undefined> | undefined;
-  /** What a relative TRIGGERBOX_INSPECT_NODE is relative to (default: process.cwd()). */
+  /**
+   * What a relative `inspectNode` option is relative to (default: process.cwd()); a relative
+   * TRIGGERBOX_INSPECT_NODE is refused.
+   */
   cwd?: string | undefined;
   /** The caller's Node version (default: this process's); tests pretend another line. */
   nodeVersion?: string | undefined;
@@ -169,10 +173,16 @@ function locate(
       source: 'option',
     });
   const chosen = env[INSPECT_NODE_VARIABLE];
-  if (chosen !== undefined && chosen !== '')
-    return checkNode(path.resolve(cwd, chosen), `${INSPECT_NODE_VARIABLE}=${chosen}`, {
-      source: 'variable',
-    });
+  if (chosen !== undefined && chosen !== '') {
+    // Not resolved against the current folder: a `node` in a cloned repository would run.
+    if (!path.isAbsolute(chosen))
+      throw new TriggerboxError(
+        'InspectorUnsupported',
+        `${INSPECT_NODE_VARIABLE}=${chosen}: not an absolute path (a relative one is not looked up in the current folder, ${cwd}, nor on PATH)`,
+        { hint: INSPECT_NODE_HINT },
+      );
+    return checkNode(chosen, `${INSPECT_NODE_VARIABLE}=${chosen}`, { source: 'variable' });
+  }
   if (inspectorRefusal(options.nodeVersion) === undefined) return undefined;
   return cachedNode(nodeCacheRoot(env), options.pin?.version ?? NODE24_PIN.version) ?? NONE;
 }
