@@ -10,6 +10,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -650,12 +651,16 @@ async function registryServing(
   };
 }
 
-/** An npm-style tarball (`package/bin/node`) of a stand-in Node that says it is `version`. */
+/**
+ * An npm-style tarball (`package/bin/node`) of a stand-in Node that says it is `version`. Its
+ * files belong to another user (uid 12345) in the archive, as a registry's may: unpacked as
+ * root, they must still be root's own.
+ */
 function nodePackage(version: string): Buffer {
   const dir = scratch('triggerbox-node-pkg-');
   fakeNode(path.join(dir, 'package/bin'), version);
   const file = path.join(dir, 'node.tgz');
-  execFileSync('tar', ['-czf', file, '-C', dir, 'package']);
+  execFileSync('tar', ['-czf', file, '--owner=12345', '--group=12345', '-C', dir, 'package']);
   return readFileSync(file);
 }
 
@@ -864,6 +869,8 @@ describe(
         });
         assert.deepEqual(readdirSync(cache), [version]);
         assert.equal(execFileSync(fetched.path, { encoding: 'utf8' }), `v${version}\n`);
+        if (process.getuid !== undefined)
+          assert.equal(statSync(fetched.path).uid, process.getuid());
         // Once: the next run finds it in the cache.
         const again = await ensureInspectNode(options);
         assert.equal(again?.path, fetched.path);

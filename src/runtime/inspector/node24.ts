@@ -415,7 +415,7 @@ async function fetchNode(options: FetchOptions): Promise<InspectNode> {
       );
     const unpacked = path.join(work, 'unpacked');
     mkdirSync(unpacked);
-    await untar(tarball, unpacked);
+    await untar(tarball, unpacked, work);
     const binary = binaryIn(unpacked, platform);
     const said = runVersion(binary);
     if ('failure' in said)
@@ -521,12 +521,26 @@ function megabytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-/** Unpacks an npm tarball (its `package/` folder) into `dir` with the system's `tar`. */
-function untar(tarball: string, dir: string): Promise<void> {
+/**
+ * The system's `tar`. On Windows by its full path: a bare `tar` would be looked up in the
+ * current folder first (libuv searches it before PATH there).
+ */
+function tarCommand(): string {
+  if (process.platform !== 'win32') return 'tar';
+  return path.win32.join(process.env['SystemRoot'] ?? 'C:\\Windows', 'System32', 'tar.exe');
+}
+
+/**
+ * Unpacks an npm tarball (its `package/` folder) into `dir` with the system's `tar`, run from
+ * `cwd` (the fetch's own temp folder). `--no-same-owner`: run as root, tar would otherwise give
+ * the files the archive's owner, and the cache lookup passes over entries not the user's own.
+ */
+function untar(tarball: string, dir: string, cwd: string): Promise<void> {
+  const tar = tarCommand();
+  const args = ['-xzf', tarball, '-C', dir, '--strip-components=1'];
+  if (process.platform !== 'win32') args.push('--no-same-owner');
   return new Promise((resolve, reject) => {
-    const child = spawn('tar', ['-xzf', tarball, '-C', dir, '--strip-components=1'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(tar, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-1000);
@@ -535,7 +549,9 @@ function untar(tarball: string, dir: string): Promise<void> {
       reject(
         new Error(
           error.code === 'ENOENT'
-            ? 'the `tar` command, needed to unpack it, was not found on PATH'
+            ? process.platform === 'win32'
+              ? `${tar}, needed to unpack it, was not found (Windows 10 1803 and later ship it)`
+              : 'the `tar` command, needed to unpack it, was not found on PATH'
             : `tar failed to start (${error.message})`,
         ),
       ),
