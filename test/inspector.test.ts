@@ -152,6 +152,34 @@ describe('debugger (inspect mode)', { timeout: HANG_LIMIT_MS }, () => {
   });
 });
 
+describe('debugger: the Node 24 sandbox and NODE_OPTIONS', { timeout: HANG_LIMIT_MS }, () => {
+  it(
+    'inspector: NODE_OPTIONS set for Node 26 (an option Node 24 refuses) does not reach the Node 24 sandbox: calls run',
+    {
+      skip:
+        !underOtherNode && 'under Node 24 the sandbox runs under this Node, NODE_OPTIONS and all',
+    },
+    async () => {
+      const root = tempApp({ 'functions/f.js': 'exports = (n) => n + 1;' });
+      const before = process.env['NODE_OPTIONS'];
+      // Known to Node 26, "not allowed in NODE_OPTIONS" for Node 24 (which exits with code 9).
+      process.env['NODE_OPTIONS'] = '--no-enable-fips-indicator-events';
+      let runner: FunctionRunner;
+      try {
+        runner = createRunner({ app: loadApp({ root }).app, inspect: true });
+      } finally {
+        if (before === undefined) delete process.env['NODE_OPTIONS'];
+        else process.env['NODE_OPTIONS'] = before;
+      }
+      try {
+        assert.equal((await runner.execute('f', [41])).result, 42);
+      } finally {
+        runner.dispose();
+      }
+    },
+  );
+});
+
 describe(
   'debugger: debugger statements, call stacks, reloads, time limits',
   { timeout: HANG_LIMIT_MS },
