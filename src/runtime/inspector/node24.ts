@@ -104,6 +104,8 @@ export interface EnsureInspectNodeOptions extends InspectNodeOptions {
   platform?: string | undefined;
   /** The version and integrities fetched (default: NODE24_PIN). */
   pin?: NodePin | undefined;
+  /** The longest the download may take in all, in ms (default: DOWNLOAD_DEADLINE_MS, 10 min). */
+  deadlineMs?: number | undefined;
 }
 
 /** How to name a Node 24 for the debugger's sandbox, or do without naming one. */
@@ -149,6 +151,7 @@ export async function ensureInspectNode(
       platform,
       pin: options.pin ?? NODE24_PIN,
       log: options.log ?? (() => {}),
+      deadlineMs: options.deadlineMs ?? DOWNLOAD_DEADLINE_MS,
       why: `isolated-vm's inspector cannot run under Node ${options.nodeVersion ?? process.versions.node}`,
     });
   } catch (error) {
@@ -373,6 +376,11 @@ function checkNode(file: string, where: string, as: Pick<InspectNode, 'source'>)
 const MAX_BYTES = 256 * 1024 * 1024;
 /** A download that sends nothing for this long is given up on (offline, a dead proxy). */
 const STALL_MS = 60_000;
+/**
+ * A download not done after this long is given up on, however it trickles (50 MB: a minute or
+ * two on a slow link).
+ */
+export const DOWNLOAD_DEADLINE_MS = 10 * 60_000;
 
 interface FetchOptions {
   cacheRoot: string;
@@ -380,6 +388,7 @@ interface FetchOptions {
   platform: string;
   pin: NodePin;
   log: (line: string) => void;
+  deadlineMs: number;
   /** Why a Node 24 is needed, for the one line printed. */
   why: string;
 }
@@ -404,7 +413,7 @@ async function fetchNode(options: FetchOptions): Promise<InspectNode> {
   const work = mkdtempSync(path.join(cacheRoot, `.fetch-${pin.version}.`));
   try {
     const tarball = path.join(work, `${name}-${pin.version}.tgz`);
-    const digest = await download(url, tarball, (size) =>
+    const digest = await download(url, tarball, options.deadlineMs, (size) =>
       options.log(
         `triggerbox: fetching Node ${pin.version} for the debugger's sandbox (${name}, ${size}) from ${url} into ${target}, once (${options.why})`,
       ),
@@ -465,8 +474,22 @@ function secureOrLocal(url: URL): boolean {
 }
 
 /** Streams `url` into `file`; resolves to its sha512 in npm's integrity form. */
-async function download(url: string, file: string, started: (size: string) => void) {
+async function download(
+  url: string,
+  file: string,
+  deadlineMs: number,
+  started: (size: string) => void,
+) {
   const controller = new AbortController();
+  const deadline = setTimeout(
+    () =>
+      controller.abort(
+        new Error(
+          `not done after ${duration(deadlineMs)}: set ${INSPECT_NODE_VARIABLE} to a Node ${INSPECT_NODE_MAJOR} you have, or fetch over a faster network or from a registry mirror (${NODE_REGISTRY_VARIABLE})`,
+        ),
+      ),
+    deadlineMs,
+  );
   let stall: NodeJS.Timeout | undefined;
   const watch = (): void => {
     clearTimeout(stall);
@@ -521,7 +544,12 @@ async function download(url: string, file: string, started: (size: string) => vo
     return `sha512-${hash.digest('base64')}`;
   } finally {
     clearTimeout(stall);
+    clearTimeout(deadline);
   }
+}
+
+function duration(ms: number): string {
+  return ms >= 60_000 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }
 
 function causeOf(error: unknown): string {
