@@ -11,6 +11,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -890,7 +891,17 @@ describe(
           platform: 'linux-x64',
           pin,
         };
+        // What an interrupted fetch left two hours ago goes; a running one's (young) stays.
+        const abandoned = path.join(cache, `.fetch-${version}.old123`);
+        const running = path.join(cache, `.fetch-${version}.new456`);
+        mkdirSync(path.join(abandoned, 'unpacked'), { recursive: true });
+        mkdirSync(running);
+        const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60_000);
+        utimesSync(abandoned, twoHoursAgo, twoHoursAgo);
         const fetched = await ensureInspectNode(options);
+        assert.equal(existsSync(abandoned), false);
+        assert.equal(existsSync(running), true);
+        rmSync(running, { recursive: true });
         assert.deepEqual(fetched, {
           path: path.join(cache, version, 'bin/node'),
           version,

@@ -30,6 +30,7 @@ import {
   chmodSync,
   constants,
   createWriteStream,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -381,6 +382,11 @@ const STALL_MS = 60_000;
  * two on a slow link).
  */
 export const DOWNLOAD_DEADLINE_MS = 10 * 60_000;
+/**
+ * A fetch's temp folder (`.fetch-<version>.*`) last changed this long ago was left by a fetch
+ * that was interrupted (Ctrl-C, a crash); a running one is younger (DOWNLOAD_DEADLINE_MS).
+ */
+const ABANDONED_FETCH_MS = 60 * 60_000;
 
 interface FetchOptions {
   cacheRoot: string;
@@ -397,7 +403,7 @@ interface FetchOptions {
  * Fetches node-<platform>@<pin> into <cacheRoot>/<version>/: the tarball is streamed to a temp
  * folder of the cache while it is hashed, checked against the pinned sha512, unpacked there with
  * the system's `tar`, its binary run once, and the folder renamed into place. A failure leaves
- * nothing behind.
+ * nothing behind; the temp folders of fetches interrupted earlier are removed first.
  */
 async function fetchNode(options: FetchOptions): Promise<InspectNode> {
   const { cacheRoot, platform, pin } = options;
@@ -410,6 +416,7 @@ async function fetchNode(options: FetchOptions): Promise<InspectNode> {
   const url = tarballUrl(options.registry, name, pin.version);
   const target = path.join(cacheRoot, pin.version);
   mkdirSync(cacheRoot, { recursive: true });
+  removeAbandonedFetches(cacheRoot);
   const work = mkdtempSync(path.join(cacheRoot, `.fetch-${pin.version}.`));
   try {
     const tarball = path.join(work, `${name}-${pin.version}.tgz`);
@@ -449,6 +456,21 @@ async function fetchNode(options: FetchOptions): Promise<InspectNode> {
     return node;
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Removes the temp folders of fetches that were interrupted (older than ABANDONED_FETCH_MS). */
+function removeAbandonedFetches(cacheRoot: string): void {
+  for (const name of readdirSync(cacheRoot)) {
+    if (!name.startsWith('.fetch-')) continue;
+    const dir = path.join(cacheRoot, name);
+    try {
+      const stat = lstatSync(dir);
+      if (stat.isDirectory() && Date.now() - stat.mtimeMs > ABANDONED_FETCH_MS)
+        rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Gone already (another process cleaned up), or not ours to remove: left as it is.
+    }
   }
 }
 
