@@ -809,6 +809,15 @@ describe(
       fakeNode(path.join(cache, '24.97.0/bin'), '24.97.0');
       chmodSync(path.join(cache, '24.97.0/bin'), 0o775); // its group may swap the binary
       chmodSync(fakeNode(path.join(cache, '24.96.0/bin'), '24.96.0'), 0o757); // so may others
+      // No #! and no native header: the kernel refuses it and libuv would hand it to /bin/sh.
+      const headless = path.join(cache, '24.94.0/bin');
+      mkdirSync(headless, { recursive: true });
+      chmodSync(headless, 0o755);
+      chmodSync(path.dirname(headless), 0o755);
+      const mark = path.join(cache, 'headless-ran');
+      writeFileSync(path.join(headless, 'node'), `touch '${mark}'\necho v24.94.0\n`, {
+        mode: 0o755,
+      });
       if (process.getuid?.() === 0) {
         // Another user's entry (only root can make one here).
         const theirs = fakeNode(path.join(cache, '24.95.0/bin'), '24.95.0');
@@ -825,6 +834,7 @@ describe(
       // The pinned version, when it is there, before any newer one.
       fakeNode(path.join(cache, '24.21.0/bin'), '24.21.0');
       assert.equal(lookup()?.path, path.join(cache, '24.21.0/bin/node'));
+      assert.equal(existsSync(mark), false);
     });
 
     it('inspector: a named Node whose --version prints many lines is refused with its first line only', () => {

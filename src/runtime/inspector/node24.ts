@@ -28,12 +28,15 @@ import { createHash } from 'node:crypto';
 import {
   accessSync,
   chmodSync,
+  closeSync,
   constants,
   createWriteStream,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -265,6 +268,8 @@ function entryProblem(dir: string, version: string, platform: string): string | 
     const problem = exposure(file);
     if (problem !== undefined) return problem;
   }
+  const notProgram = notAProgram(binary);
+  if (notProgram !== undefined) return `its ${path.relative(dir, binary)} is ${notProgram}`;
   const said = versionOf(binary);
   if ('failure' in said) return `its ${path.relative(dir, binary)}: ${said.failure}`;
   if (said.version !== version)
@@ -304,6 +309,42 @@ function isExecutableFile(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Native executable headers: ELF, Mach-O (both byte orders, 32/64-bit, universal), PE (`MZ`).
+ * A file that starts with none of them nor `#!` is not run: the kernel refuses it (ENOEXEC) and
+ * libuv then hands it to /bin/sh, which would run a corrupt or partial file as a shell script.
+ */
+const PROGRAM_HEADERS = [
+  [0x7f, 0x45, 0x4c, 0x46],
+  [0xfe, 0xed, 0xfa, 0xce],
+  [0xfe, 0xed, 0xfa, 0xcf],
+  [0xce, 0xfa, 0xed, 0xfe],
+  [0xcf, 0xfa, 0xed, 0xfe],
+  [0xca, 0xfe, 0xba, 0xbe],
+  [0x4d, 0x5a],
+  [0x23, 0x21],
+];
+
+/** Why `file` is not something to run (see PROGRAM_HEADERS), or undefined. */
+function notAProgram(file: string): string | undefined {
+  const head = Buffer.alloc(4);
+  let read: number;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      read = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    return `not readable (${error instanceof Error ? error.message : String(error)})`;
+  }
+  const starts = (header: number[]) =>
+    read >= header.length && header.every((byte, i) => head[i] === byte);
+  if (PROGRAM_HEADERS.some(starts)) return undefined;
+  return 'not a program (it starts with neither a native executable header nor #!: a corrupt or partial file?)';
 }
 
 /** What a binary's `--version` said, by absolute path: each binary is run once per process. */
@@ -369,6 +410,8 @@ function checkNode(file: string, where: string, as: Pick<InspectNode, 'source'>)
   } catch {
     return fail('not executable');
   }
+  const notProgram = notAProgram(file);
+  if (notProgram !== undefined) return fail(notProgram);
   const said = versionOf(file);
   if ('failure' in said) return fail(said.failure);
   if (Number(said.version.split('.')[0]) !== INSPECT_NODE_MAJOR)
