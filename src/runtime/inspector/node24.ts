@@ -129,7 +129,7 @@ export function inspectNode(
   const env = options.env ?? process.env;
   throw new TriggerboxError(
     'InspectorUnsupported',
-    `${refusalOf(options)}, and no Node ${INSPECT_NODE_MAJOR} was found to run the debugger's sandbox under (${INSPECT_NODE_VARIABLE} is not set, and ${nodeCacheRoot(env)} holds no ${INSPECT_NODE_MAJOR}.x)`,
+    `${refusalOf(options)}, and no Node ${INSPECT_NODE_MAJOR} was found to run the debugger's sandbox under (${INSPECT_NODE_VARIABLE} is not set, and ${nodeCacheRoot(env)} holds no usable ${INSPECT_NODE_MAJOR}.x)`,
     {
       hint: `${INSPECTOR_REFUSAL_HINT}; the CLI fetches Node ${INSPECT_NODE_MAJOR} itself, a library caller with \`await ensureInspectNode()\` before createRunner()`,
     },
@@ -149,15 +149,17 @@ export async function ensureInspectNode(
   const platform = options.platform ?? npmPlatform();
   const registry = options.registry ?? (env[NODE_REGISTRY_VARIABLE] || DEFAULT_NODE_REGISTRY);
   try {
-    return await fetchNode({
-      cacheRoot: nodeCacheRoot(env),
-      registry,
-      platform,
-      pin: options.pin ?? NODE24_PIN,
-      log: options.log ?? (() => {}),
-      deadlineMs: options.deadlineMs ?? DOWNLOAD_DEADLINE_MS,
-      why: `isolated-vm's inspector cannot run under Node ${options.nodeVersion ?? process.versions.node}`,
-    });
+    return remember(
+      await fetchNode({
+        cacheRoot: nodeCacheRoot(env),
+        registry,
+        platform,
+        pin: options.pin ?? NODE24_PIN,
+        log: options.log ?? (() => {}),
+        deadlineMs: options.deadlineMs ?? DOWNLOAD_DEADLINE_MS,
+        why: `isolated-vm's inspector cannot run under Node ${options.nodeVersion ?? process.versions.node}`,
+      }),
+    );
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new TriggerboxError(
@@ -175,15 +177,32 @@ export async function ensureInspectNode(
 
 const NONE = Symbol('none');
 
+/**
+ * The Nodes found or fetched in this process, by path: a runner given one of them as its
+ * `inspectNode` (the CLI passes what ensureInspectNode() found) says where it came from.
+ */
+const located = new Map<string, InspectNode>();
+
+function remember<T extends InspectNode | undefined | typeof NONE>(node: T): T {
+  if (typeof node === 'object') located.set(node.path, node);
+  return node;
+}
+
 function locate(
   options: InspectNodeOptions & { explicit?: string | undefined; pin?: NodePin | undefined },
 ): InspectNode | undefined | typeof NONE {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  if (options.explicit !== undefined)
-    return checkNode(path.resolve(cwd, options.explicit), `inspectNode '${options.explicit}'`, {
-      source: 'option',
-    });
+  if (options.explicit !== undefined) {
+    const node = checkNode(
+      path.resolve(cwd, options.explicit),
+      `inspectNode '${options.explicit}'`,
+      {
+        source: 'option',
+      },
+    );
+    return located.get(node.path) ?? node;
+  }
   const chosen = env[INSPECT_NODE_VARIABLE];
   if (chosen !== undefined && chosen !== '') {
     // Not resolved against the current folder: a `node` in a cloned repository would run.
@@ -193,10 +212,14 @@ function locate(
         `${INSPECT_NODE_VARIABLE}=${chosen}: not an absolute path (a relative one is not looked up in the current folder, ${cwd}, nor on PATH)`,
         { hint: INSPECT_NODE_HINT },
       );
-    return checkNode(chosen, `${INSPECT_NODE_VARIABLE}=${chosen}`, { source: 'variable' });
+    return remember(
+      checkNode(chosen, `${INSPECT_NODE_VARIABLE}=${chosen}`, { source: 'variable' }),
+    );
   }
   if (inspectorRefusal(options.nodeVersion) === undefined) return undefined;
-  return cachedNode(nodeCacheRoot(env), options.pin?.version ?? NODE24_PIN.version) ?? NONE;
+  return remember(
+    cachedNode(nodeCacheRoot(env), options.pin?.version ?? NODE24_PIN.version) ?? NONE,
+  );
 }
 
 function refusalOf(options: InspectNodeOptions): string {
