@@ -53,7 +53,10 @@ if [ ! -x "$dir/bin/node" ]; then
     exit 1
   fi
   mkdir -p "$work/unpacked"
-  tar -xzf "$tarball" -C "$work/unpacked" --strip-components=1
+  # --no-same-owner and go-w: the debugger's lookup (src/runtime/inspector/node24.ts) takes an
+  # entry only when it is the user's own and writable by nobody else, whatever the umask.
+  tar -xzf "$tarball" -C "$work/unpacked" --strip-components=1 --no-same-owner
+  chmod go-w "$work/unpacked" "$work/unpacked/bin" "$work/unpacked/bin/node"
   "$work/unpacked/bin/node" -e 'process.exit(0)'
   # A rename makes the cache entry appear whole or not at all (two CI runs may race here).
   mv -T "$work/unpacked" "$dir" 2>/dev/null || [ -x "$dir/bin/node" ]

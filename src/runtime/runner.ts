@@ -72,7 +72,7 @@ export interface RunnerOptions {
    * Inspect mode: calls run one at a time in one isolate that a debugger can attach to through
    * `runner.inspector` (dev/inspector-server.ts serves it). Under a Node whose V8 isolated-vm's
    * inspector crashes (Node 25+), the sandbox process runs under a Node 24 instead (`inspectNode`,
-   * else TRIGGERBOX_INSPECT_NODE, else the newest 24.x in scripts/node.sh's cache); with none,
+   * else TRIGGERBOX_INSPECT_NODE, else a checked 24.x in scripts/node.sh's cache); with none,
    * InspectorUnsupported (`await ensureInspectNode()` first fetches one).
    */
   inspect?: boolean | undefined;

@@ -38,18 +38,24 @@ function forkWorker(execPath?: string): ChildProcess {
     execArgv: ['--no-node-snapshot', '--max-semi-space-size=2'],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'advanced',
-    env: sandboxEnv(),
+    env: sandboxEnv(execPath !== undefined && execPath !== process.execPath),
   });
 }
 
 /**
  * The sandbox process's environment: the caller's, with Node's compile cache on (the CLI's own
- * folder of it) so that its modules are not compiled again at every start.
+ * folder of it) so that its modules are not compiled again at every start. `otherNode`: it runs
+ * under another Node than this process's (the debugger's Node 24 under Node 26); NODE_OPTIONS is
+ * then left out, as it was set for the caller's Node: an option that line knows and Node 24 does
+ * not (`--webstorage`, ...) would make the sandbox exit with code 9 at its start.
  */
-function sandboxEnv(): NodeJS.ProcessEnv {
+function sandboxEnv(otherNode: boolean): NodeJS.ProcessEnv {
   const cache = cacheDir();
-  if (cache === undefined || process.env['NODE_COMPILE_CACHE'] !== undefined) return process.env;
-  return { ...process.env, NODE_COMPILE_CACHE: path.join(cache, 'compile') };
+  const env = { ...process.env };
+  if (otherNode) delete env['NODE_OPTIONS'];
+  if (cache !== undefined && env['NODE_COMPILE_CACHE'] === undefined)
+    env['NODE_COMPILE_CACHE'] = path.join(cache, 'compile');
+  return env;
 }
 
 let preforked: ChildProcess | undefined;

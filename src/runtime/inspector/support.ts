@@ -15,4 +15,4 @@ export function inspectorRefusal(nodeVersion: string = process.versions.node): s
 
 /** The two ways out when no Node 24 can be had for the debugger's sandbox. */
 export const INSPECTOR_REFUSAL_HINT =
-  'set TRIGGERBOX_INSPECT_NODE=/path/to/node to a Node 24 binary (the debugger\'s sandbox then runs under it; with nvm: `TRIGGERBOX_INSPECT_NODE="$(nvm which 24)"`), or run this command under Node 24 (e.g. `scripts/node.sh 24 npx triggerbox ...`, or nvm/volta with Node 24); everything else works under this Node';
+  'set TRIGGERBOX_INSPECT_NODE=/path/to/node to the absolute path of a Node 24 binary (the debugger\'s sandbox then runs under it; with nvm: `TRIGGERBOX_INSPECT_NODE="$(nvm which 24)"`), or run this command under Node 24 (with nvm: `nvm exec 24 npx triggerbox ...`; in a triggerbox checkout: `scripts/node.sh 24 npx triggerbox ...`); everything else works under this Node';
