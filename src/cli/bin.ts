@@ -26,8 +26,13 @@ const runsFunctions =
   ((argv[0] === 'function' || argv[0] === 'functions') && argv[1] === 'run') ||
   (argv[0] === 'trigger' && argv[1] === 'fire') ||
   argv[0] === 'dev';
-// A debugger's sandbox may run under another Node (Node 24 under Node 26): the runner forks it.
+// A debugger's sandbox may run under another Node (Node 24 under Node 26, or the one
+// TRIGGERBOX_INSPECT_NODE names): then the runner forks it. Under Node 24 it is this Node's.
+const otherNode =
+  Number(process.versions.node.split('.')[0]) >= 25 ||
+  (process.env['TRIGGERBOX_INSPECT_NODE'] ?? '') !== '';
 const inspects = argv.some((arg) => /^--inspect(-brk)?(=|$)/.test(arg));
-if (runsFunctions && !inspects) (await import('../runtime/sandbox-process.js')).preforkSandbox();
+if (runsFunctions && !(inspects && otherNode))
+  (await import('../runtime/sandbox-process.js')).preforkSandbox();
 const { run } = await import('./run.js');
 await run(argv);
