@@ -102,6 +102,28 @@ await esbuild.build({
   ],
 });
 /**
+ * The sandbox process as one CommonJS file: dist/src/runtime/sandbox.cjs, what
+ * sandbox-process.ts forks. It starts without Node's snapshot (isolated-vm needs
+ * --no-node-snapshot), so every internal module it touches is compiled at its start, and an ES
+ * module entry brings in the ESM loader's: as one CommonJS file it was ready 9% sooner (186-196
+ * ms against 205-214 ms; docs/runtime-notes.md). Every `import.meta.url` in it is a module of
+ * dist/src/runtime/, which is where the bundle sits. isolated-vm stays outside (native).
+ */
+await esbuild.build({
+  entryPoints: [path.join(root, 'dist/src/runtime/worker.js')],
+  bundle: true,
+  outfile: path.join(root, 'dist/src/runtime/sandbox.cjs'),
+  platform: 'node',
+  format: 'cjs',
+  target: 'node24',
+  logLevel: 'warning',
+  external: ['isolated-vm'],
+  define: { 'import.meta.url': '__triggerboxModuleUrl' },
+  banner: {
+    js: "const __triggerboxModuleUrl = require('node:url').pathToFileURL(__filename).href;",
+  },
+});
+/**
  * The CLI bundled: dist/src/cli/run.js (what bin.js loads once the compile cache is on) and
  * chunks beside it (chunk-*.js), so a command reads a few files instead of resolving and reading
  * about 700 (docs/runtime-notes.md, "Starting processes"). Split at the dynamic imports (each

@@ -158,13 +158,14 @@ describe('npm package', () => {
       'dist/src/index.d.ts',
       'dist/src/cli/bin.js',
       'dist/src/runtime/worker.js',
+      'dist/src/runtime/sandbox.cjs',
       'dist/guest/prelude.js',
       'dist/guest/libs.js',
     ]) {
       assert.ok(packed.includes(file), `${file} is missing from the tarball`);
     }
     const allowed =
-      /^(package\.json|README\.md|LICENSE|docs\/[^/]+\.md|dist\/guest\/[^/]+\.js|dist\/src\/.+\.(js|d\.ts))$/;
+      /^(package\.json|README\.md|LICENSE|docs\/[^/]+\.md|dist\/guest\/[^/]+\.js|dist\/src\/.+\.(js|cjs|d\.ts))$/;
     assert.deepEqual(
       packed.filter((file) => !allowed.test(file)),
       [],
