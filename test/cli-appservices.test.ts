@@ -179,6 +179,49 @@ describe('cli: appservices habits', () => {
     assert.equal(flag.stderr.match(/nmae/g)?.length, 1);
   });
 
+  it('usage: the "did you mean" is there under another language too (LANG=de_DE, fr_FR)', async () => {
+    const root = tempApp(APP);
+    // yargs picks its language from these when it parses.
+    const names = ['LC_ALL', 'LC_MESSAGES', 'LANG', 'LANGUAGE'] as const;
+    const saved = names.map((name) => process.env[name]);
+    try {
+      for (const [lang, commands] of [
+        ['de_DE.UTF-8', 'Kommandos:'],
+        ['fr_FR.UTF-8', 'Commandes :'],
+      ] as const) {
+        for (const name of names) delete process.env[name];
+        process.env['LANG'] = lang;
+        const command = await runCli(['bogus'], root);
+        assert.equal(command.code, 1);
+        assert.ok(command.stderr.includes(commands), `yargs' help stays translated (${lang})`);
+        assert.match(
+          command.stderr,
+          /\n\nerror: unknown command 'bogus'\nhint: (did you mean '[a-z]+'\?|see the commands above)\n$/,
+        );
+        const typo = await runCli(['functoin', 'run'], root);
+        assert.match(
+          typo.stderr,
+          /\n\nerror: unknown command 'functoin'\nhint: did you mean 'function'\?\n$/,
+        );
+        const flag = await runCli(['function', 'run', '--nmae', 'greet'], root);
+        assert.equal(flag.code, 1);
+        assert.match(
+          flag.stderr,
+          /\n\nrun failed: unknown flag --nmae\nhint: did you mean '--name'\?\n$/,
+        );
+      }
+    } finally {
+      names.forEach((name, i) => {
+        const value = saved[i];
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      });
+    }
+    // And English again afterwards.
+    const flag = await runCli(['function', 'run', '--nmae', 'echo'], root);
+    assert.match(flag.stderr, /Options:[\s\S]*\n\nrun failed: unknown flag --nmae\n/);
+  });
+
   it('usage: with -f json, a function run usage error is still exactly one JSON object on stdout', async () => {
     const run = await runCli(['function', 'run', '--nmae', 'x', '-f', 'json'], tempApp(APP));
     assert.equal(run.code, 1);

@@ -3,7 +3,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startDevServer, type DevServer, type ReloadEvent } from '../src/dev/dev-server.js';
+import {
+  startDevServer,
+  type CallEvent,
+  type DevServer,
+  type ReloadEvent,
+} from '../src/dev/dev-server.js';
 import { decodeUserJson } from '../src/runtime/ejson.js';
 import { openSecretStore } from '../src/secrets/store.js';
 import { repoRoot, tempApp } from './helpers.js';
@@ -177,9 +182,17 @@ describe('triggerbox dev', () => {
   });
 
   it('dev: private functions are refused over HTTP unless the request runs as system', async () => {
+    const events: CallEvent[] = [];
+    const onCall = (event: CallEvent) => events.push(event);
+    server.on('call', onCall);
     const refused = await call(server, 'inner');
+    server.off('call', onCall);
     assert.equal(refused.status, 403);
     assert.equal(refused.body['error_code'], 'FunctionPrivate');
+    // The terminal's log line shows the event's code: the same one as the body.
+    const logged = events.find((e) => e.name === 'inner');
+    assert.equal(logged?.status, 403);
+    assert.equal((logged?.error as { code?: string } | undefined)?.code, 'FunctionPrivate');
     const allowed = await call(server, 'inner', [], { 'x-triggerbox-run-as-system': 'true' });
     assert.equal(allowed.status, 200);
     assert.equal(allowed.body['result'], 'inner');

@@ -79,6 +79,24 @@ describe('npm packages', () => {
     });
   });
 
+  it("require: a missing package's error has Node's code MODULE_NOT_FOUND, its message unchanged", async () => {
+    const app = tempApp({
+      'functions/missingCaught.js':
+        'exports = function () {\n  try { require("not-installed"); } catch (e) { return [e.code, e.message]; }\n};',
+    });
+    const caught = createRunner({ app: loadApp({ root: app }).app });
+    try {
+      const [code, message] = (await caught.execute('missingCaught')).result as [string, string];
+      assert.equal(code, 'MODULE_NOT_FOUND');
+      assert.match(
+        message,
+        /^functions\/missingCaught\.js:2:\d+: cannot find package 'not-installed' in functions\/node_modules \(run `npm install not-installed` in functions\/\)$/,
+      );
+    } finally {
+      caught.dispose();
+    }
+  });
+
   it('prefetchPackages: the packages functions require are bundled before the call that loads them', async () => {
     const app = tempApp({
       'functions/node_modules/early-bird/package.json': {

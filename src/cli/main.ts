@@ -710,11 +710,18 @@ function withOutputTarget(io: CliIO, target: unknown): CliIO {
 /**
  * yargs ends its help text with the failure message; the message is printed once, below the
  * help, with a "did you mean" for a mistyped command or flag (taken from that same help text).
+ * `english` is yargs' message in English, whatever the locale, for telling the failures apart;
+ * `message` is the one yargs printed (translated under LANG=de_DE ...).
  */
-function usageFailure(message: string, help: string, argv: string[]): TriggerboxError {
+function usageFailure(
+  english: string,
+  message: string,
+  help: string,
+  argv: string[],
+): TriggerboxError {
   const helpOnly = help.endsWith(message) ? help.slice(0, -message.length).trimEnd() : help;
-  const unknown = /^Unknown arguments?: (.*)$/.exec(message);
-  if (/following: value/.test(message)) {
+  const unknown = /^Unknown arguments?: (.*)$/.exec(english);
+  if (/following: value/.test(english)) {
     return new TriggerboxError('InvalidInput', message, {
       hint: "a value that starts with '-' must be written --value=-..., or piped on stdin",
     });
@@ -760,6 +767,40 @@ function skipHelpCache(cli: Argv): void {
   if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
+/** Parses `argv` with `cli`: yargs' failure, if any, and the text it produced (help, failure). */
+function parseWith(cli: Argv, argv: string[]): Promise<{ failure?: Error; output: string }> {
+  return new Promise((resolve) => {
+    void cli.parse(argv, {}, (error: Error | undefined, _argv: unknown, text: string) => {
+      resolve(
+        error === undefined || error === null ? { output: text } : { failure: error, output: text },
+      );
+    });
+  });
+}
+
+/**
+ * yargs' failure message in English. yargs translates its messages by LC_ALL/LC_MESSAGES/LANG
+ * (`Unbekanntes Argument: nmae`), and they are the only sign of which failure it was: under
+ * another locale the same argv is parsed again by an English parser (nothing runs: its handlers
+ * only select), then the locale yargs shares between parsers is put back.
+ */
+async function englishFailure(
+  cli: Argv,
+  io: CliIO,
+  argv: string[],
+  failure: Error,
+): Promise<string> {
+  const locale = cli.locale();
+  if (/^en(_|$)/i.test(locale)) return failure.message;
+  const english = parser(io, () => undefined).locale('en');
+  skipHelpCache(english);
+  try {
+    return (await parseWith(english, argv)).failure?.message ?? failure.message;
+  } finally {
+    english.locale(locale);
+  }
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(rawArgv: string[], baseIO: CliIO = processIO()): Promise<number> {
   const argv = joinDashValues(rawArgv);
@@ -770,19 +811,11 @@ export async function main(rawArgv: string[], baseIO: CliIO = processIO()): Prom
   // One CliIO that main() completes once it knows the command (its name for errors, colours).
   const io: CliIO = { ...baseIO };
   let selected: Selected | undefined;
-  let failure: Error | undefined;
-  let output = '';
   const cli = parser(io, (run) => {
     selected = run;
   });
   skipHelpCache(cli);
-  await new Promise<void>((resolve) => {
-    void cli.parse(argv, {}, (error: Error | undefined, _argv: unknown, text: string) => {
-      failure = error ?? undefined;
-      output = text;
-      resolve();
-    });
-  });
+  const { failure, output } = await parseWith(cli, argv);
   const parsed = (cli.parsed as { argv?: Record<string, unknown> } | false) || undefined;
   const flags = parsed?.argv ?? {};
   const format =
@@ -794,7 +827,8 @@ export async function main(rawArgv: string[], baseIO: CliIO = processIO()): Prom
   if (COMMANDS.has(key)) io.command = DISPLAY[key] ?? key;
   io.disableColors = flags['disableColors'] === true;
   if (failure !== undefined) {
-    const error = usageFailure(failure.message, output, argv);
+    const english = await englishFailure(cli, io, argv, failure);
+    const error = usageFailure(english, failure.message, output, argv);
     if (format === 'json' && (key === 'function run' || key === 'trigger fire')) {
       // These two print exactly one JSON object on stdout with -f json, whatever happens.
       io.stdout(`${JSON.stringify({ error: error.message, error_code: error.code, logs: [] })}\n`);

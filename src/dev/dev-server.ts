@@ -668,7 +668,7 @@ export class DevServer extends EventEmitter<DevServerEvents> {
           name,
           status: 403,
           durationMs: 0,
-          error: new TriggerboxError('InvalidInput', error),
+          error: new TriggerboxError('FunctionPrivate', error),
         });
         return;
       }

@@ -241,7 +241,9 @@ function bundleToolVersions(): string {
 }
 
 export type PackageBundle =
-  { ok: true; code: string; map: SourceMap | undefined } | { ok: false; error: string };
+  | { ok: true; code: string; map: SourceMap | undefined }
+  /** notFound: the package is not in functions/node_modules (require throws MODULE_NOT_FOUND). */
+  | { ok: false; error: string; notFound?: true };
 
 /**
  * A package's source map, parsed when a stack frame first needs it: Node's SourceMap decodes
@@ -300,6 +302,7 @@ export async function bundlePackage(
   const notFound: PackageBundle = {
     ok: false,
     error: `${at}cannot find package '${spec}' in functions/node_modules (${installHint(spec)})`,
+    notFound: true,
   };
   let realModules: string;
   try {

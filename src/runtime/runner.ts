@@ -597,7 +597,12 @@ export class FunctionRunner {
     const bundle = await pending;
     if (!bundle.ok) this.packages.delete(spec);
     else this.packageMaps.set(spec, bundle.map);
-    if (!bundle.ok) throw new Error(bundle.error);
+    if (!bundle.ok) {
+      // Node's code for a package that cannot be found: optional-require patterns check it.
+      if (bundle.notFound === true)
+        throw Object.assign(new Error(bundle.error), { code: 'MODULE_NOT_FOUND' });
+      throw new Error(bundle.error);
+    }
     // Inspect mode: the map goes along inline, for the debugger (inspector/source-map.ts).
     if (this.inspector !== undefined && bundle.map !== undefined)
       return rehashed(

@@ -5,7 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OpReply, ParentOpName, ParentOps } from './boundary/host-ops.js';
+import type { OpReply, ParentOpName, ParentOps, WireError } from './boundary/host-ops.js';
 import { cacheDir } from './cache-dir.js';
 import type { InspectorAction, InspectorEvent } from './inspector/cdp.js';
 import { Outbox } from './protocol.js';
@@ -391,8 +391,13 @@ export class SandboxProcess {
   }
 }
 
-function wireError(error: unknown): { name: string; message: string } {
-  if (error instanceof Error) return { name: error.name, message: error.message };
+function wireError(error: unknown): WireError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string'
+      ? { name: error.name, message: error.message, code }
+      : { name: error.name, message: error.message };
+  }
   return { name: 'Error', message: String(error) };
 }
 

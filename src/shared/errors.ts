@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'EnvironmentNotFound'
   /** A function name that the app does not define. */
   | 'FunctionNotFound'
+  /** dev: an HTTP request (not run as system) for a function marked private. */
+  | 'FunctionPrivate'
   /** A function file that does not parse, or does not assign a function to `exports`. */
   | 'FunctionSyntaxError'
   /** The function threw, rejected, or returned something that cannot cross as EJSON. */

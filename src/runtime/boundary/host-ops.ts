@@ -44,6 +44,8 @@ export type TransferData =
 export interface WireError {
   name: string;
   message: string;
+  /** The thrown error's string `code` (MODULE_NOT_FOUND for a package that is not installed). */
+  code?: string;
 }
 
 /** The answer to a `blocking` or `async` op: never a rejection (isolated-vm issues 314, 417). */

@@ -682,7 +682,15 @@ globalThis.__tb_init = function init(
     if (lookupBuiltin(spec).kind !== 'package') return builtins().require(spec);
     const known = modules.get(spec);
     if (known !== undefined) return known.exports;
-    unwrap(hostPkgFetch(spec, callerLocation() ?? ''));
+    const fetched = hostPkgFetch(spec, callerLocation() ?? '');
+    if (!fetched.ok) {
+      const error = /** @type {Error & {code?: string}} */ (
+        guestError('FunctionExecutionError', fetched.error.message)
+      );
+      // Node's code for a package that cannot be found, as for a refused built-in.
+      if (fetched.error.code === 'MODULE_NOT_FOUND') error.code = 'MODULE_NOT_FOUND';
+      throw error;
+    }
     hostPkgLoad(spec);
     const factory = /** @type {NonNullable<typeof globalThis.__tb_module>} */ (
       globalThis.__tb_module
