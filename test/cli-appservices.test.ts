@@ -294,4 +294,73 @@ describe('cli: secrets as appservices asks for them', () => {
     const noTerminal = await runCli(['secrets', 'update', '-v', 'x'], root, { stdin: '' });
     assert.match(noTerminal.stderr, /^secret update setup failed: missing --secret\n/);
   });
+
+  it('secrets update: the prompt takes a number, a name, an id or the whole choice', async () => {
+    const root = tempApp({});
+    for (const name of ['alpha', 'beta', 'gamma'])
+      await runCli(['secrets', 'create', '-n', name, '-v', `value-${name}`], root);
+    const store = openSecretStore({ root, env: {} });
+    const ids = Object.fromEntries((await store.list()).map((s) => [s.name, s.id]));
+    const answers: [string, string][] = [
+      ['beta', 'beta'],
+      [` ${ids['gamma']} `, 'gamma'],
+      [`${ids['alpha']} - alpha`, 'alpha'],
+      ['2', 'beta'],
+    ];
+    for (const [answer, name] of answers) {
+      const run = await runCli(['secrets', 'update', '--value', `new-${answer}`], root, {
+        answers: [answer],
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.doesNotMatch(run.stderr, /not one of the choices/);
+      assert.equal(await store.resolve(name), `new-${answer}`);
+    }
+    const wrong = await runCli(['secrets', 'update', '--value', 'x'], root, {
+      answers: ['delta', 'alph', '9'],
+    });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /'delta' is not one of the choices\n/);
+    assert.match(wrong.stderr, /setup failed: no secret chosen\nhint: pass --secret <secret>\n$/);
+  });
+
+  it('without a terminal, the hint lists the first 20 choices and where to see them all', async () => {
+    const root = tempApp({});
+    const names = Array.from({ length: 25 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+    await openSecretStore({ root, env: {} }).importEntries(
+      Object.fromEntries(names.map((n) => [n, 'v'])),
+    );
+    const update = await runCli(['secrets', 'update', '-v', 'x'], root, { stdin: '' });
+    assert.equal(update.code, 1);
+    assert.match(update.stderr, /- s19, … and 5 more; `triggerbox secrets list` shows them all\)/);
+    assert.doesNotMatch(update.stderr, /s20/);
+    const del = await runCli(['secrets', 'delete'], root, { stdin: '' });
+    assert.equal(del.code, 1);
+    assert.match(del.stderr, /s19, … and 5 more; `triggerbox secrets list` shows them all\)/);
+    assert.doesNotMatch(del.stderr, /s20/);
+  });
+
+  it('end of input (Ctrl-D) at a prompt fails as giving up does: what is missing, and the flag', async () => {
+    const root = tempApp(APP);
+    const fn = await runCli(['function', 'run', '--args', 'Ada'], root, { answers: [] });
+    assert.equal(fn.code, 1);
+    assert.match(fn.stderr, /setup failed: no name chosen\nhint: pass --name <name>\n$/);
+    await runCli(['secrets', 'create', '-n', 'a', '-v', 'value-a'], root);
+    await runCli(['secrets', 'create', '-n', 'b', '-v', 'value-b'], root);
+    const update = await runCli(['secrets', 'update', '--value', 'x'], root, { answers: [] });
+    assert.equal(update.code, 1);
+    assert.match(update.stderr, /setup failed: no secret chosen\nhint: pass --secret <secret>\n$/);
+    const value = await runCli(['secrets', 'create', '--name', 'c'], root, { answers: [] });
+    assert.equal(value.code, 1);
+    assert.match(value.stderr, /setup failed: no secret value given \(end of input\)\nhint: /);
+    const name = await runCli(['secrets', 'create'], root, { answers: [] });
+    assert.equal(name.code, 1);
+    assert.match(name.stderr, /setup failed: no secret name given \(end of input\)\nhint: /);
+    const del = await runCli(['secrets', 'delete'], root, { answers: [] });
+    assert.equal(del.code, 0, del.stderr);
+    assert.match(del.stdout, /^No secrets to delete\n/);
+    assert.deepEqual(
+      (await openSecretStore({ root, env: {} }).list()).map((s) => s.name),
+      ['a', 'b'],
+    );
+  });
 });

@@ -52,7 +52,10 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Piped stdin content (stdin is then not a terminal). */
   stdin?: string;
-  /** Answers to terminal prompts (stdin is then a terminal). */
+  /**
+   * Answers to terminal prompts (stdin is then a terminal). Once they run out, input has ended
+   * (Ctrl-D): the prompt gets no answer, as from a closed terminal.
+   */
   answers?: string[];
 }
 
@@ -80,7 +83,7 @@ export async function runCli(
     },
     prompt: (question) => {
       stderr += question;
-      return Promise.resolve(answers.shift() ?? '');
+      return Promise.resolve(answers.shift());
     },
   });
   return { code, stdout, stderr };

@@ -422,9 +422,34 @@ describe('secrets commands', () => {
     const before = readFileSync(path.join(root, STORE), 'utf8');
     const bad = await runCli(['secrets', 'import', '--from', 'bad.env'], root);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /invalid secret name '-x'/);
+    assert.match(
+      bad.stderr,
+      /bad\.env: invalid secret name 'BAD NAME' \(line 2\), '-x' \(line 3\): names must be/,
+    );
     assert.equal(readFileSync(path.join(root, STORE), 'utf8'), before);
     assert.equal((await runCli(['secrets', 'import', '--from', 'missing.env'], root)).code, 1);
+  });
+
+  it('secrets import: a key that is no secret name is named with its line and the rule, and nothing comes in', async () => {
+    const root = tempApp({
+      'accents.env': '# comment = not a key\nOK=1\nCLÉ=1\n',
+      'pem.env': 'export PEM="-----BEGIN-----\nab+c/d=\n-----END-----"\nNEXT: two\n',
+    });
+    const run = await runCli(['secrets', 'import', '--from', 'accents.env'], root);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /accents\.env: invalid secret name 'CLÉ' \(line 3\): names must be at most 64 characters long, contain only ASCII letters/,
+    );
+    assert.match(run.stderr, /hint: rename those keys in accents\.env; nothing was imported/);
+    assert.doesNotMatch(run.stderr, /holds no KEY=value lines/);
+    assert.equal(existsSync(path.join(root, STORE)), false);
+    // Lines inside a quoted multi-line value are no keys.
+    const pem = await runCli(['secrets', 'import', '--from', 'pem.env'], root);
+    assert.equal(pem.code, 0, pem.stderr);
+    const store = openSecretStore({ root, env: {} });
+    assert.equal(await store.resolve('PEM'), '-----BEGIN-----\nab+c/d=\n-----END-----');
+    assert.equal(await store.resolve('NEXT'), 'two');
   });
 
   it('canary: a secret value never appears in any command output, log line, error, or file in clear', async () => {

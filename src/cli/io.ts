@@ -14,8 +14,12 @@ export interface CliIO {
   cwd: string;
   env: Record<string, string | undefined>;
   stdin?: CliStdin | undefined;
-  /** Asks a question on the terminal; `masked` echoes `*` instead of what is typed. */
-  prompt?: ((question: string, masked: boolean) => Promise<string>) | undefined;
+  /**
+   * Asks a question on the terminal; `masked` echoes `*` instead of what is typed. Resolves
+   * `undefined` at the end of input (Ctrl-D, stdin closed): callers then fail as if the user gave
+   * up, since no answer will ever come.
+   */
+  prompt?: ((question: string, masked: boolean) => Promise<string | undefined>) | undefined;
   /** True when stdout is a terminal (table headers are then bold, as appservices prints them). */
   stdoutIsTTY?: boolean | undefined;
   /**
@@ -38,9 +42,17 @@ function readAll(): Promise<string> {
   });
 }
 
-function terminalPrompt(question: string, masked: boolean): Promise<string> {
+function terminalPrompt(question: string, masked: boolean): Promise<string | undefined> {
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    let answered = false;
+    // End of input closes the interface without an answer: settle, or the pending promise would
+    // leave Node to exit 13 with "unsettled top-level await".
+    rl.on('close', () => {
+      if (answered) return;
+      process.stderr.write('\n');
+      resolve(undefined);
+    });
     if (masked) {
       // Echo one * per typed character instead of the character itself.
       const output = rl as unknown as { _writeToOutput: (text: string) => void };
@@ -52,6 +64,7 @@ function terminalPrompt(question: string, masked: boolean): Promise<string> {
       };
     }
     rl.question(question, (answer) => {
+      answered = true;
       rl.close();
       if (masked) process.stderr.write('\n');
       resolve(answer);

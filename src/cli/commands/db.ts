@@ -250,7 +250,8 @@ async function confirm(io: CliIO, question: string): Promise<boolean> {
         { hint: 'pass -y (--yes) to delete without being asked' },
       ),
     );
-  const answer = (await io.prompt(`? ${question} (y/N) `, false)).trim().toLowerCase();
+  // End of input (Ctrl-D) answers no, as an empty answer does.
+  const answer = ((await io.prompt(`? ${question} (y/N) `, false)) ?? '').trim().toLowerCase();
   return answer === 'y' || answer === 'yes';
 }
 

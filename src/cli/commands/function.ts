@@ -316,7 +316,9 @@ async function chooseFunction(app: App, io: CliIO): Promise<string> {
     );
   }
   if (names.length === 1 && names[0] !== undefined) return names[0];
-  return selectOne(io, 'Select Function', names, '--name');
+  return selectOne(io, 'Select Function', names, '--name', {
+    listCommand: 'triggerbox function list',
+  });
 }
 
 function successJson(result: ExecutionResult, trace: boolean): Record<string, unknown> {

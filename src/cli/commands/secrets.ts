@@ -3,9 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { openSecretStore, type SecretStore } from '../../secrets/store.js';
+import { checkValueName, VALUE_NAME_RULE } from '../../app/names.js';
 import { TriggerboxError } from '../../shared/errors.js';
 import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
-import { selectOne } from '../select.js';
+import { choicesHint, selectOne } from '../select.js';
 import type { CliIO } from '../io.js';
 import { Printer } from '../render.js';
 
@@ -40,14 +41,30 @@ function fromStdin(text: string): string {
 }
 
 async function askName(io: CliIO): Promise<string> {
-  if (io.stdin?.isTTY && io.prompt) return (await io.prompt('Secret Name: ', false)).trim();
+  if (io.stdin?.isTTY && io.prompt) {
+    const answer = await io.prompt('Secret Name: ', false);
+    if (answer !== undefined) return answer.trim();
+    throw setupFailure(
+      new TriggerboxError('InvalidInput', 'no secret name given (end of input)', {
+        hint: 'type a name at the prompt, or pass --name <secret name>',
+      }),
+    );
+  }
   throw new TriggerboxError('InvalidInput', 'missing --name', {
     hint: 'pass --name <secret name>',
   });
 }
 
 async function askValue(io: CliIO): Promise<string> {
-  if (io.stdin?.isTTY && io.prompt) return io.prompt('Secret Value: ', true);
+  if (io.stdin?.isTTY && io.prompt) {
+    const answer = await io.prompt('Secret Value: ', true);
+    if (answer !== undefined) return answer;
+    throw setupFailure(
+      new TriggerboxError('InvalidInput', 'no secret value given (end of input)', {
+        hint: 'type the value at the prompt, or pipe it on stdin (printf %s "$VALUE" | triggerbox secrets create --name N)',
+      }),
+    );
+  }
   if (io.stdin) {
     const piped = fromStdin(await io.stdin.read());
     if (piped !== '') return piped;
@@ -128,6 +145,10 @@ async function chooseSecret(store: SecretStore, io: CliIO, question: string): Pr
     question,
     secrets.map((s) => `${s.id} - ${s.name}`),
     '--secret',
+    {
+      aliases: secrets.map((s) => [s.id, s.name]),
+      listCommand: 'triggerbox secrets list',
+    },
   );
   return choice.slice(0, choice.indexOf(' - '));
 }
@@ -173,14 +194,18 @@ async function chooseSecrets(store: SecretStore, io: CliIO): Promise<string[]> {
   if (io.stdin?.isTTY !== true || io.prompt === undefined) {
     throw setupFailure(
       new TriggerboxError('InvalidInput', 'missing --secret', {
-        hint: `pass --secret <name or id>[,<name or id>...] (secrets: ${secrets.map((s) => s.name).join(', ')})`,
+        hint: `pass --secret <name or id>[,<name or id>...] (secrets: ${choicesHint(
+          secrets.map((s) => s.name),
+          'triggerbox secrets list',
+        )})`,
       }),
     );
   }
   io.stderr(
     `? Which secret(s) would you like to delete?\n${options.map((o, i) => `  ${i + 1}) ${o}\n`).join('')}`,
   );
-  const answer = await io.prompt('Choose numbers or names (comma-separated): ', false);
+  // End of input (Ctrl-D) chooses nothing, as an empty answer does.
+  const answer = (await io.prompt('Choose numbers or names (comma-separated): ', false)) ?? '';
   return answer
     .split(/[\s,]+/)
     .filter(Boolean)
@@ -195,6 +220,35 @@ export async function rotateKey(options: GlobalOptions, io: CliIO): Promise<numb
   return 0;
 }
 
+/**
+ * dotenv's own line pattern, with a looser key: dotenv skips a line whose key it does not accept
+ * (`CLÉ=1`, `BAD NAME=2`) without a word, which would import less than the file says, or report
+ * "no KEY=value lines". A key may hold spaces before `=` (to be reported), not before dotenv's
+ * `KEY: value` form, which prose would match. Multi-line quoted values are consumed whole.
+ */
+const DOTENV_LINE =
+  /^[ \t]*(?:export\s+)?(?:([^\s=#:'"`][^=#:'"`\r\n]*?)[ \t]*=[ \t]*?|([^\s=#:'"`]+):[ \t]+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?[ \t]*(?:#.*)?$/gm;
+
+/** Refuses a dotenv file with a key that is no valid secret name, naming its lines. */
+function checkDotenvNames(text: string, from: string): void {
+  const bad: string[] = [];
+  const lines = text.replace(/\r\n?/g, '\n');
+  for (const match of lines.matchAll(DOTENV_LINE)) {
+    const name = match[1] ?? match[2] ?? '';
+    if (checkValueName(name) !== undefined) {
+      const line = lines.slice(0, match.index).split('\n').length;
+      bad.push(`'${name}' (line ${line})`);
+    }
+  }
+  if (bad.length === 0) return;
+  const shown = bad.length > 5 ? [...bad.slice(0, 5), `… and ${bad.length - 5} more`] : bad;
+  throw new TriggerboxError(
+    'SecretInvalid',
+    `${from}: invalid secret name ${shown.join(', ')}: ${VALUE_NAME_RULE}`,
+    { hint: `rename those keys in ${from}; nothing was imported` },
+  );
+}
+
 export async function importSecrets(
   options: GlobalOptions & { from: string },
   io: CliIO,
@@ -205,7 +259,9 @@ export async function importSecrets(
       hint: 'pass --from the path of a dotenv file (KEY=value lines)',
     });
   }
-  const entries = parseDotenv(readFileSync(file));
+  const text = readFileSync(file, 'utf8');
+  checkDotenvNames(text, options.from);
+  const entries = parseDotenv(text);
   if (Object.keys(entries).length === 0)
     throw new TriggerboxError('InvalidInput', `${file} holds no KEY=value lines`);
   const { created, updated } = await storeFor(options, io).importEntries(entries);
