@@ -15,6 +15,10 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | undefin
   const chosen = env[CACHE_DIR_VARIABLE];
   if (chosen === 'off') return undefined;
   if (chosen !== undefined && chosen !== '') return path.resolve(chosen);
-  const base = env['XDG_CACHE_HOME'] || path.join(homedir(), '.cache');
-  return path.join(base, 'triggerbox');
+  return path.join(userCacheBase(env), 'triggerbox');
+}
+
+/** The user's cache folder: $XDG_CACHE_HOME, else ~/.cache (scripts/node.sh reads it the same way). */
+export function userCacheBase(env: Record<string, string | undefined> = process.env): string {
+  return env['XDG_CACHE_HOME'] || path.join(homedir(), '.cache');
 }

@@ -2,6 +2,7 @@
  * FunctionRunner: the library's way to run an app's functions. Each call runs in a fresh
  * context of a V8 isolate inside a supervised sandbox process (see worker.ts).
  */
+import { lineColumnAt } from '../app/json-file.js';
 import type { App } from '../app/types.js';
 import { TriggerboxError, type ErrorOptions } from '../shared/errors.js';
 import { silentLog, type Log } from '../shared/log.js';
@@ -147,9 +148,9 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1 - GRACE_MS;
 export const MIN_MEMORY_MB = 16;
 /** Far above the platform's 350 MB; beyond it a limit protects nothing. */
 export const MAX_MEMORY_MB = 16_384;
-/** Platform log limits (SPEC section 3): local runs show everything but warn. */
 /** `require('name')` / `require("name")` with a literal name (prefetchPackages). */
 const LITERAL_REQUIRE = /\brequire\(\s*(['"])([^'"\n]+)\1\s*\)/g;
+/** Platform log limits (SPEC section 3): local runs show everything but warn. */
 const LOG_LINE_BYTES = 512;
 const LOG_LINES = 25;
 
@@ -575,9 +576,7 @@ export class FunctionRunner {
       for (const match of fn.source.matchAll(LITERAL_REQUIRE)) {
         const spec = match[2] ?? '';
         if (isBuiltin(spec) || requireSpecProblem(spec) !== undefined) continue;
-        const before = fn.source.slice(0, match.index);
-        const line = before.split('\n').length;
-        const column = match.index - before.lastIndexOf('\n');
+        const { line, column } = lineColumnAt(fn.source, match.index);
         this.prefetching = this.prefetching.then(async () => {
           // A reload since: the packages of the app as it was are not wanted.
           if (this.disposed || packages !== this.packages || packages.has(spec)) return;

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { openSecretStore, type SecretStore } from '../../secrets/store.js';
+import { lineColumnAt } from '../../app/json-file.js';
 import { checkValueName, VALUE_NAME_RULE } from '../../app/names.js';
 import { TriggerboxError } from '../../shared/errors.js';
 import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
@@ -236,8 +237,7 @@ function checkDotenvNames(text: string, from: string): void {
   for (const match of lines.matchAll(DOTENV_LINE)) {
     const name = match[1] ?? match[2] ?? '';
     if (checkValueName(name) !== undefined) {
-      const line = lines.slice(0, match.index).split('\n').length;
-      bad.push(`'${name}' (line ${line})`);
+      bad.push(`'${name}' (line ${lineColumnAt(lines, match.index).line})`);
     }
   }
   if (bad.length === 0) return;

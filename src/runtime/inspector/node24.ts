@@ -41,9 +41,9 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { TriggerboxError } from '../../shared/errors.js';
+import { userCacheBase } from '../cache-dir.js';
 import { INSPECTOR_REFUSAL_HINT, inspectorRefusal } from './support.js';
 
 export const INSPECT_NODE_VARIABLE = 'TRIGGERBOX_INSPECT_NODE';
@@ -233,8 +233,7 @@ function refusalOf(options: InspectNodeOptions): string {
 export function nodeCacheRoot(env: Record<string, string | undefined> = process.env): string {
   const chosen = env['TRIGGERBOX_NODE_CACHE'];
   if (chosen !== undefined && chosen !== '') return path.resolve(chosen);
-  const base = env['XDG_CACHE_HOME'] || path.join(homedir(), '.cache');
-  return path.join(base, 'triggerbox', 'node');
+  return path.join(userCacheBase(env), 'triggerbox', 'node');
 }
 
 /** The binary's place inside an unpacked node-<platform>-<arch> package. */
