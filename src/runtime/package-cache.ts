@@ -8,8 +8,8 @@
  * leaves the old entry or the new one. A cache that cannot be read or written (read-only home,
  * full disk) only costs the time of a rebuild.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { nodeCrypto } from '../shared/lazy-crypto.js';
 import path from 'node:path';
 import { writeFileAtomic } from '../shared/atomic-file.js';
 import { cacheDir } from './cache-dir.js';
@@ -21,7 +21,8 @@ const CODE_CACHE_MAGIC = Buffer.from('triggerbox-v8-cache-2\n');
 const CODE_CACHE_TOP_LEVEL = 0x31;
 const CODE_CACHE_AFTER_RUN = 0x32;
 
-const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+const sha256 = (data: string | Buffer): string =>
+  nodeCrypto().createHash('sha256').update(data).digest('hex');
 
 /** A file a bundle was built from, as it was then. */
 type InputStamp = [file: string, size: number, mtimeMs: number];
@@ -254,7 +255,8 @@ export class CodeCacheFile {
     const kind = data[kindAt];
     if (kind !== CODE_CACHE_TOP_LEVEL && kind !== CODE_CACHE_AFTER_RUN) return undefined;
     const payload = data.subarray(hashEnd);
-    const hash = createHash('sha256')
+    const hash = nodeCrypto()
+      .createHash('sha256')
       .update(data.subarray(kindAt, kindAt + 1))
       .update(payload);
     if (data.subarray(kindAt + 1, hashEnd).toString('latin1') !== hash.digest('hex'))
@@ -265,7 +267,7 @@ export class CodeCacheFile {
   write(payload: Buffer, afterRun: boolean): void {
     if (this.file === undefined) return;
     const kind = Buffer.of(afterRun ? CODE_CACHE_AFTER_RUN : CODE_CACHE_TOP_LEVEL);
-    const hash = createHash('sha256').update(kind).update(payload).digest('hex');
+    const hash = nodeCrypto().createHash('sha256').update(kind).update(payload).digest('hex');
     try {
       mkdirSync(path.dirname(this.file), { recursive: true });
       writeFileAtomic(

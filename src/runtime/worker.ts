@@ -4,7 +4,6 @@
  * failure that would hang or kill a process (RUNTIME-NOTES: out-of-memory on one large object)
  * only takes this process down; the runner notices, fails the call in flight and forks a new one.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeSync } from 'node:fs';
 import type IsolatedVm from 'isolated-vm';
 import { HOST_OPS, MAX_ASYNC_OPS } from './boundary/host-ops.js';
@@ -23,6 +22,7 @@ import { trace, tracing } from './inspector/trace.js';
 import { loadIsolatedVm } from './isolated-vm.js';
 import { PackageScript, settledCodeCaches } from './package-script.js';
 import { OUTPUT_CAPS, Outbox } from './protocol.js';
+import { nodeCrypto } from '../shared/lazy-crypto.js';
 import type {
   AppPayload,
   CallOutcome,
@@ -49,9 +49,13 @@ type Isolate = IsolatedVm.Isolate;
 type Context = IsolatedVm.Context;
 type Reference<T = unknown> = IsolatedVm.Reference<T>;
 
-const PRELUDE = readFileSync(new URL('../../guest/prelude.js', import.meta.url), 'utf8');
-const LIBS = readFileSync(new URL('../../guest/libs.js', import.meta.url), 'utf8');
-const BUILTINS = readFileSync(new URL('../../guest/builtins.js', import.meta.url), 'utf8');
+/**
+ * A guest bundle's text, read at its first compile: the bson + buffer bundle (237 kB) and the
+ * built-in modules' (1.2 MB) are needed only by calls that use them, and reading them at start
+ * was about 10 ms of this process's start-up.
+ */
+const guestFile = (name: string) => (): string =>
+  readFileSync(new URL(`../../guest/${name}`, import.meta.url), 'utf8');
 /**
  * Prepared contexts kept ready ahead of calls, beyond the calls in flight (inspect mode: one
  * isolate, Pool.wanted). Three: a caller that
@@ -113,11 +117,13 @@ function send(message: ChildMessage): void {
 /** Compiles a script with V8's code cache, produced by the first compile in this process. */
 class CachedScript {
   private cachedData: IsolatedVm.ExternalCopy<ArrayBuffer> | undefined;
+  private code: string | undefined;
   constructor(
-    private readonly code: string,
+    private readonly source: string | (() => string),
     private readonly filename: string,
   ) {}
   compile(isolate: Isolate): IsolatedVm.Script {
+    this.code ??= typeof this.source === 'string' ? this.source : this.source();
     if (this.cachedData === undefined) {
       const script = isolate.compileScriptSync(this.code, {
         filename: this.filename,
@@ -133,9 +139,9 @@ class CachedScript {
   }
 }
 
-const preludeScript = new CachedScript(PRELUDE, 'triggerbox:prelude');
-const libsScript = new CachedScript(LIBS, 'triggerbox:bson');
-const builtinsScript = new CachedScript(BUILTINS, 'triggerbox:builtins');
+const preludeScript = new CachedScript(guestFile('prelude.js'), 'triggerbox:prelude');
+const libsScript = new CachedScript(guestFile('libs.js'), 'triggerbox:bson');
+const builtinsScript = new CachedScript(guestFile('builtins.js'), 'triggerbox:builtins');
 /**
  * Hands a new context's host handles to the prelude's __tb_init and evaluates to the call entry.
  * worker.ts sets the globals it reads with `setIgnored` (queued, nothing waits for them), runs
@@ -387,7 +393,7 @@ class Lane {
         call?.timers.delete(Number(timerId));
       }
     },
-    random: (size) => new Uint8Array(randomBytes(Math.min(65536, Number(size) || 0))),
+    random: (size) => new Uint8Array(nodeCrypto().randomBytes(Math.min(65536, Number(size) || 0))),
   };
 
   private readonly parentOps: ParentOpHandlers = {
@@ -550,6 +556,10 @@ class Pool {
     reject(error: unknown): void;
   }[] = [];
   private warming = 0;
+  /** Calls taken so far (warmWanted). */
+  private calls = 0;
+  /** A topUp is scheduled for the next turn. */
+  private toppingUp = false;
   /** Calls holding a context now. */
   private running = 0;
   /** The most calls in flight (running and waiting) lately, and when it was last reached. */
@@ -558,6 +568,7 @@ class Pool {
 
   /** A ready context; else the next one being prepared; else a new isolate (calls beyond the warm ones). */
   acquire(generation: number): Promise<Slot> {
+    this.calls++;
     this.notePeak(1);
     for (;;) {
       const slot = this.ready.pop();
@@ -584,6 +595,16 @@ class Pool {
     });
   }
 
+  /**
+   * Contexts kept ready beyond the calls in flight: one for the first call, none more while it
+   * runs (the lane it used is renewed after it), then WARM_CONTEXTS from the second call on. A
+   * one-off run makes one call: isolates made for later calls were created while it ran, each
+   * holding this thread for 3-15 ms that the call's host callbacks waited for, and never used.
+   */
+  private warmWanted(): number {
+    return this.calls >= 2 ? WARM_CONTEXTS : this.calls === 0 ? 1 : 0;
+  }
+
   /** Lanes now: ready, being prepared, or running a call. */
   private lanes(): number {
     return this.ready.length + this.warming + this.running;
@@ -598,7 +619,7 @@ class Pool {
    */
   private wanted(): number {
     if (inspector !== undefined) return 1;
-    return Math.max(this.peak, this.running + this.waiters.length) + WARM_CONTEXTS;
+    return Math.max(this.peak, this.running + this.waiters.length) + this.warmWanted();
   }
 
   private notePeak(arriving: number): void {
@@ -632,19 +653,44 @@ class Pool {
   }
 
   /**
-   * Starts preparing contexts until WARM_CONTEXTS are ready or on their way beyond the waiting
+   * Starts preparing contexts until warmWanted() are ready or on their way beyond the waiting
    * calls, within the lanes worth keeping (a new isolate blocks this process for 3-15 ms: one
    * created here only to be disposed at the next retire was most of the churn under load).
    */
   topUp(): void {
-    while (
+    if (this.toppingUp || !this.short()) return;
+    this.warm(Promise.resolve(new Lane()));
+    this.topUpLater();
+  }
+
+  /**
+   * One new isolate per turn of the event loop: each blocks this thread for 3-15 ms, and a call
+   * queued behind (a one-off run sends the app and its call together) is taken first.
+   */
+  private topUpLater(): void {
+    if (this.toppingUp || !this.short()) return;
+    this.toppingUp = true;
+    setImmediate(() => {
+      this.toppingUp = false;
+      this.topUp();
+    });
+  }
+
+  /**
+   * Whether fewer contexts are ready or on their way than wanted (topUp). Not while every waiting
+   * call has a context on its way and none is ready: their preparation continues on this thread,
+   * which a new isolate would hold (a cold run's call waited 25 ms instead of 10); the rest are
+   * made once a call has its context (warm).
+   */
+  private short(): boolean {
+    if (this.waiters.length > 0 && this.ready.length === 0 && this.warming >= this.waiters.length)
+      return false;
+    return (
       app !== undefined &&
-      this.ready.length + this.warming < WARM_CONTEXTS + this.waiters.length &&
+      this.ready.length + this.warming < this.warmWanted() + this.waiters.length &&
       (this.lanes() < this.wanted() ||
         (inspector === undefined && this.waiters.length > this.warming))
-    ) {
-      this.warm(Promise.resolve(new Lane()));
-    }
+    );
   }
 
   private warm(
@@ -664,8 +710,10 @@ class Pool {
           // A call sent just before a reload carries the older generation: it runs on the newest
           // app (it raced with the save), rather than waiting for contexts nobody prepares.
           const waiter = this.waiters.findIndex((w) => slot.generation >= w.generation);
-          if (waiter >= 0) this.waiters.splice(waiter, 1)[0]?.resolve(slot);
-          else this.ready.push(slot);
+          if (waiter >= 0) {
+            this.waiters.splice(waiter, 1)[0]?.resolve(slot);
+            this.topUpLater();
+          } else this.ready.push(slot);
         },
         (error: unknown) => {
           this.warming--;
