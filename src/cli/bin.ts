@@ -32,7 +32,7 @@ const otherNode =
   Number(process.versions.node.split('.')[0]) >= 25 ||
   (process.env['TRIGGERBOX_INSPECT_NODE'] ?? '') !== '';
 const inspects = argv.some((arg) => /^--inspect(-brk)?(=|$)/.test(arg));
-if (runsFunctions && !(inspects && otherNode))
-  (await import('../runtime/sandbox-process.js')).preforkSandbox();
+const prefork = runsFunctions && !(inspects && otherNode);
+if (prefork) (await import('../runtime/sandbox-process.js')).preforkSandbox();
 const { run } = await import('./run.js');
-await run(argv);
+await run(argv, prefork);

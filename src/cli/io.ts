@@ -1,5 +1,4 @@
 /** What a command may touch of the outside world; tests pass their own to capture output. */
-import { createInterface } from 'node:readline';
 
 export interface CliStdin {
   /** True when stdin is a terminal: values are then asked for with a masked prompt. */
@@ -44,6 +43,8 @@ function readAll(): Promise<string> {
 
 function terminalPrompt(question: string, masked: boolean): Promise<string | undefined> {
   return new Promise((resolve) => {
+    // node:readline at the first prompt: most commands never ask.
+    const { createInterface } = process.getBuiltinModule('node:readline');
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
     let answered = false;
     // End of input closes the interface without an answer: settle, or the pending promise would

@@ -28,7 +28,8 @@ import { writeFileAtomic } from '../../shared/atomic-file.js';
 import { TriggerboxError } from '../../shared/errors.js';
 import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
-import { firingText, Printer } from '../render.js';
+import { Printer } from '../render.js';
+import { firingText } from '../render-result.js';
 
 /** Runs `work` with the app's local database open, and closes it whatever happens. */
 async function withDatabase<T>(

@@ -7,7 +7,8 @@ import type { GlobalOptions } from '../app-context.js';
 import type { CliIO } from '../io.js';
 import { openDebugger, sandboxNodeForDebugger } from '../inspect.js';
 import type { InspectorServer } from '../../dev/inspector-server.js';
-import { firingText, logsText, Printer, successText, traceText, userFrames } from '../render.js';
+import { Printer } from '../render.js';
+import { firingText, logsText, successText, traceText, userFrames } from '../render-result.js';
 
 export interface DevOptions extends GlobalOptions {
   port: number;

@@ -25,15 +25,15 @@ import { selectOne } from '../select.js';
 import { openDebugger, sandboxNodeForDebugger } from '../inspect.js';
 import type { InspectorServer } from '../../dev/inspector-server.js';
 import type { CliIO } from '../io.js';
+import { Printer } from '../render.js';
 import {
   firingText,
   firingJson,
   logsText,
-  Printer,
   successText,
   traceText,
   userFrames,
-} from '../render.js';
+} from '../render-result.js';
 
 export interface RunOptions extends ExecutionCommandOptions {
   /** Asked for on a terminal when absent (`Select Function`), as appservices does. */
