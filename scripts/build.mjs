@@ -203,11 +203,28 @@ export default function stringWidth(text, options) {
             throw new Error(
               `${args.path}: yargs no longer names its locales as ${from}; update scripts/build.mjs`,
             );
+          // Its two assertions without node:assert (about 4.5 ms of every command): one fails in
+          // every run, inside a try (yargs guessing its caller's package.json, which a bundle
+          // does not have), so they throw a plain Error; yargs' checks never rely on the class.
+          const assertImport = "import { notStrictEqual, strictEqual } from 'assert'";
+          if (!source.includes(assertImport))
+            throw new Error(
+              `${args.path}: yargs no longer imports ${assertImport}; update scripts/build.mjs`,
+            );
           return {
-            contents: source.replace(
-              from,
-              "resolve(dirname(require.resolve('yargs/package.json')), 'locales')",
-            ),
+            contents: source
+              .replace(from, "resolve(dirname(require.resolve('yargs/package.json')), 'locales')")
+              .replace(
+                assertImport,
+                `const notStrictEqual = (actual, expected, message) => {
+  if (Object.is(actual, expected))
+    throw new Error(message ?? \`Expected values to be strictly unequal: \${String(actual)}\`);
+};
+const strictEqual = (actual, expected, message) => {
+  if (!Object.is(actual, expected))
+    throw new Error(message ?? \`Expected values to be strictly equal: \${String(actual)} !== \${String(expected)}\`);
+};`,
+              ),
             loader: 'js',
           };
         });
@@ -225,8 +242,24 @@ export default function stringWidth(text, options) {
           if (args.namespace === 'builtin-by-require') return { path: args.path, external: true };
           return { path: args.path, namespace: 'builtin-by-require' };
         });
+        // Not the module itself but a view that forwards each property: an ESM import of it goes
+        // through esbuild's __toESM, which reads every property's descriptor, and that alone
+        // materialises a built-in's lazy properties (util's TextDecoder and the rest: 33 more
+        // internal modules, worker_threads among them, about 5 ms of every command). A built-in
+        // that is itself a function (events, assert) is passed as it is.
         build.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({
-          contents: `module.exports = require(${JSON.stringify(args.path)});`,
+          contents: `const real = require(${JSON.stringify(args.path)});
+let view = real;
+if (typeof real === 'object' && real !== null) {
+  view = {};
+  for (const key of Object.getOwnPropertyNames(real))
+    Object.defineProperty(view, key, {
+      get: () => real[key],
+      set: (value) => { real[key] = value; },
+      enumerable: true,
+    });
+}
+module.exports = view;`,
           loader: 'js',
         }));
       },

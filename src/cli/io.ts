@@ -79,7 +79,14 @@ export function processIO(): CliIO {
     stderr: (text) => void process.stderr.write(text),
     cwd: process.cwd(),
     env: process.env,
-    stdin: { isTTY: process.stdin.isTTY === true, read: readAll },
+    // A getter: process.stdin builds its stream (and loads Node's fs streams, about 5 ms) on
+    // first use, and most commands never read it.
+    stdin: {
+      get isTTY() {
+        return process.stdin.isTTY === true;
+      },
+      read: readAll,
+    },
     prompt: terminalPrompt,
     stdoutIsTTY: process.stdout.isTTY === true,
   };
