@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRunner, loadApp } from '../src/index.js';
+import { codeHashOf, readBundleAt, withHashHeader } from '../src/runtime/package-cache.js';
 import { runCli, tempApp } from './helpers.js';
 
 /** Runs `fn` once in a new runner (a new sandbox process), as another command would. */
@@ -216,6 +217,36 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
     } finally {
       runner.dispose();
     }
+  });
+
+  it('package cache: a large bundle reaches the sandbox from its cache entry, and an entry replaced since the check is not run', async () => {
+    // Over 256 KiB of code: the sandbox process reads it from the entry (runner.ts PACKAGE_BY_FILE),
+    // after the build that wrote it and on a later process's hit.
+    const filler = `/* ${'x'.repeat(300 * 1024)} */`;
+    const app = tempApp({
+      'functions/node_modules/wide-pkg/package.json': {
+        name: 'wide-pkg',
+        version: '1.0.0',
+        main: 'index.js',
+      },
+      'functions/node_modules/wide-pkg/index.js': `const pad = ${JSON.stringify(filler)};\nmodule.exports = () => "wide " + pad.length;`,
+      'functions/useWide.js': 'exports = function () { return require("wide-pkg")(); };',
+    });
+    const expected = `wide ${filler.length}`;
+    assert.equal(await runOnce(app, 'useWide'), expected);
+    assert.equal(await runOnce(app, 'useWide'), expected);
+    // The sandbox's read: the code at the place the parent checked, only while it still names the
+    // hash the parent checked; else nothing (and the sandbox asks for the code over IPC).
+    const place = { file: path.join(cache, 'probe.bundle'), start: 0, bytes: 0 };
+    const code = withHashHeader('module.exports = 1;');
+    writeFileSync(place.file, code);
+    place.bytes = Buffer.byteLength(code);
+    const hash = codeHashOf(code);
+    assert.equal(readBundleAt(place, hash), code);
+    writeFileSync(place.file, withHashHeader('module.exports = 2;'));
+    assert.equal(readBundleAt(place, hash), undefined);
+    rmSync(place.file);
+    assert.equal(readBundleAt(place, hash), undefined);
   });
 
   it('package cache: a cache folder that cannot be written (TRIGGERBOX_CACHE_DIR names a file) only costs a rebuild', async () => {

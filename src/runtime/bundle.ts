@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Plugin } from 'esbuild';
 import type { App, Diagnostic } from '../app/types.js';
 import { requireSpecProblem } from './boundary/messages.js';
-import { BundleCache, withHashHeader } from './package-cache.js';
+import { BundleCache, withHashHeader, type BundlePlace } from './package-cache.js';
 
 type Esbuild = typeof import('esbuild');
 let esbuild: Esbuild | undefined;
@@ -241,7 +241,8 @@ function bundleToolVersions(): string {
 }
 
 export type PackageBundle =
-  | { ok: true; code: string; map: SourceMap | undefined }
+  /** `at`: where the code also lies on disk (its cache entry), when it does. */
+  | { ok: true; code: string; map: SourceMap | undefined; at: BundlePlace | undefined }
   /** notFound: the package is not in functions/node_modules (require throws MODULE_NOT_FOUND). */
   | { ok: false; error: string; notFound?: true };
 
@@ -280,8 +281,14 @@ class LazySourceMap implements SourceMap {
 function packageBundle(
   code: string,
   mapText: (() => string | undefined) | undefined,
+  at: BundlePlace | undefined,
 ): PackageBundle {
-  return { ok: true, code, map: mapText === undefined ? undefined : new LazySourceMap(mapText) };
+  return {
+    ok: true,
+    code,
+    map: mapText === undefined ? undefined : new LazySourceMap(mapText),
+    at,
+  };
 }
 
 /**
@@ -325,7 +332,7 @@ export async function bundlePackage(
     spec,
   );
   const cached = cache.read();
-  if (cached !== undefined) return packageBundle(cached.code, cached.map);
+  if (cached !== undefined) return packageBundle(cached.code, cached.map, cached.at);
   const { context } = await loadEsbuild();
   let timer: NodeJS.Timeout | undefined;
   const ctx = await context({
@@ -371,8 +378,8 @@ export async function bundlePackage(
     const inputs = Object.keys(result.metafile?.inputs ?? {})
       .filter((file) => file !== '<stdin>')
       .map((file) => path.resolve(file));
-    cache.write(wrapped, mapText, inputs);
-    return packageBundle(wrapped, mapText === undefined ? undefined : () => mapText);
+    const place = cache.write(wrapped, mapText, inputs);
+    return packageBundle(wrapped, mapText === undefined ? undefined : () => mapText, place);
   } catch (error) {
     const failure = error as { errors?: { text: string; location?: { file: string } | null }[] };
     const first = failure.errors?.[0];

@@ -20,6 +20,7 @@ import type {
 import { SandboxInspector, TimeLimit } from './inspector/sandbox-inspector.js';
 import { trace, tracing } from './inspector/trace.js';
 import { loadIsolatedVm } from './isolated-vm.js';
+import { readBundleAt } from './package-cache.js';
 import { PackageScript, settledCodeCaches } from './package-script.js';
 import { OUTPUT_CAPS, Outbox } from './protocol.js';
 import { nodeCrypto } from '../shared/lazy-crypto.js';
@@ -402,12 +403,23 @@ class Lane {
     fetchPackage: async (call, spec, where) => {
       const name = String(spec);
       if (!packages.has(name)) {
-        const reply = await askParent(call.request.id, 'package', {
-          spec: name,
-          where: String(where),
-        });
+        const ask = (inline: boolean) =>
+          askParent(call.request.id, 'package', { spec: name, where: String(where), inline });
+        let reply = await ask(false);
         if (!reply.ok) return reply;
-        packages.set(name, new PackageScript(reply.value, `functions/node_modules/${name}`));
+        let code =
+          typeof reply.value === 'string'
+            ? reply.value
+            : readBundleAt(reply.value, reply.value.hash);
+        // The cache entry changed since the parent checked it: the code itself, over IPC.
+        if (code === undefined) {
+          reply = await ask(true);
+          if (!reply.ok) return reply;
+          if (typeof reply.value !== 'string')
+            return failure(`package '${name}' came without its code`);
+          code = reply.value;
+        }
+        packages.set(name, new PackageScript(code, `functions/node_modules/${name}`));
       }
       return { ok: true, value: null };
     },
