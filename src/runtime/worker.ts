@@ -124,16 +124,16 @@ class CachedScript {
     private readonly filename: string,
   ) {}
   compile(isolate: Isolate): IsolatedVm.Script {
-    this.code ??= typeof this.source === 'string' ? this.source : this.source();
+    const code = (this.code ??= typeof this.source === 'string' ? this.source : this.source());
     if (this.cachedData === undefined) {
-      const script = isolate.compileScriptSync(this.code, {
+      const script = isolate.compileScriptSync(code, {
         filename: this.filename,
         produceCachedData: true,
       }) as IsolatedVm.Script & IsolatedVm.CachedDataResult;
       if (script.cachedData) this.cachedData = script.cachedData;
       return script;
     }
-    return isolate.compileScriptSync(this.code, {
+    return isolate.compileScriptSync(code, {
       filename: this.filename,
       cachedData: this.cachedData,
     });
@@ -405,7 +405,12 @@ class Lane {
       if (!packages.has(name)) {
         const ask = (inline: boolean) =>
           askParent(call.request.id, 'package', { spec: name, where: String(where), inline });
-        let reply = await ask(false);
+        const asked = ask(false);
+        // node:crypto, for the code cache's key and check (17-20 ms to load in this process),
+        // loaded while the parent answers, once the request has gone out (the outbox sends it
+        // first).
+        setImmediate(nodeCrypto);
+        let reply = await asked;
         if (!reply.ok) return reply;
         let code =
           typeof reply.value === 'string'
@@ -608,10 +613,10 @@ class Pool {
   }
 
   /**
-   * Contexts kept ready beyond the calls in flight: one for the first call, none more while it
-   * runs (the lane it used is renewed after it), then WARM_CONTEXTS from the second call on. A
-   * one-off run makes one call: isolates made for later calls were created while it ran, each
-   * holding this thread for 3-15 ms that the call's host callbacks waited for, and never used.
+   * Contexts kept ready beyond the calls in flight: one for the first call, none more after it
+   * (the lane it used is renewed), then WARM_CONTEXTS from the second call on. A one-off run
+   * makes one call: the three isolates made for it when the app came held the call's thread for
+   * 14-17 ms before it could start, and were never used.
    */
   private warmWanted(): number {
     return this.calls >= 2 ? WARM_CONTEXTS : this.calls === 0 ? 1 : 0;
@@ -662,6 +667,7 @@ class Pool {
       lane.dispose();
       this.topUp();
     }
+    this.topUpLater();
   }
 
   /**
@@ -689,13 +695,15 @@ class Pool {
   }
 
   /**
-   * Whether fewer contexts are ready or on their way than wanted (topUp). Not while every waiting
-   * call has a context on its way and none is ready: their preparation continues on this thread,
-   * which a new isolate would hold (a cold run's call waited 25 ms instead of 10); the rest are
-   * made once a call has its context (warm).
+   * Whether fewer contexts are ready or on their way than wanted (topUp). While calls wait or
+   * run, only for a waiting call that has none on its way: a new isolate holds this thread for
+   * 3-15 ms, which the waiting calls' preparation and the running calls' host callbacks need (a
+   * cold run's call took 35-39 ms instead of 17 with the warm isolates made while it ran, and a
+   * package's first call in a new process 10-20 ms more). The warm ones are made when no call
+   * runs (retire asks for them).
    */
   private short(): boolean {
-    if (this.waiters.length > 0 && this.ready.length === 0 && this.warming >= this.waiters.length)
+    if ((this.waiters.length > 0 || this.running > 0) && this.waiters.length <= this.warming)
       return false;
     return (
       app !== undefined &&
@@ -722,10 +730,8 @@ class Pool {
           // A call sent just before a reload carries the older generation: it runs on the newest
           // app (it raced with the save), rather than waiting for contexts nobody prepares.
           const waiter = this.waiters.findIndex((w) => slot.generation >= w.generation);
-          if (waiter >= 0) {
-            this.waiters.splice(waiter, 1)[0]?.resolve(slot);
-            this.topUpLater();
-          } else this.ready.push(slot);
+          if (waiter >= 0) this.waiters.splice(waiter, 1)[0]?.resolve(slot);
+          else this.ready.push(slot);
         },
         (error: unknown) => {
           this.warming--;
