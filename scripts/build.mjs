@@ -242,24 +242,24 @@ const strictEqual = (actual, expected, message) => {
           if (args.namespace === 'builtin-by-require') return { path: args.path, external: true };
           return { path: args.path, namespace: 'builtin-by-require' };
         });
-        // Not the module itself but a view that forwards each property: an ESM import of it goes
-        // through esbuild's __toESM, which reads every property's descriptor, and that alone
-        // materialises a built-in's lazy properties (util's TextDecoder and the rest: 33 more
-        // internal modules, worker_threads among them, about 5 ms of every command). A built-in
-        // that is itself a function (events, assert) is passed as it is.
+        // node:util is not the module itself but a view that forwards each property: an ESM
+        // import of it goes through esbuild's __toESM, which reads every property's descriptor,
+        // and that alone materialises util's lazy properties (TextDecoder and the rest: 33 more
+        // internal modules, worker_threads among them, about 5 ms of every command). Only util:
+        // a view has no prototype, no symbols and another identity (process.on would be lost).
         build.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({
-          contents: `const real = require(${JSON.stringify(args.path)});
-let view = real;
-if (typeof real === 'object' && real !== null) {
-  view = {};
-  for (const key of Object.getOwnPropertyNames(real))
-    Object.defineProperty(view, key, {
-      get: () => real[key],
-      set: (value) => { real[key] = value; },
-      enumerable: true,
-    });
-}
-module.exports = view;`,
+          contents:
+            args.path === 'util' || args.path === 'node:util'
+              ? `const real = require(${JSON.stringify(args.path)});
+const view = {};
+for (const key of Object.getOwnPropertyNames(real))
+  Object.defineProperty(view, key, {
+    get: () => real[key],
+    set: (value) => { real[key] = value; },
+    enumerable: true,
+  });
+module.exports = view;`
+              : `module.exports = require(${JSON.stringify(args.path)});`,
           loader: 'js',
         }));
       },

@@ -128,10 +128,12 @@ export function formatTable(
   );
   const lines = [`  ${head.join('  ')}\n`, `  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`];
   for (let r = 0; r < rows.length; r++) {
-    let line = ' ';
-    for (let i = 0; i < headers.length; i++)
-      line += ` ${pad(columns[i]?.[r] ?? '', i, cellWidths[i]?.[r] ?? 0)} `;
-    lines.push(`${line.slice(0, -1)}\n`);
+    let line = '  ';
+    for (let i = 0; i < headers.length; i++) {
+      if (i > 0) line += '  ';
+      line += pad(columns[i]?.[r] ?? '', i, cellWidths[i]?.[r] ?? 0);
+    }
+    lines.push(`${line}\n`);
   }
   return lines.join('');
 }

@@ -241,11 +241,19 @@ export class BundleCache {
       const mapStart = codeStart + entry.codeBytes;
       const { mapBytes, mapHash } = entry;
       let mapText: string | undefined | null = null;
+      const code = codeBytes.toString('utf8');
       return {
-        code: codeBytes.toString('utf8'),
+        code,
         at: { file, start: codeStart, bytes: codeBytes.length },
         map: () => {
-          if (mapText === null) mapText = readMap(file, mapStart, mapBytes, mapHash);
+          if (mapText !== null) return mapText;
+          mapText = readMap(file, mapStart, mapBytes, mapHash);
+          // Another process rewrote the entry since (same key, other stamps: the map moved): its
+          // map serves if its code is this code.
+          if (mapText === undefined && mapBytes !== null) {
+            const again = this.read();
+            if (again !== undefined && again.code === code) mapText = again.map();
+          }
           return mapText;
         },
       };
