@@ -256,6 +256,23 @@ describe('secrets commands', () => {
     assert.match(String(json['time']), /^\d{4}-\d{2}-\d{2}T/);
   });
 
+  it('secrets commands: --local, --app and --env as for every command; a function file that does not parse does not stop them', async () => {
+    // The secrets commands read only the app's head (loadAppHead), not its functions.
+    const root = tempApp({ 'functions/broken.js': 'exports = function ( {' });
+    const created = await runCli(['secrets', 'create', '-n', 'k', '-v', 'v', '--local', root], '/');
+    assert.equal(created.code, 0, created.stderr);
+    assert.match((await runCli(['secrets', 'list'], root)).stdout, /^Found 1 secrets\n/);
+    const other = await runCli(['secrets', 'list', '--app', 'other'], root);
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /setup failed: failed to find app 'other'/);
+    const env = await runCli(['secrets', 'list', '--env', 'staging'], root);
+    assert.equal(env.code, 1);
+    assert.match(env.stderr, /setup failed: .*staging/);
+    const none = await runCli(['secrets', 'list'], path.dirname(root));
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /setup failed: no App Services app found/);
+  });
+
   it('secrets create: the value from stdin, or from a masked prompt, never echoed', async () => {
     const root = tempApp({});
     assert.equal(

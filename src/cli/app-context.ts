@@ -1,5 +1,5 @@
 /** Loading the app for a command: --local, --env and --app handling shared by every command. */
-import { loadApp } from '../app/load-app.js';
+import { loadApp, loadAppHead, type AppHead } from '../app/load-app.js';
 import type { LoadedApp } from '../app/types.js';
 import { TriggerboxError } from '../shared/errors.js';
 import type { CliIO } from './io.js';
@@ -34,16 +34,32 @@ export function openApp(options: GlobalOptions, io: CliIO): LoadedApp {
   }
 }
 
+/** openApp for a command that needs only the app's folder and names (the secrets commands). */
+export function openAppHead(options: GlobalOptions, io: CliIO): AppHead {
+  try {
+    const head = loadAppHead({ root: options.local, cwd: io.cwd, environment: options.env });
+    checkWanted(options, head);
+    return head;
+  } catch (error) {
+    throw setupFailure(error);
+  }
+}
+
 function resolveApp(options: GlobalOptions, io: CliIO): LoadedApp {
   const loaded = loadApp({ root: options.local, cwd: io.cwd, environment: options.env });
+  checkWanted(options, loaded.app);
+  return loaded;
+}
+
+/** --app: the local app must be the one named. */
+function checkWanted(options: GlobalOptions, head: AppHead): void {
   const wanted = options.app;
   if (wanted !== undefined && wanted !== '') {
-    const { name, id, clientAppId } = loaded.app.info;
+    const { name, id, clientAppId } = head.info;
     if (![name, id, clientAppId].includes(wanted)) {
       throw new TriggerboxError('AppMismatch', `failed to find app '${wanted}'`, {
         hint: `the local app is '${name}'${id ? ` (id ${id})` : ''}; drop --app or pass that name`,
       });
     }
   }
-  return loaded;
 }

@@ -6,7 +6,7 @@ import { openSecretStore, type SecretStore } from '../../secrets/store.js';
 import { lineColumnAt } from '../../app/json-file.js';
 import { checkValueName, VALUE_NAME_RULE } from '../../app/names.js';
 import { TriggerboxError } from '../../shared/errors.js';
-import { openApp, setupFailure, type GlobalOptions } from '../app-context.js';
+import { openAppHead, setupFailure, type GlobalOptions } from '../app-context.js';
 import { choicesHint, selectOne } from '../select.js';
 import type { CliIO } from '../io.js';
 import { Printer } from '../render.js';
@@ -25,9 +25,8 @@ function once(value: unknown, flag: string): string | undefined {
 }
 
 function storeFor(options: GlobalOptions, io: CliIO): SecretStore {
-  const { app } = openApp(options, io);
   return openSecretStore({
-    root: app.root,
+    root: openAppHead(options, io).root,
     env: io.env,
     onKeyCreated: (keyFile) =>
       new Printer(io, options.outputFormat).warn(
