@@ -197,26 +197,24 @@ export default function stringWidth(text, options) {
       name: 'yargs-locales',
       setup(build) {
         build.onLoad({ filter: /yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, (args) => {
-          const source = readFileSync(args.path, 'utf8');
-          const from = "resolve(__dirname, '../../../locales')";
-          if (!source.includes(from))
-            throw new Error(
-              `${args.path}: yargs no longer names its locales as ${from}; update scripts/build.mjs`,
-            );
+          let source = readFileSync(args.path, 'utf8');
+          /** Replaces `from` once; a yargs that no longer has it stops the build. */
+          const patch = (from, to, what) => {
+            if (!source.includes(from))
+              throw new Error(`${args.path}: yargs no longer ${what}; update scripts/build.mjs`);
+            source = source.replace(from, to);
+          };
+          patch(
+            "resolve(__dirname, '../../../locales')",
+            "resolve(dirname(require.resolve('yargs/package.json')), 'locales')",
+            "names its locales as resolve(__dirname, '../../../locales')",
+          );
           // Its two assertions without node:assert (about 4.5 ms of every command): one fails in
           // every run, inside a try (yargs guessing its caller's package.json, which a bundle
           // does not have), so they throw a plain Error; yargs' checks never rely on the class.
-          const assertImport = "import { notStrictEqual, strictEqual } from 'assert'";
-          if (!source.includes(assertImport))
-            throw new Error(
-              `${args.path}: yargs no longer imports ${assertImport}; update scripts/build.mjs`,
-            );
-          return {
-            contents: source
-              .replace(from, "resolve(dirname(require.resolve('yargs/package.json')), 'locales')")
-              .replace(
-                assertImport,
-                `const notStrictEqual = (actual, expected, message) => {
+          patch(
+            "import { notStrictEqual, strictEqual } from 'assert'",
+            `const notStrictEqual = (actual, expected, message) => {
   if (Object.is(actual, expected))
     throw new Error(message ?? \`Expected values to be strictly unequal: \${String(actual)}\`);
 };
@@ -224,9 +222,9 @@ const strictEqual = (actual, expected, message) => {
   if (!Object.is(actual, expected))
     throw new Error(message ?? \`Expected values to be strictly equal: \${String(actual)} !== \${String(expected)}\`);
 };`,
-              ),
-            loader: 'js',
-          };
+            "imports notStrictEqual and strictEqual from 'assert'",
+          );
+          return { contents: source, loader: 'js' };
         });
       },
     },

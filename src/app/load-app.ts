@@ -49,7 +49,7 @@ export type AppHead = Pick<App, 'root' | 'configFile' | 'info' | 'environment'>;
  * names an environment the app has no file for.
  */
 export function loadApp(options: LoadAppOptions = {}): LoadedApp {
-  const { head, loader } = openApp(options);
+  const { head, loader } = readHead(options);
   const functions = loader.functions();
   const values = loader.values();
   const triggers = loader.triggers(functions);
@@ -65,10 +65,10 @@ export function loadApp(options: LoadAppOptions = {}): LoadedApp {
  * 100-function app took 21 ms more to load whole).
  */
 export function loadAppHead(options: LoadAppOptions = {}): AppHead {
-  return openApp(options).head;
+  return readHead(options).head;
 }
 
-function openApp(options: LoadAppOptions): { head: AppHead; loader: AppLoader } {
+function readHead(options: LoadAppOptions): { head: AppHead; loader: AppLoader } {
   const start = path.resolve(options.cwd ?? process.cwd());
   const root = options.root !== undefined ? path.resolve(start, options.root) : findAppRoot(start);
   if (root === undefined || !existsSync(root)) {

@@ -1,5 +1,5 @@
 /** Loading the app for a command: --local, --env and --app handling shared by every command. */
-import { loadApp, loadAppHead, type AppHead } from '../app/load-app.js';
+import { loadApp, loadAppHead, type AppHead, type LoadAppOptions } from '../app/load-app.js';
 import type { LoadedApp } from '../app/types.js';
 import { TriggerboxError } from '../shared/errors.js';
 import type { CliIO } from './io.js';
@@ -27,28 +27,33 @@ export function isSetupFailure(error: unknown): boolean {
 }
 
 export function openApp(options: GlobalOptions, io: CliIO): LoadedApp {
-  try {
-    return resolveApp(options, io);
-  } catch (error) {
-    throw setupFailure(error);
-  }
+  return asSetup(() => {
+    const loaded = loadApp(appOptions(options, io));
+    checkWanted(options, loaded.app);
+    return loaded;
+  });
 }
 
 /** openApp for a command that needs only the app's folder and names (the secrets commands). */
 export function openAppHead(options: GlobalOptions, io: CliIO): AppHead {
-  try {
-    const head = loadAppHead({ root: options.local, cwd: io.cwd, environment: options.env });
+  return asSetup(() => {
+    const head = loadAppHead(appOptions(options, io));
     checkWanted(options, head);
     return head;
+  });
+}
+
+function appOptions(options: GlobalOptions, io: CliIO): LoadAppOptions {
+  return { root: options.local, cwd: io.cwd, environment: options.env };
+}
+
+/** Runs `find`, marking what it throws as a setup failure. */
+function asSetup<T>(find: () => T): T {
+  try {
+    return find();
   } catch (error) {
     throw setupFailure(error);
   }
-}
-
-function resolveApp(options: GlobalOptions, io: CliIO): LoadedApp {
-  const loaded = loadApp({ root: options.local, cwd: io.cwd, environment: options.env });
-  checkWanted(options, loaded.app);
-  return loaded;
 }
 
 /** --app: the local app must be the one named. */

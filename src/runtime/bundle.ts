@@ -13,7 +13,8 @@ import path from 'node:path';
 import type { Plugin } from 'esbuild';
 import type { App, Diagnostic } from '../app/types.js';
 import { requireSpecProblem } from './boundary/messages.js';
-import { BundleCache, withHashHeader, type BundlePlace } from './package-cache.js';
+import type { BundlePlace } from './boundary/host-ops.js';
+import { BundleCache, withHashHeader } from './package-cache.js';
 
 type Esbuild = typeof import('esbuild');
 let esbuild: Esbuild | undefined;

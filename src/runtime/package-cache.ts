@@ -20,6 +20,7 @@ import {
 import { nodeCrypto } from '../shared/lazy-crypto.js';
 import path from 'node:path';
 import { writeFileAtomic } from '../shared/atomic-file.js';
+import type { BundlePlace } from './boundary/host-ops.js';
 import { cacheDir } from './cache-dir.js';
 
 /** Bumped when what an entry holds, or how a bundle is made, changes. */
@@ -51,14 +52,6 @@ interface BundleEntryHeader {
   mapHash: string | null;
 }
 
-/** Where a bundle's code lies in its cache entry: the sandbox process can read it from there. */
-export interface BundlePlace {
-  file: string;
-  /** Byte offset and length of the code (UTF-8) in the file. */
-  start: number;
-  bytes: number;
-}
-
 export interface CachedBundle {
   code: string;
   at: BundlePlace;
@@ -75,14 +68,22 @@ function stamp(file: string): InputStamp | undefined {
   }
 }
 
-/**
- * The first bytes of a package script as the parent sends it: the SHA-256 of the rest, which the
- * parent computed when it bundled it (and checked, with the whole, when it read its cache entry),
- * so that the sandbox keys its code cache by it without hashing the script again. The sandbox
- * trusts its parent; a script without the header is hashed.
- */
 /** How much of an entry is read first to find its header line (read again, larger, if longer). */
 const HEADER_READ = 64 * 1024;
+
+/** `bytes` bytes of `file` from `start`, or undefined (missing, shorter, unreadable). */
+function readRange(file: string, start: number, bytes: number): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const data = Buffer.alloc(bytes);
+    return readSync(fd, data, 0, bytes, start) === bytes ? data : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 /**
  * An entry's map, read when first needed: undefined when the entry has none, or when the bytes at
@@ -95,19 +96,16 @@ function readMap(
   hash: string | null,
 ): string | undefined {
   if (bytes === null || hash === null) return undefined;
-  let fd: number | undefined;
-  try {
-    fd = openSync(file, 'r');
-    const map = Buffer.alloc(bytes);
-    if (readSync(fd, map, 0, bytes, start) !== bytes || sha256(map) !== hash) return undefined;
-    return map.toString('utf8');
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  const map = readRange(file, start, bytes);
+  return map !== undefined && sha256(map) === hash ? map.toString('utf8') : undefined;
 }
 
+/**
+ * The first bytes of a package script as the parent sends it: the SHA-256 of the rest, which the
+ * parent computed when it bundled it (and checked, with the whole, when it read its cache entry),
+ * so that the sandbox keys its code cache by it without hashing the script again. The sandbox
+ * trusts its parent; a script without the header is hashed.
+ */
 const HASH_HEADER = '/*triggerbox:sha256=';
 const HASH_HEADER_END = HASH_HEADER.length + 64;
 
@@ -148,18 +146,8 @@ export function namedHashOf(code: string): string | undefined {
  * (the entry was replaced since), and the sandbox asks for the code itself.
  */
 export function readBundleAt(at: BundlePlace, hash: string): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(at.file, 'r');
-    const bytes = Buffer.alloc(at.bytes);
-    if (readSync(fd, bytes, 0, at.bytes, at.start) !== at.bytes) return undefined;
-    const code = bytes.toString('utf8');
-    return namedHashOf(code) === hash ? code : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  const code = readRange(at.file, at.start, at.bytes)?.toString('utf8');
+  return code !== undefined && namedHashOf(code) === hash ? code : undefined;
 }
 
 /**

@@ -145,7 +145,15 @@ export const MAX_ASYNC_OPS = 1000;
  * cache entry, where to read it and the hash the parent checked (reading 4.2 MB from the file took
  * a few ms where the IPC channel took 55-80 ms). `inline` asks for the code itself.
  */
-export type PackageCode = string | { file: string; start: number; bytes: number; hash: string };
+export type PackageCode = string | (BundlePlace & { hash: string });
+
+/** Where a bundle's code lies in its cache entry (package-cache.ts): the sandbox reads it there. */
+export interface BundlePlace {
+  file: string;
+  /** Byte offset and length of the code (UTF-8) in the file. */
+  start: number;
+  bytes: number;
+}
 
 /**
  * What the parent process answers for the sandbox process (the IPC half of the `parent` ops).
