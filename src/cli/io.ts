@@ -42,6 +42,7 @@ function readAll(): Promise<string> {
 }
 
 function terminalPrompt(question: string, masked: boolean): Promise<string | undefined> {
+  streamsUsed.stderr = true;
   return new Promise((resolve) => {
     // node:readline at the first prompt: most commands never ask.
     const { createInterface } = process.getBuiltinModule('node:readline');
@@ -73,10 +74,73 @@ function terminalPrompt(question: string, masked: boolean): Promise<string | und
   });
 }
 
+/** Set once output went through a stream (process.stdout or process.stderr): run() flushes it. */
+export const streamsUsed = { stdout: false, stderr: false };
+
+/** `triggerbox function list | head -1`: the reader went away; stop quietly, as Unix tools do. */
+function quietOnEpipe(stream: NodeJS.WriteStream): NodeJS.WriteStream {
+  if (stream.listenerCount('error') === 0) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
+  return stream;
+}
+
+/**
+ * Writes to fd 1 or 2 with write(2) itself, not through process.stdout or process.stderr:
+ * building those streams loads Node's stream modules (net and tty on a pipe or a terminal),
+ * 3-9 ms of every command. Once the descriptor refuses a write (EAGAIN: a non-blocking pipe that
+ * is full), that write and every later one go through the stream, in order. Windows keeps the
+ * streams: its console wants UTF-16, which libuv's tty stream converts to.
+ */
+function writer(name: 'stdout' | 'stderr'): (text: string) => void {
+  const fd = name === 'stdout' ? 1 : 2;
+  const stream = (): NodeJS.WriteStream => {
+    streamsUsed[name] = true;
+    return quietOnEpipe(process[name]);
+  };
+  let direct = process.platform !== 'win32';
+  return (text) => {
+    if (direct) {
+      const { writeSync } = process.getBuiltinModule('node:fs');
+      const bytes = Buffer.from(text, 'utf8');
+      let done = 0;
+      try {
+        while (done < bytes.length) done += writeSync(fd, bytes, done);
+        return;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
+        if (code !== 'EAGAIN') throw error;
+        direct = false;
+        stream().write(bytes.subarray(done));
+        return;
+      }
+    }
+    stream().write(text);
+  };
+}
+
+/** Whether fd 1 is a terminal, without loading node:tty when it is a file or a pipe. */
+function stdoutIsTerminal(): boolean {
+  if (streamsUsed.stdout) return process.stdout.isTTY === true;
+  const { fstatSync, statSync } = process.getBuiltinModule('node:fs');
+  try {
+    const stat = fstatSync(1);
+    // A file, a pipe, or /dev/null (a character device too, and where scripts send output).
+    if (!stat.isCharacterDevice() || stat.rdev === statSync('/dev/null').rdev) return false;
+  } catch {
+    return false;
+  }
+  return process.getBuiltinModule('node:tty').isatty(1);
+}
+
 export function processIO(): CliIO {
   return {
-    stdout: (text) => void process.stdout.write(text),
-    stderr: (text) => void process.stderr.write(text),
+    stdout: writer('stdout'),
+    stderr: writer('stderr'),
     cwd: process.cwd(),
     env: process.env,
     // A getter: process.stdin builds its stream (and loads Node's fs streams, about 5 ms) on
@@ -88,6 +152,9 @@ export function processIO(): CliIO {
       read: readAll,
     },
     prompt: terminalPrompt,
-    stdoutIsTTY: process.stdout.isTTY === true,
+    // Asked when a table is printed (its headers are bold on a terminal), not at every start.
+    get stdoutIsTTY() {
+      return stdoutIsTerminal();
+    },
   };
 }
