@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { deriveKeys, keyCheck, seal, setMac } from '../src/secrets/crypto.js';
+import { deriveKeys, fileMac, keyCheck, seal, setMac } from '../src/secrets/crypto.js';
 import { openSecretStore, type StoreDocument } from '../src/secrets/store.js';
 import { TriggerboxError } from '../src/index.js';
 import { repoRoot, runCli, tempApp } from './helpers.js';
@@ -43,11 +43,13 @@ describe('secret store format', () => {
     assert.equal(keys.encryption.toString('hex'), vector('encryption key (hex)'));
     assert.equal(keys.mac.toString('hex'), vector('MAC key (hex)'));
     assert.equal(keys.check.toString('hex'), vector('key-check key (hex)'));
+    assert.equal(keys.file.toString('hex'), vector('file-MAC key (hex)'));
     const hkdf = (info: string): string =>
       Buffer.from(hkdfSync('sha256', master, Buffer.from(storeId, 'hex'), info, 32)).toString(
         'hex',
       );
     assert.equal(hkdf('triggerbox/v1/encryption'), vector('encryption key (hex)'));
+    assert.equal(hkdf('triggerbox/v1/file-mac'), vector('file-MAC key (hex)'));
     const check = keyCheck(keys, storeId);
     assert.equal(check, vector('key_check'));
     assert.equal(
@@ -92,6 +94,113 @@ describe('secret store format', () => {
     await store.update('one', { value: 'same-value' });
     assert.notEqual(readStore(root).secrets[0]?.nonce, nonce);
     assert.equal(await store.resolve('one'), 'same-value');
+  });
+
+  it('file MAC: the file ends with an HMAC over its own bytes; a copy reformatted or from an older version is checked entry by entry, and the next write signs it again', async () => {
+    const root = await appWithSecrets({ one: 'value-1', two: 'value-2' });
+    const file = path.join(root, STORE);
+    const text = readFileSync(file, 'utf8');
+    const tail = /,\n "file_mac": "([A-Za-z0-9+/]{43}=)"\n\}\n$/.exec(text);
+    assert.ok(tail, `the file does not end with its file MAC:\n${text.slice(-120)}`);
+    // The HMAC recomputed with node:crypto alone, from the key file.
+    const doc = readStore(root);
+    const master = Buffer.from(
+      readFileSync(path.join(root, '.triggerbox/master.key'), 'utf8').trim(),
+      'base64',
+    );
+    const fileKey = hkdfSync(
+      'sha256',
+      master,
+      Buffer.from(doc.store_id, 'hex'),
+      'triggerbox/v1/file-mac',
+      32,
+    );
+    assert.equal(
+      createHmac('sha256', Buffer.from(fileKey))
+        .update('triggerbox-secrets-file/v1\0')
+        .update(text.slice(0, tail.index))
+        .digest('base64'),
+      tail[1],
+    );
+    // The document is what it was before the file MAC: one-space indent, `mac` over the entries.
+    const { file_mac: _, ...unsigned } = doc;
+    assert.equal(text.slice(0, tail.index), JSON.stringify(unsigned, null, 1).slice(0, -2));
+
+    // Reformatted (an editor, prettier) or written by an older triggerbox: the bytes differ, so
+    // the entries and `mac` are checked as they always were, and the store opens.
+    for (const copy of [JSON.stringify(doc, null, 2), JSON.stringify(unsigned, null, 1) + '\n']) {
+      writeFileSync(file, copy);
+      const store = openSecretStore({ root, env: {} });
+      assert.deepEqual(
+        (await store.list()).map((s) => s.name),
+        ['one', 'two'],
+      );
+      assert.equal(await store.resolve('two'), 'value-2');
+    }
+    await openSecretStore({ root, env: {} }).create('three', 'value-3');
+    assert.match(readFileSync(file, 'utf8'), /"file_mac": "[A-Za-z0-9+/]{43}="\n\}\n$/);
+    assert.equal(await openSecretStore({ root, env: {} }).resolve('one'), 'value-1');
+  });
+
+  it('file MAC: a file signed under the key is taken as it is; bytes changed under an unchanged file MAC are checked entry by entry, and caught', async () => {
+    const root = await appWithSecrets({ one: 'value-1', two: 'value-2' });
+    const file = path.join(root, STORE);
+    const text = readFileSync(file, 'utf8');
+    const doc = readStore(root);
+    const master = Buffer.from(
+      readFileSync(path.join(root, '.triggerbox/master.key'), 'utf8').trim(),
+      'base64',
+    );
+    const keys = deriveKeys(master, doc.store_id);
+    // Signed by the key's holder, the file is not checked again: here its `mac` is wrong, which
+    // a reader that ignored the file MAC would report as tampering.
+    const { file_mac: _, ...unsigned } = doc;
+    const body = JSON.stringify({ ...unsigned, mac: 'A'.repeat(43) + '=' }, null, 1).slice(0, -2);
+    writeFileSync(file, `${body},\n "file_mac": "${fileMac(keys, Buffer.from(body))}"\n}\n`);
+    assert.equal(await openSecretStore({ root, env: {} }).resolve('one'), 'value-1');
+
+    // The same kind of file without the key: every change to the signed bytes fails the file MAC,
+    // and then the entry-by-entry check finds it.
+    const [first, second] = doc.secrets;
+    assert.ok(first && second);
+    const flipped = first.ciphertext.startsWith('A') ? 'B' : 'A';
+    const changes: [string, string, string][] = [
+      ['an entry swapped', '', '\u0000'],
+      ['a ciphertext changed', first.ciphertext, flipped + first.ciphertext.slice(1)],
+      ['an entry removed', '', ''],
+      ['the store id changed', doc.store_id, otherId(doc.store_id)],
+    ];
+    for (const [what, from, to] of changes) {
+      let changed: string;
+      if (what === 'an entry swapped') {
+        changed = text
+          .replace(first.ciphertext, to)
+          .replace(second.ciphertext, first.ciphertext)
+          .replace(to, second.ciphertext);
+      } else if (what === 'an entry removed') {
+        const start = text.indexOf('\n  {');
+        changed = text.slice(0, start) + text.slice(text.indexOf('\n  {', start + 1));
+      } else {
+        changed = text.replace(from, to);
+      }
+      assert.notEqual(changed, text, what);
+      assert.ok(changed.endsWith(text.slice(-70)), `${what}: the file MAC stays`);
+      writeFileSync(file, changed);
+      await failsWithoutChange(root, 'SecretStoreTampered', () =>
+        openSecretStore({ root, env: {} }).list(),
+      );
+    }
+
+    // An entry that breaks the shape, under a file MAC that no longer matches: still corrupt, and
+    // reported before the key is even looked for.
+    writeFileSync(file, text.replace(first.nonce, 'not*base64'));
+    await failsWithoutChange(root, 'SecretStoreCorrupt', () =>
+      openSecretStore({ root, env: {} }).list(),
+    );
+    rmSync(path.join(root, '.triggerbox/master.key'));
+    await failsWithoutChange(root, 'SecretStoreCorrupt', () =>
+      openSecretStore({ root, env: {} }).list(),
+    );
   });
 
   it('key file: created with mode 0600 on the first create, and kept out of git', async () => {

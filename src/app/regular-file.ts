@@ -131,6 +131,24 @@ export function regularFileTarget(
  * FIFO swapped in after the check cannot block the process either.
  */
 export function readRegularFile(abs: string, within?: string): RegularFileRead {
+  const read = readRegular(abs, within, (fd) => readFileSync(fd, 'utf8'));
+  return read.ok ? { ok: true, text: read.content, stat: read.stat } : read;
+}
+
+/** readRegularFile's bytes, not decoded: for a caller that also hashes them. */
+export function readRegularFileBytes(
+  abs: string,
+  within?: string,
+): { ok: true; bytes: Buffer; stat: Stats } | { ok: false; missing: boolean; reason: string } {
+  const read = readRegular(abs, within, (fd) => readFileSync(fd));
+  return read.ok ? { ok: true, bytes: read.content, stat: read.stat } : read;
+}
+
+function readRegular<T>(
+  abs: string,
+  within: string | undefined,
+  readAll: (fd: number) => T,
+): { ok: true; content: T; stat: Stats } | { ok: false; missing: boolean; reason: string } {
   const target = regularFileTarget(abs, within);
   if (!target.ok) return target;
   let fd: number;
@@ -144,7 +162,7 @@ export function readRegularFile(abs: string, within?: string): RegularFileRead {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return { ok: false, missing: false, reason: `is ${kindOf(stat)}` };
-    return { ok: true, text: readFileSync(fd, 'utf8'), stat };
+    return { ok: true, content: readAll(fd), stat };
   } catch (error) {
     return { ok: false, missing: false, reason: failure(error) };
   } finally {
