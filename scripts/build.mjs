@@ -134,6 +134,24 @@ await esbuild.build({
  * same module instance for the runner to adopt that fork. The tsc output of every other module
  * stays for the library and the in-process tests.
  */
+/**
+ * Text replacements in a dependency's source, each made once at bundling: a version of the package
+ * that no longer holds the text stops the build with what to update, rather than bundling it
+ * unpatched. `patch(from, to, what)` queues one; `patch.result(source)` applies them.
+ */
+function patcher(file, pkg) {
+  const queued = [];
+  const patch = (from, to, what) => queued.push([from, to, what]);
+  patch.result = (source) => {
+    for (const [from, to, what] of queued) {
+      if (!source.includes(from))
+        throw new Error(`${file}: ${pkg} no longer ${what}; update scripts/build.mjs`);
+      source = source.replace(from, to);
+    }
+    return source;
+  };
+  return patch;
+}
 const cliDir = path.join(root, 'dist/src/cli');
 const sandboxProcess = path.join(root, 'dist/src/runtime/sandbox-process.js');
 const cliBundle = await esbuild.build({
@@ -197,13 +215,8 @@ export default function stringWidth(text, options) {
       name: 'yargs-locales',
       setup(build) {
         build.onLoad({ filter: /yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, (args) => {
-          let source = readFileSync(args.path, 'utf8');
-          /** Replaces `from` once; a yargs that no longer has it stops the build. */
-          const patch = (from, to, what) => {
-            if (!source.includes(from))
-              throw new Error(`${args.path}: yargs no longer ${what}; update scripts/build.mjs`);
-            source = source.replace(from, to);
-          };
+          const source = readFileSync(args.path, 'utf8');
+          const patch = patcher(args.path, 'yargs');
           patch(
             "resolve(__dirname, '../../../locales')",
             "resolve(dirname(require.resolve('yargs/package.json')), 'locales')",
@@ -224,7 +237,32 @@ const strictEqual = (actual, expected, message) => {
 };`,
             "imports notStrictEqual and strictEqual from 'assert'",
           );
-          return { contents: source, loader: 'js' };
+          return { contents: patch.result(source), loader: 'js' };
+        });
+      },
+    },
+    {
+      // bson picks its random-bytes source when it loads, by reading globalThis.crypto: that
+      // getter loads Node's WebCrypto (about 12 ms of every command that renders a result or
+      // touches the database), though only a new ObjectId or UUID needs random bytes. The same
+      // choice is made at the first call instead.
+      name: 'bson-lazy-random',
+      setup(build) {
+        build.onLoad({ filter: /bson[\\/]lib[\\/]bson\.node\.mjs$/ }, (args) => {
+          const patch = patcher(args.path, 'bson');
+          // Each choice, an immediately called function, becomes one called at the first use.
+          for (const [name, next] of [
+            ['nodejsRandomBytes', 'const nodeJsByteUtils'],
+            ['webRandomBytes', 'const HEX_DIGIT'],
+          ]) {
+            patch(
+              `const ${name} = (() => {`,
+              `let ${name}Chosen;\nconst ${name} = (byteLength) => (${name}Chosen ??= (() => {`,
+              `chooses ${name} with a function called when it loads`,
+            );
+            patch(`})();\n${next}`, `})())(byteLength);\n${next}`, `ends ${name} before ${next}`);
+          }
+          return { contents: patch.result(readFileSync(args.path, 'utf8')), loader: 'js' };
         });
       },
     },

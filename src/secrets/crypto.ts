@@ -4,14 +4,7 @@
  * associated data, HMAC-SHA256 over the whole set of entries, and HMAC-SHA256 over the file's
  * own bytes (the file MAC, which lets a reader skip re-checking what it wrote itself).
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  hkdfSync,
-  randomBytes,
-  timingSafeEqual,
-} from 'node:crypto';
+import { nodeCrypto } from '../shared/lazy-crypto.js';
 
 export const FORMAT_VERSION = 1;
 export const MASTER_KEY_BYTES = 32;
@@ -27,7 +20,13 @@ export interface StoreKeys {
 
 function subkey(master: Buffer, storeId: string, purpose: string): Buffer {
   return Buffer.from(
-    hkdfSync('sha256', master, Buffer.from(storeId, 'hex'), `triggerbox/v1/${purpose}`, 32),
+    nodeCrypto().hkdfSync(
+      'sha256',
+      master,
+      Buffer.from(storeId, 'hex'),
+      `triggerbox/v1/${purpose}`,
+      32,
+    ),
   );
 }
 
@@ -51,9 +50,9 @@ export function seal(
   id: string,
   name: string,
   plaintext: string,
-  nonce: Buffer = randomBytes(NONCE_BYTES),
+  nonce: Buffer = nodeCrypto().randomBytes(NONCE_BYTES),
 ): { nonce: string; ciphertext: string } {
-  const cipher = createCipheriv('aes-256-gcm', keys.encryption, nonce);
+  const cipher = nodeCrypto().createCipheriv('aes-256-gcm', keys.encryption, nonce);
   cipher.setAAD(associatedData(storeId, id, name));
   const body = Buffer.concat([
     cipher.update(plaintext, 'utf8'),
@@ -76,7 +75,7 @@ export function open(
   const iv = Buffer.from(nonce, 'base64');
   if (iv.length !== NONCE_BYTES || body.length < TAG_BYTES) return undefined;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', keys.encryption, iv);
+    const decipher = nodeCrypto().createDecipheriv('aes-256-gcm', keys.encryption, iv);
     decipher.setAAD(associatedData(storeId, id, name));
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
     return Buffer.concat([
@@ -90,7 +89,8 @@ export function open(
 
 /** Proves a key belongs to a store without decrypting anything: tells a wrong key from tampering. */
 export function keyCheck(keys: StoreKeys, storeId: string): string {
-  return createHmac('sha256', keys.check)
+  return nodeCrypto()
+    .createHmac('sha256', keys.check)
     .update(`triggerbox-key-check/v1\0${storeId}`)
     .digest('base64');
 }
@@ -102,9 +102,9 @@ export function keyCheck(keys: StoreKeys, storeId: string): string {
  */
 export function keyId(master: Buffer): string {
   const idKey = Buffer.from(
-    hkdfSync('sha256', master, Buffer.alloc(0), 'triggerbox/v1/key-id', 32),
+    nodeCrypto().hkdfSync('sha256', master, Buffer.alloc(0), 'triggerbox/v1/key-id', 32),
   );
-  return createHmac('sha256', idKey).update('triggerbox-key-id/v1').digest('base64');
+  return nodeCrypto().createHmac('sha256', idKey).update('triggerbox-key-id/v1').digest('base64');
 }
 
 export interface EntryForMac {
@@ -126,7 +126,7 @@ export function setMac(
   // The text in pieces of about 64 KiB (the same bytes, so the same MAC): an update per entry
   // made 10,000 calls into the crypto binding, and one update with the whole text built a 1.5 MB
   // string first (24 ms against 15 ms for 10,000 entries in a new process).
-  const hmac = createHmac('sha256', keys.mac);
+  const hmac = nodeCrypto().createHmac('sha256', keys.mac);
   let text = `triggerbox-secrets/v1\0${storeId}\0${check}\0${entries.length}\0`;
   for (const e of entries) {
     text += `${e.id}\0${e.name}\0${e.nonce}\0${e.ciphertext}\0`;
@@ -145,7 +145,8 @@ export function setMac(
  * takes 30 ms.
  */
 export function fileMac(keys: StoreKeys, bytes: Uint8Array): string {
-  return createHmac('sha256', keys.file)
+  return nodeCrypto()
+    .createHmac('sha256', keys.file)
     .update('triggerbox-secrets-file/v1\0')
     .update(bytes)
     .digest('base64');
@@ -155,15 +156,15 @@ export function fileMac(keys: StoreKeys, bytes: Uint8Array): string {
 export function sameDigest(a: string, b: string): boolean {
   const x = Buffer.from(a, 'base64');
   const y = Buffer.from(b, 'base64');
-  return x.length === y.length && timingSafeEqual(x, y);
+  return x.length === y.length && nodeCrypto().timingSafeEqual(x, y);
 }
 
 export function newMasterKey(): Buffer {
-  return randomBytes(MASTER_KEY_BYTES);
+  return nodeCrypto().randomBytes(MASTER_KEY_BYTES);
 }
 
 export function newStoreId(): string {
-  return randomBytes(16).toString('hex');
+  return nodeCrypto().randomBytes(16).toString('hex');
 }
 
 /** A 24-hex ObjectId-shaped id, as the platform's secret ids are. */
@@ -171,5 +172,5 @@ export function newSecretId(): string {
   const time = Math.floor(Date.now() / 1000)
     .toString(16)
     .padStart(8, '0');
-  return time + randomBytes(8).toString('hex');
+  return time + nodeCrypto().randomBytes(8).toString('hex');
 }

@@ -6,7 +6,7 @@
  * takeover itself is serialized by a second lock so that two waiters cannot both remove it.
  */
 import { linkSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from './lazy-crypto.js';
 import path from 'node:path';
 import { TriggerboxError } from './errors.js';
 
@@ -35,7 +35,7 @@ function unlinkQuietly(file: string): void {
 
 /** Creates `file` holding this process's pid, atomically; false if it already exists. */
 export function createExclusive(file: string): boolean {
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const temp = `${file}.${process.pid}.${nodeCrypto().randomBytes(4).toString('hex')}`;
   writeFileSync(temp, String(process.pid), { mode: 0o600 });
   try {
     linkSync(temp, file);

@@ -3,7 +3,7 @@
  * change-stream events (with the full_document rules), AUTHENTICATION events; SCHEDULED
  * triggers get no event at all (SPEC section 6).
  */
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../shared/lazy-crypto.js';
 import { EJSON, ObjectId, Timestamp } from 'bson';
 import type { DatabaseTriggerConfig, TriggerDef } from '../app/types.js';
 import { TriggerboxError } from '../shared/errors.js';
@@ -83,7 +83,7 @@ function resumeToken(time: Date): { _data: string } {
     .toUpperCase()
     .padStart(8, '0');
   return {
-    _data: `82${seconds}000000012B022C0100296E5A1004${randomBytes(16).toString('hex').toUpperCase()}46645F6964006400${randomBytes(12).toString('hex').toUpperCase()}0004`,
+    _data: `82${seconds}000000012B022C0100296E5A1004${nodeCrypto().randomBytes(16).toString('hex').toUpperCase()}46645F6964006400${nodeCrypto().randomBytes(12).toString('hex').toUpperCase()}0004`,
   };
 }
 

@@ -24,7 +24,6 @@
  * fixes: TRIGGERBOX_INSPECT_NODE, or running the command under Node 24.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   accessSync,
   chmodSync,
@@ -43,6 +42,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { TriggerboxError } from '../../shared/errors.js';
+import { nodeCrypto } from '../../shared/lazy-crypto.js';
 import { userCacheBase } from '../cache-dir.js';
 import { INSPECTOR_REFUSAL_HINT, inspectorRefusal } from './support.js';
 
@@ -633,7 +633,7 @@ async function download(
     if (length > MAX_BYTES)
       throw new DownloadError(`${url} is ${megabytes(length)}, far too large`);
     started(Number.isFinite(length) && length > 0 ? megabytes(length) : 'size not given');
-    const hash = createHash('sha512');
+    const hash = nodeCrypto().createHash('sha512');
     const out = createWriteStream(file, { mode: 0o600 });
     const closed = new Promise<void>((resolve, reject) => {
       out.on('close', resolve);

@@ -12,19 +12,8 @@
  * synchronous, so the boundary must let the guest block on them (as the prelude already does
  * for secrets with `applySyncPromise`).
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  constants,
-  randomBytes,
-  sign as rsaSign,
-  verify as rsaVerify,
-  type KeyObject,
-} from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { nodeCrypto } from '../../shared/lazy-crypto.js';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 
 /** Bytes or text; text is taken as its UTF-8 bytes. */
@@ -168,8 +157,8 @@ function aesKey(
 /** AES-GCM with a random 12-byte nonce: `nonce || ciphertext || tag`. */
 export function encrypt(args: EncryptArgs): Uint8Array {
   const { cipher, key } = aesKey(args.type, args.key);
-  const nonce = randomBytes(NONCE_BYTES);
-  const c = createCipheriv(cipher, key, nonce);
+  const nonce = nodeCrypto().randomBytes(NONCE_BYTES);
+  const c = nodeCrypto().createCipheriv(cipher, key, nonce);
   const body = Buffer.concat([c.update(bytes(args.message, 'message')), c.final()]);
   return new Uint8Array(Buffer.concat([nonce, body, c.getAuthTag()]));
 }
@@ -183,7 +172,7 @@ export function decrypt(args: DecryptArgs): Uint8Array {
     fail(
       `ciphertext too short: ${sealed.length} bytes, at least ${NONCE_BYTES + TAG_BYTES} expected (nonce and tag)`,
     );
-  const d = createDecipheriv(cipher, key, sealed.subarray(0, NONCE_BYTES));
+  const d = nodeCrypto().createDecipheriv(cipher, key, sealed.subarray(0, NONCE_BYTES));
   d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
   try {
     const body = d.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES));
@@ -206,8 +195,11 @@ function rsaScheme(type: unknown, scheme: unknown): SignatureScheme {
 // signing and any salt length when verifying.
 function rsaOptions(scheme: SignatureScheme) {
   return scheme === 'pss'
-    ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_MAX_SIGN }
-    : { padding: constants.RSA_PKCS1_PADDING };
+    ? {
+        padding: nodeCrypto().constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: nodeCrypto().constants.RSA_PSS_SALTLEN_MAX_SIGN,
+      }
+    : { padding: nodeCrypto().constants.RSA_PKCS1_PADDING };
 }
 
 // The docs: "can only sign messages with a private key that conforms to the standard PKCS#1
@@ -219,8 +211,8 @@ function pkcs1Key(pem: unknown, kind: 'PRIVATE' | 'PUBLIC'): KeyObject {
     fail(`the ${kind.toLowerCase()} key must be a PEM-encoded PKCS#1 RSA key (${header})`);
   try {
     return kind === 'PRIVATE'
-      ? createPrivateKey({ key: text, format: 'pem' })
-      : createPublicKey({ key: text, format: 'pem' });
+      ? nodeCrypto().createPrivateKey({ key: text, format: 'pem' })
+      : nodeCrypto().createPublicKey({ key: text, format: 'pem' });
   } catch (error) {
     return fail(`the ${kind.toLowerCase()} key cannot be read: ${(error as Error).message}`);
   }
@@ -231,7 +223,7 @@ export function sign(args: SignArgs): Uint8Array {
   const scheme = rsaScheme(args.type, args.scheme);
   const key = pkcs1Key(args.privateKey, 'PRIVATE');
   return new Uint8Array(
-    rsaSign('sha256', bytes(args.message, 'message'), { key, ...rsaOptions(scheme) }),
+    nodeCrypto().sign('sha256', bytes(args.message, 'message'), { key, ...rsaOptions(scheme) }),
   );
 }
 
@@ -245,13 +237,13 @@ export function verify(args: VerifyArgs): boolean {
     scheme === 'pss'
       ? {
           key,
-          padding: constants.RSA_PKCS1_PSS_PADDING,
-          saltLength: constants.RSA_PSS_SALTLEN_AUTO,
+          padding: nodeCrypto().constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: nodeCrypto().constants.RSA_PSS_SALTLEN_AUTO,
         }
       : { key, ...rsaOptions(scheme) };
   const message = bytes(args.message, 'message');
   try {
-    return rsaVerify('sha256', message, options, args.signature);
+    return nodeCrypto().verify('sha256', message, options, args.signature);
   } catch {
     // A signature of the wrong length for the key is simply not valid.
     return false;
@@ -268,7 +260,8 @@ export function hmac(args: HmacArgs): string {
     );
   if (args.output !== 'hex' && args.output !== 'base64')
     fail(`unsupported output format ${JSON.stringify(args.output)}: use "hex" or "base64"`);
-  return createHmac(args.hash, bytes(args.secret, 'secret'))
+  return nodeCrypto()
+    .createHmac(args.hash, bytes(args.secret, 'secret'))
     .update(bytes(args.input, 'input'))
     .digest(args.output);
 }
@@ -278,7 +271,9 @@ export function hash(args: HashArgs): Uint8Array {
     fail(
       `unsupported hash function ${JSON.stringify(args.algorithm)}: use "sha1", "sha256" or "md5"`,
     );
-  return new Uint8Array(createHash(args.algorithm).update(bytes(args.input, 'input')).digest());
+  return new Uint8Array(
+    nodeCrypto().createHash(args.algorithm).update(bytes(args.input, 'input')).digest(),
+  );
 }
 
 // ---- utils.jwt ----
@@ -319,7 +314,7 @@ function signingKey(method: JwtMethod, secret: unknown): Uint8Array | KeyObject 
   if (method.startsWith('HS')) return Buffer.from(text, 'utf8');
   let key: KeyObject;
   try {
-    key = createPrivateKey({ key: text, format: 'pem' });
+    key = nodeCrypto().createPrivateKey({ key: text, format: 'pem' });
   } catch (error) {
     return fail(`${method} needs a PEM private key (PKCS#8): ${(error as Error).message}`);
   }
@@ -330,7 +325,7 @@ function verifyingKey(method: JwtMethod, key: string): Uint8Array | KeyObject {
   if (method.startsWith('HS')) return Buffer.from(key, 'utf8');
   let parsed: KeyObject;
   try {
-    parsed = createPublicKey({ key, format: 'pem' });
+    parsed = nodeCrypto().createPublicKey({ key, format: 'pem' });
   } catch (error) {
     return fail(
       `token is unverifiable: ${method} needs a PEM public key: ${(error as Error).message}`,

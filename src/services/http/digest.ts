@@ -2,7 +2,7 @@
  * HTTP Digest access authentication, client side (RFC 7616, and RFC 2617/2069 servers):
  * MD5, SHA-256 and their -sess variants; qop "auth" (preferred) or "auth-int"; userhash.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../../shared/lazy-crypto.js';
 
 export interface Challenge {
   /** Lower-case scheme: "digest", "basic" ... */
@@ -96,7 +96,7 @@ export function digestAuthorization(input: DigestInput): string | Error {
   const realm = params['realm'] ?? '';
   const nonce = params['nonce'] ?? '';
   const h = (text: string | Uint8Array): string =>
-    createHash(algorithm.hash).update(text).digest('hex');
+    nodeCrypto().createHash(algorithm.hash).update(text).digest('hex');
   const offered = (params['qop'] ?? '')
     .split(',')
     .map((q) => q.trim().toLowerCase())
@@ -107,7 +107,7 @@ export function digestAuthorization(input: DigestInput): string | Error {
   else if (offered.length > 0) {
     return new Error(`digest authentication: unsupported qop "${params['qop']}"`);
   }
-  const cnonce = input.cnonce ?? randomBytes(16).toString('hex');
+  const cnonce = input.cnonce ?? nodeCrypto().randomBytes(16).toString('hex');
   const nc = '00000001';
   let ha1 = h(`${input.username}:${realm}:${input.password}`);
   if (algorithm.session) ha1 = h(`${ha1}:${nonce}:${cnonce}`);

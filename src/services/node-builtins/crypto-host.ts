@@ -17,29 +17,9 @@
  * Every byte result is copied into its own ArrayBuffer: a Buffer may be a view on Node's shared
  * 8 KiB pool, and copying a view across the boundary copies its whole backing store.
  */
-import {
-  constants as cryptoConstants,
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createHmac,
-  getCiphers,
-  getCurves,
-  getHashes,
-  pbkdf2Sync,
-  privateDecrypt,
-  privateEncrypt,
-  publicDecrypt,
-  publicEncrypt,
-  randomBytes,
-  scryptSync,
-  sign as nodeSign,
-  verify as nodeVerify,
-  type CipherGCM,
-  type Cipheriv,
-  type DecipherGCM,
-  type Decipheriv,
-} from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import type { CipherGCM, Cipheriv, DecipherGCM, Decipheriv } from 'node:crypto';
+import { nodeCrypto } from '../../shared/lazy-crypto.js';
 
 /** A PEM key as text or bytes, or Node's key object form with the same fields. */
 export type KeyInput =
@@ -83,7 +63,7 @@ function integer(value: unknown, what: string): number {
   return value;
 }
 
-function keyOf(input: KeyInput): Parameters<typeof nodeSign>[2] {
+function keyOf(input: KeyInput): Parameters<typeof Crypto.sign>[2] {
   if (typeof input === 'string') return input;
   if (input instanceof Uint8Array) return Buffer.from(input);
   if (typeof input === 'object' && input !== null) {
@@ -96,7 +76,7 @@ function keyOf(input: KeyInput): Parameters<typeof nodeSign>[2] {
         : {
             passphrase: typeof passphrase === 'string' ? passphrase : Buffer.from(passphrase),
           }),
-    } as Parameters<typeof nodeSign>[2];
+    } as Parameters<typeof Crypto.sign>[2];
   }
   throw new TypeError('the key must be a PEM string, its bytes, or an object with a key field');
 }
@@ -104,7 +84,7 @@ function keyOf(input: KeyInput): Parameters<typeof nodeSign>[2] {
 /** The plain numbers of node:crypto's `constants`. */
 function numericConstants(): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [name, value] of Object.entries(cryptoConstants)) {
+  for (const [name, value] of Object.entries(nodeCrypto().constants)) {
     if (typeof value === 'number') out[name] = value;
   }
   return out;
@@ -132,25 +112,28 @@ export function createNodeCryptoHost(options: NodeCryptoHostOptions = {}) {
   const ops = {
     hash(args: { algorithm: string; data: Uint8Array; outputLength?: number | undefined }) {
       const options = args.outputLength === undefined ? {} : { outputLength: args.outputLength };
-      return copy(createHash(args.algorithm, options).update(bytes(args.data, 'data')).digest());
+      return copy(
+        nodeCrypto().createHash(args.algorithm, options).update(bytes(args.data, 'data')).digest(),
+      );
     },
     hmac(args: { algorithm: string; key: Uint8Array; data: Uint8Array }) {
       return copy(
-        createHmac(args.algorithm, bytes(args.key, 'key'))
+        nodeCrypto()
+          .createHmac(args.algorithm, bytes(args.key, 'key'))
           .update(bytes(args.data, 'data'))
           .digest(),
       );
     },
-    getHashes: () => getHashes(),
-    getCiphers: () => getCiphers(),
-    getCurves: () => getCurves(),
+    getHashes: () => nodeCrypto().getHashes(),
+    getCiphers: () => nodeCrypto().getCiphers(),
+    getCurves: () => nodeCrypto().getCurves(),
     constants: () => numericConstants(),
     randomBytes(args: { size: number }) {
       const size = integer(args.size, 'size');
       if (size < 0 || size > maxRandom) {
         throw new RangeError(`randomBytes: size must be 0 to ${maxRandom} in one host op`);
       }
-      return copy(randomBytes(size));
+      return copy(nodeCrypto().randomBytes(size));
     },
     pbkdf2(args: {
       password: Uint8Array;
@@ -160,7 +143,7 @@ export function createNodeCryptoHost(options: NodeCryptoHostOptions = {}) {
       digest: string;
     }) {
       return copy(
-        pbkdf2Sync(
+        nodeCrypto().pbkdf2Sync(
           bytes(args.password, 'password'),
           bytes(args.salt, 'salt'),
           args.iterations,
@@ -184,7 +167,7 @@ export function createNodeCryptoHost(options: NodeCryptoHostOptions = {}) {
       };
     }) {
       return copy(
-        scryptSync(
+        nodeCrypto().scryptSync(
           bytes(args.password, 'password'),
           bytes(args.salt, 'salt'),
           args.keylen,
@@ -209,7 +192,9 @@ export function createNodeCryptoHost(options: NodeCryptoHostOptions = {}) {
       const key = bytes(args.key, 'key');
       const iv = args.iv === null ? null : bytes(args.iv, 'iv');
       // The overloads of createCipheriv narrow on literal algorithm names; any name goes here.
-      const make = (args.decipher ? createDecipheriv : createCipheriv) as (
+      const make = (
+        args.decipher ? nodeCrypto().createDecipheriv : nodeCrypto().createCipheriv
+      ) as (
         algorithm: string,
         key: Uint8Array,
         iv: Uint8Array | null,
@@ -264,7 +249,7 @@ export function createNodeCryptoHost(options: NodeCryptoHostOptions = {}) {
       return ciphers.delete(args.id);
     },
     sign(args: { algorithm: string | null; data: Uint8Array; key: KeyInput }) {
-      return copy(nodeSign(args.algorithm, bytes(args.data, 'data'), keyOf(args.key)));
+      return copy(nodeCrypto().sign(args.algorithm, bytes(args.data, 'data'), keyOf(args.key)));
     },
     verify(args: {
       algorithm: string | null;
@@ -272,10 +257,10 @@ export function createNodeCryptoHost(options: NodeCryptoHostOptions = {}) {
       key: KeyInput;
       signature: Uint8Array;
     }): boolean {
-      return nodeVerify(
+      return nodeCrypto().verify(
         args.algorithm,
         bytes(args.data, 'data'),
-        keyOf(args.key) as Parameters<typeof nodeVerify>[2],
+        keyOf(args.key) as Parameters<typeof Crypto.verify>[2],
         bytes(args.signature, 'signature'),
       );
     },
@@ -284,10 +269,13 @@ export function createNodeCryptoHost(options: NodeCryptoHostOptions = {}) {
       key: KeyInput;
       data: Uint8Array;
     }) {
-      const fn = { publicEncrypt, privateDecrypt, privateEncrypt, publicDecrypt }[args.op];
+      const fn = nodeCrypto()[args.op];
       if (fn === undefined) throw new Error(`unknown RSA operation ${String(args.op)}`);
       return copy(
-        fn(keyOf(args.key) as Parameters<typeof publicEncrypt>[0], bytes(args.data, 'buffer')),
+        fn(
+          keyOf(args.key) as Parameters<typeof Crypto.publicEncrypt>[0],
+          bytes(args.data, 'buffer'),
+        ),
       );
     },
   };
