@@ -248,7 +248,16 @@ const strictEqual = (actual, expected, message) => {
       // choice is made at the first call instead.
       name: 'bson-lazy-random',
       setup(build) {
+        let patched = false;
+        // A bson that moved or renamed the file would otherwise be bundled unpatched, silently.
+        build.onEnd(() => {
+          if (!patched)
+            throw new Error(
+              'bson/lib/bson.node.mjs was not bundled: update the bson patch in scripts/build.mjs',
+            );
+        });
         build.onLoad({ filter: /bson[\\/]lib[\\/]bson\.node\.mjs$/ }, (args) => {
+          patched = true;
           const patch = patcher(args.path, 'bson');
           // Each choice, an immediately called function, becomes one called at the first use.
           for (const [name, next] of [

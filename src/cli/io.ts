@@ -43,6 +43,7 @@ function readAll(): Promise<string> {
 
 function terminalPrompt(question: string, masked: boolean): Promise<string | undefined> {
   streamsUsed.stderr = true;
+  quietOnEpipe(process.stderr);
   return new Promise((resolve) => {
     // node:readline at the first prompt: most commands never ask.
     const { createInterface } = process.getBuiltinModule('node:readline');
@@ -89,11 +90,13 @@ function quietOnEpipe(stream: NodeJS.WriteStream): NodeJS.WriteStream {
 }
 
 /**
- * Writes to fd 1 or 2 with write(2) itself, not through process.stdout or process.stderr:
- * building those streams loads Node's stream modules (net and tty on a pipe or a terminal),
- * 3-9 ms of every command. Once the descriptor refuses a write (EAGAIN: a non-blocking pipe that
- * is full), that write and every later one go through the stream, in order. Windows keeps the
- * streams: its console wants UTF-16, which libuv's tty stream converts to.
+ * Writes to fd 1 or 2 with write(2) itself when it is a file or a terminal, not through
+ * process.stdout or process.stderr: building those streams loads Node's stream modules (and tty),
+ * 3-9 ms of every command, and Node writes to files and terminals synchronously too. A pipe or a
+ * socket keeps Node's stream, which queues what a slow reader has not taken (`triggerbox dev |
+ * less`) instead of stopping the process. Once the descriptor refuses a write (EAGAIN: made
+ * non-blocking by someone else), that write and every later one go through the stream, in order.
+ * Windows keeps the streams: its console wants UTF-16, which libuv's tty stream converts to.
  */
 function writer(name: 'stdout' | 'stderr'): (text: string) => void {
   const fd = name === 'stdout' ? 1 : 2;
@@ -101,8 +104,9 @@ function writer(name: 'stdout' | 'stderr'): (text: string) => void {
     streamsUsed[name] = true;
     return quietOnEpipe(process[name]);
   };
-  let direct = process.platform !== 'win32';
+  let direct: boolean | undefined;
   return (text) => {
+    direct ??= process.platform !== 'win32' && fileOrTerminal(fd);
     if (direct) {
       const { writeSync } = process.getBuiltinModule('node:fs');
       const bytes = Buffer.from(text, 'utf8');
@@ -123,9 +127,19 @@ function writer(name: 'stdout' | 'stderr'): (text: string) => void {
   };
 }
 
+/** Whether `fd` is a regular file or a character device (a terminal, /dev/null). */
+function fileOrTerminal(fd: number): boolean {
+  try {
+    const stat = process.getBuiltinModule('node:fs').fstatSync(fd);
+    return stat.isFile() || stat.isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
 /** Whether fd 1 is a terminal, without loading node:tty when it is a file or a pipe. */
 function stdoutIsTerminal(): boolean {
-  if (streamsUsed.stdout) return process.stdout.isTTY === true;
+  if (streamsUsed.stdout || process.platform === 'win32') return process.stdout.isTTY === true;
   const { fstatSync, statSync } = process.getBuiltinModule('node:fs');
   try {
     const stat = fstatSync(1);

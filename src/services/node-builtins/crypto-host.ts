@@ -63,6 +63,14 @@ function integer(value: unknown, what: string): number {
   return value;
 }
 
+/** The four RSA operations the guest may name, and nothing else of node:crypto. */
+const RSA_OPS = {
+  publicEncrypt: 'publicEncrypt',
+  privateDecrypt: 'privateDecrypt',
+  privateEncrypt: 'privateEncrypt',
+  publicDecrypt: 'publicDecrypt',
+} as const;
+
 function keyOf(input: KeyInput): Parameters<typeof Crypto.sign>[2] {
   if (typeof input === 'string') return input;
   if (input instanceof Uint8Array) return Buffer.from(input);
@@ -269,7 +277,8 @@ export function createNodeCryptoHost(options: NodeCryptoHostOptions = {}) {
       key: KeyInput;
       data: Uint8Array;
     }) {
-      const fn = nodeCrypto()[args.op];
+      const crypto = nodeCrypto();
+      const fn = Object.hasOwn(RSA_OPS, args.op) ? crypto[RSA_OPS[args.op]] : undefined;
       if (fn === undefined) throw new Error(`unknown RSA operation ${String(args.op)}`);
       return copy(
         fn(
