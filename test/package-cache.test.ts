@@ -51,9 +51,12 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
   let previous: string | undefined;
   let root: string;
   const pkg = (version: string, body: string): Record<string, string | object> => ({
+    // An ES module package: esbuild bundles it, and its bundle is what the cache keeps (a
+    // CommonJS package is read file by file, module-files.ts, and needs no bundle).
     'functions/node_modules/counter-pkg/package.json': {
       name: 'counter-pkg',
       version,
+      type: 'module',
       main: 'index.js',
     },
     'functions/node_modules/counter-pkg/index.js': body,
@@ -64,8 +67,8 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
     cache = mkdtempSync(path.join(tmpdir(), 'triggerbox-cache-test-'));
     process.env['TRIGGERBOX_CACHE_DIR'] = cache;
     root = tempApp({
-      ...pkg('1.0.0', 'module.exports = () => "v1";'),
-      'functions/usePkg.js': 'exports = function () { return require("counter-pkg")(); };',
+      ...pkg('1.0.0', 'export default () => "v1";'),
+      'functions/usePkg.js': 'exports = function () { return require("counter-pkg").default(); };',
     });
   });
   after(() => {
@@ -118,8 +121,8 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
     const [bundle] = entries(cache, 'packages');
     assert.ok(bundle !== undefined);
     const other = tempApp({
-      ...pkg('1.0.0', 'module.exports = () => "other app";'),
-      'functions/usePkg.js': 'exports = function () { return require("counter-pkg")(); };',
+      ...pkg('1.0.0', 'export default () => "other app";'),
+      'functions/usePkg.js': 'exports = function () { return require("counter-pkg").default(); };',
     });
     assert.equal(await runOnce(other, 'usePkg'), 'other app');
     // The other app's entry, copied over this app's: whole, but for another key.
@@ -141,18 +144,18 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
   it('package cache: a new version of the package invalidates its entry', async () => {
     writeFileSync(
       path.join(root, 'functions/node_modules/counter-pkg/package.json'),
-      JSON.stringify({ name: 'counter-pkg', version: '2.0.0', main: 'index.js' }),
+      JSON.stringify({ name: 'counter-pkg', version: '2.0.0', type: 'module', main: 'index.js' }),
     );
     writeFileSync(
       path.join(root, 'functions/node_modules/counter-pkg/index.js'),
-      'module.exports = () => "v2";',
+      'export default () => "v2";',
     );
     assert.equal(await runOnce(root, 'usePkg'), 'v2');
   });
 
   it('package cache: an edited package file is a miss even at the same version', async () => {
     const file = path.join(root, 'functions/node_modules/counter-pkg/index.js');
-    writeFileSync(file, 'module.exports = () => "v2, patched";');
+    writeFileSync(file, 'export default () => "v2, patched";');
     assert.equal(await runOnce(root, 'usePkg'), 'v2, patched');
   });
 
@@ -161,11 +164,13 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
       'functions/node_modules/thrower/package.json': {
         name: 'thrower',
         version: '1.0.0',
+        type: 'module',
         main: 'index.js',
       },
       'functions/node_modules/thrower/index.js':
-        'module.exports = function check(x) {\n  if (x < 0) {\n    throw new RangeError("negative: " + x);\n  }\n  return x;\n};',
-      'functions/useThrower.js': 'exports = function (x) { return require("thrower")(x); };',
+        'export default function check(x) {\n  if (x < 0) {\n    throw new RangeError("negative: " + x);\n  }\n  return x;\n};',
+      'functions/useThrower.js':
+        'exports = function (x) { return require("thrower").default(x); };',
     });
     for (let i = 0; i < 2; i++) {
       const runner = createRunner({ app: loadApp({ root: app }).app });
@@ -184,38 +189,46 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
   });
 
   it('package cache: a call that needs no package completes while another call loads a package', async () => {
-    // A package of 4 MB of code: bundling it (first load, empty cache) takes far longer than a
-    // trivial call. Order of completion, not time: the trivial call, started after the load
-    // began, ends first, in the same sandbox process.
-    const lines: string[] = [];
-    for (let i = 0; i < 40_000; i++)
-      lines.push(`exports.f${i} = function f${i}(x) { return x + ${i}; };`);
-    const app = tempApp({
-      'functions/node_modules/big-pkg/package.json': {
-        name: 'big-pkg',
-        version: '1.0.0',
-        main: 'index.js',
-      },
-      'functions/node_modules/big-pkg/index.js': lines.join('\n'),
-      'functions/useBig.js': 'exports = function () { return require("big-pkg").f7(1); };',
-      'functions/trivial.js': 'exports = function () { return "trivial"; };',
-    });
-    const runner = createRunner({ app: loadApp({ root: app }).app });
-    try {
-      assert.equal((await runner.execute('trivial')).result, 'trivial');
-      const order: string[] = [];
-      const loading = runner.execute('useBig').then((outcome) => {
-        order.push('package');
-        return outcome.result;
+    // A package of 4 MB of code, as an ES module (bundled on its first load, empty cache) and as
+    // CommonJS (read file by file and compiled in the calling isolate): either takes far longer
+    // than a trivial call. Order of completion, not time: the trivial call, started after the
+    // load began, ends first, in the same sandbox process.
+    for (const esm of [true, false]) {
+      const lines: string[] = [];
+      for (let i = 0; i < 40_000; i++)
+        lines.push(
+          esm
+            ? `export function f${i}(x) { return x + ${i}; }`
+            : `exports.f${i} = function f${i}(x) { return x + ${i}; };`,
+        );
+      const app = tempApp({
+        'functions/node_modules/big-pkg/package.json': {
+          name: 'big-pkg',
+          version: '1.0.0',
+          ...(esm && { type: 'module' }),
+          main: 'index.js',
+        },
+        'functions/node_modules/big-pkg/index.js': lines.join('\n'),
+        'functions/useBig.js': 'exports = function () { return require("big-pkg").f7(1); };',
+        'functions/trivial.js': 'exports = function () { return "trivial"; };',
       });
-      const trivial = runner.execute('trivial').then((outcome) => {
-        order.push('trivial');
-        return outcome.result;
-      });
-      assert.deepEqual(await Promise.all([loading, trivial]), [8, 'trivial']);
-      assert.deepEqual(order, ['trivial', 'package']);
-    } finally {
-      runner.dispose();
+      const runner = createRunner({ app: loadApp({ root: app }).app });
+      try {
+        assert.equal((await runner.execute('trivial')).result, 'trivial');
+        const order: string[] = [];
+        const loading = runner.execute('useBig').then((outcome) => {
+          order.push('package');
+          return outcome.result;
+        });
+        const trivial = runner.execute('trivial').then((outcome) => {
+          order.push('trivial');
+          return outcome.result;
+        });
+        assert.deepEqual(await Promise.all([loading, trivial]), [8, 'trivial']);
+        assert.deepEqual(order, ['trivial', 'package'], esm ? 'ES module' : 'CommonJS');
+      } finally {
+        runner.dispose();
+      }
     }
   });
 
@@ -227,10 +240,11 @@ describe('package cache (TRIGGERBOX_CACHE_DIR)', () => {
       'functions/node_modules/wide-pkg/package.json': {
         name: 'wide-pkg',
         version: '1.0.0',
+        type: 'module',
         main: 'index.js',
       },
-      'functions/node_modules/wide-pkg/index.js': `const pad = ${JSON.stringify(filler)};\nmodule.exports = () => "wide " + pad.length;`,
-      'functions/useWide.js': 'exports = function () { return require("wide-pkg")(); };',
+      'functions/node_modules/wide-pkg/index.js': `const pad = ${JSON.stringify(filler)};\nexport default () => "wide " + pad.length;`,
+      'functions/useWide.js': 'exports = function () { return require("wide-pkg").default(); };',
     });
     const expected = `wide ${filler.length}`;
     assert.equal(await runOnce(app, 'useWide'), expected);
@@ -285,11 +299,12 @@ describe('package cache of one-off runs (triggerbox function run)', () => {
       'functions/node_modules/oneoff-pkg/package.json': {
         name: 'oneoff-pkg',
         version: '1.0.0',
+        type: 'module',
         main: 'index.js',
       },
       'functions/node_modules/oneoff-pkg/index.js':
-        'const table = Array.from({ length: 50 }, (_, i) => () => i); module.exports = () => `n${table.length}`;',
-      'functions/usePkg.js': 'exports = function () { return require("oneoff-pkg")(); };',
+        'const table = Array.from({ length: 50 }, (_, i) => () => i); export default () => `n${table.length}`;',
+      'functions/usePkg.js': 'exports = function () { return require("oneoff-pkg").default(); };',
     });
     try {
       const first = await runCli(['function', 'run', '--name', 'usePkg', '-f', 'json'], root);

@@ -97,15 +97,17 @@ describe('npm packages', () => {
     }
   });
 
-  it('prefetchPackages: the packages functions require are bundled before the call that loads them', async () => {
+  it('prefetchPackages: the ES module packages functions require are bundled before the call that loads them', async () => {
     const app = tempApp({
+      // An ES module package: esbuild bundles it (a CommonJS one is read file by file).
       'functions/node_modules/early-bird/package.json': {
         name: 'early-bird',
         version: '1.0.0',
+        type: 'module',
         main: 'index.js',
       },
-      'functions/node_modules/early-bird/index.js': 'module.exports = (s) => "early " + s;',
-      'functions/usesEarly.js': 'exports = (s) => require("early-bird")(s);',
+      'functions/node_modules/early-bird/index.js': 'export const early = (s) => "early " + s;',
+      'functions/usesEarly.js': 'exports = (s) => require("early-bird").early(s);',
       'functions/usesBuiltin.js': 'exports = () => typeof require("buffer").Buffer;',
       'functions/missing.js':
         'exports = function () {\n  const x = 1;\n  return require("not-installed")(x);\n};',

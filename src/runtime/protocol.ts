@@ -30,6 +30,11 @@ export interface AppPayload {
   values: Record<string, string>;
   /** JSON of `{environment, app}` given to the prelude. */
   manifest: string;
+  /**
+   * The app's folder, whose functions/node_modules the sandbox process loads CommonJS packages
+   * from, file by file (module-files.ts); absent: every package is bundled by the parent.
+   */
+  modulesRoot?: string;
 }
 
 /**

@@ -30,6 +30,7 @@ import { GRACE_MS, SandboxProcess } from './sandbox-process.js';
 import { inspectNode, type InspectNode } from './inspector/node24.js';
 import { InspectorRelay } from './inspector/relay.js';
 import { withInlineSourceMap } from './inspector/source-map.js';
+import { ModuleFiles } from './module-files.js';
 import { codeHashOf, rehashed } from './package-cache.js';
 import { findTrigger } from '../triggers/describe.js';
 import { SecretMask } from './secret-mask.js';
@@ -293,6 +294,8 @@ export class FunctionRunner {
         environment: { tag: environment.tag, values: environment.values },
         app: info,
       }),
+      // Debugging keeps bundles: their inline source maps are what the debugger shows.
+      ...(this.inspector === undefined && { modulesRoot: this.app.root }),
     };
   }
 
@@ -576,12 +579,16 @@ export class FunctionRunner {
   prefetchPackages(names?: Iterable<string>): Promise<void> {
     this.assertLive();
     const packages = this.packages;
+    // The sandbox loads CommonJS packages file by file (module-files.ts): only the others, and
+    // all of them when debugging (bundles carry the source maps), are bundled ahead.
+    const byFile = this.inspector === undefined ? new ModuleFiles(this.app.root) : undefined;
     for (const name of names ?? this.app.functions.keys()) {
       const fn = this.app.functions.get(name);
       if (fn === undefined || !fn.source.includes('require')) continue;
       for (const match of fn.source.matchAll(LITERAL_REQUIRE)) {
         const spec = match[2] ?? '';
         if (isBuiltin(spec) || requireSpecProblem(spec) !== undefined) continue;
+        if (byFile?.entryLoadsByFile(spec) === true) continue;
         const { line, column } = lineColumnAt(fn.source, match.index);
         this.prefetching = this.prefetching.then(async () => {
           // A reload since: the packages of the app as it was are not wanted.

@@ -20,6 +20,7 @@ import type {
 import { SandboxInspector, TimeLimit } from './inspector/sandbox-inspector.js';
 import { trace, tracing } from './inspector/trace.js';
 import { loadIsolatedVm } from './isolated-vm.js';
+import { ModuleFiles } from './module-files.js';
 import { readBundleAt } from './package-cache.js';
 import { PackageScript, settledCodeCaches } from './package-script.js';
 import { OUTPUT_CAPS, Outbox } from './protocol.js';
@@ -173,6 +174,8 @@ let bsonShare = 0;
  * of each kept on disk too: package-script.ts).
  */
 let packages = new Map<string, PackageScript>();
+/** The current app generation's CommonJS packages, loaded file by file (module-files.ts). */
+let moduleFiles: ModuleFiles | undefined;
 /** Inspect mode (limits.inspect): the debugger session of the one lane. */
 let inspector: SandboxInspector | undefined;
 
@@ -369,6 +372,18 @@ class Lane {
     runPackage: (spec) => {
       const slot = this.slot;
       if (slot) this.runPackage(String(spec), slot.context);
+    },
+    resolveModule: (spec, from, where) =>
+      moduleFiles === undefined
+        ? { kind: 'bundle', spec: String(spec) }
+        : moduleFiles.resolve(String(spec), String(from), String(where)),
+    moduleSource: (id) => {
+      if (moduleFiles === undefined) return { error: 'no app is loaded' };
+      try {
+        return moduleFiles.moduleFile(String(id)).code;
+      } catch (error) {
+        return { error: error instanceof Error ? error.message : String(error) };
+      }
     },
     timer: (timerId, ms, repeating) => {
       const slot = this.slot;
@@ -953,6 +968,12 @@ function receive(message: ParentMessage): void {
     case 'app':
       if (tracing) trace('worker', `app generation ${message.app.generation}`);
       app = message.app;
+      // Read afresh for each generation: a reload may follow an npm install. Inspect mode keeps
+      // bundles, whose inline source maps the debugger shows.
+      moduleFiles =
+        message.app.modulesRoot !== undefined && inspector === undefined
+          ? new ModuleFiles(message.app.modulesRoot)
+          : undefined;
       valuesJSON = JSON.stringify(message.app.values);
       packages = new Map();
       pool.flush();

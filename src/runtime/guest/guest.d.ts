@@ -14,6 +14,7 @@ import type {
 export type {
   GuestLogLevel,
   HostOps,
+  ModuleResolution,
   OpReply,
   TransferData,
   WireError,

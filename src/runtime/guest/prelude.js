@@ -67,6 +67,10 @@ globalThis.__tb_init = function init(
   const hostBuiltins = () => hostSync('builtins');
   /** @param {string} spec */
   const hostPkgLoad = (spec) => hostSync('runPackage', spec);
+  /** @type {(spec: string, from: string, where: string) => import('./guest.js').ModuleResolution} */
+  const hostModResolve = (spec, from, where) => hostSync('resolveModule', spec, from, where);
+  /** @type {(id: string) => string | { error: string }} */
+  const hostModSource = (id) => hostSync('moduleSource', id);
   /** @type {(id: number, ms: number, repeat: boolean) => string | null} */
   const hostTimer = (id, ms, repeat) => hostSync('timer', id, ms, repeat);
   /** @param {number} id */
@@ -80,6 +84,7 @@ globalThis.__tb_init = function init(
     hostRef.applySyncPromise(undefined, ['fetchPackage', spec, where]);
   // Intrinsics taken before any function code runs: what enforces the caps must not be
   // replaceable by the code it constrains (Array.prototype.push, String.prototype.slice ...).
+  const indirectEval = eval;
   const jsonStringify = JSON.stringify;
   const jsonParse = JSON.parse;
   const objectProto = Object.prototype;
@@ -680,9 +685,39 @@ globalThis.__tb_init = function init(
     // Built-ins first, as in Node: the registry answers them, and refuses node: names and the
     // modules it does not provide with its own messages (code MODULE_NOT_FOUND).
     if (lookupBuiltin(spec).kind !== 'package') return builtins().require(spec);
+    return requirePackage(spec, '', callerLocation() ?? '');
+  }
+  /**
+   * A package (or, from a module file, any file of functions/node_modules): loaded file by file
+   * as Node loads CommonJS, or, for a package with ES modules or TypeScript, bundled by the parent.
+   * @param {string} spec
+   * @param {string} from the id of the module file that asks, '' for function code
+   * @param {string} where
+   * @returns {unknown}
+   */
+  function requirePackage(spec, from, where) {
+    const resolved = hostModResolve(spec, from, where);
+    if (resolved.kind === 'file') return loadModuleFile(resolved.id);
+    if (resolved.kind === 'error') {
+      const error = /** @type {Error & {code?: string}} */ (
+        guestError('FunctionExecutionError', resolved.message)
+      );
+      // Node's code for a module that cannot be found, as for a refused built-in.
+      if (resolved.notFound) error.code = 'MODULE_NOT_FOUND';
+      else if (resolved.code !== undefined) error.code = resolved.code;
+      throw error;
+    }
+    return loadBundle(resolved.spec, where);
+  }
+  /**
+   * @param {string} spec
+   * @param {string} where
+   * @returns {unknown}
+   */
+  function loadBundle(spec, where) {
     const known = modules.get(spec);
     if (known !== undefined) return known.exports;
-    const fetched = hostPkgFetch(spec, callerLocation() ?? '');
+    const fetched = hostPkgFetch(spec, where);
     if (!fetched.ok) {
       const error = /** @type {Error & {code?: string}} */ (
         guestError('FunctionExecutionError', fetched.error.message)
@@ -700,6 +735,72 @@ globalThis.__tb_init = function init(
     modules.set(spec, module);
     factory.call(module.exports, module, module.exports, requireModule);
     return module.exports;
+  }
+  /** Module files run in this context, by id: each runs once per call, as in a Node process. */
+  /** @type {Map<string, { exports: unknown, loaded: boolean }>} */
+  const moduleFiles = new Map();
+  /**
+   * @param {string} id
+   * @returns {unknown}
+   */
+  function loadModuleFile(id) {
+    const known = moduleFiles.get(id);
+    // A cycle gets the exports as they are so far, as in Node.
+    if (known !== undefined) return known.exports;
+    const source = hostModSource(id);
+    if (typeof source !== 'string') throw guestError('FunctionExecutionError', source.error);
+    const filename = `functions/node_modules/${id}`;
+    /** @type {Function} */
+    let factory;
+    try {
+      // Compiled here, in this isolate's thread: the sandbox process stays free for other calls.
+      factory = indirectEval(source);
+    } catch (error) {
+      if (error instanceof SyntaxError)
+        throw guestError('FunctionExecutionError', `${filename}: ${error.message}`);
+      throw error;
+    }
+    const module = { exports: /** @type {unknown} */ ({}), id: filename, filename, loaded: false };
+    moduleFiles.set(id, module);
+    try {
+      factory.call(
+        module.exports,
+        module.exports,
+        moduleRequire(id),
+        module,
+        filename,
+        filename.slice(0, filename.lastIndexOf('/')),
+      );
+    } catch (error) {
+      // As Node does: a module that failed is loaded again by the next require.
+      moduleFiles.delete(id);
+      throw error;
+    }
+    module.loaded = true;
+    return module.exports;
+  }
+  /**
+   * The `require` of a module file: built-ins, relative files and packages, from that file.
+   * @param {string} from
+   */
+  function moduleRequire(from) {
+    /** @param {unknown} spec */
+    const require = (spec) => {
+      if (typeof spec !== 'string') throw new TypeError('require() needs a module name string');
+      const relative = spec.startsWith('.') || spec.startsWith('/');
+      if (!relative && lookupBuiltin(spec).kind !== 'package') return builtins().require(spec);
+      return requirePackage(spec, from, '');
+    };
+    /** @param {unknown} spec */
+    require.resolve = (spec) => {
+      const resolved = hostModResolve(String(spec), from, '');
+      if (resolved.kind === 'file') return `functions/node_modules/${resolved.id}`;
+      if (resolved.kind === 'bundle') return resolved.spec;
+      const error = /** @type {Error & {code?: string}} */ (new ErrorCtor(resolved.message));
+      error.code = resolved.notFound ? 'MODULE_NOT_FOUND' : resolved.code;
+      throw error;
+    };
+    return require;
   }
   globalThis.require = sandboxRequire;
   globalThis.exports = {};
