@@ -1,6 +1,9 @@
 /**
- * esbuild in triggerbox: each npm package a function require()s is bundled once, from
- * functions/node_modules, into a CommonJS factory that the sandbox's require() evaluates.
+ * esbuild in triggerbox: an npm package a function require()s that holds an ES module or
+ * TypeScript (CommonJS packages are read file by file by the sandbox: module-files.ts, which
+ * sends the others here) is bundled once, from functions/node_modules, into a CommonJS factory
+ * that the sandbox's require() evaluates. In inspect mode every package is bundled (the bundle's
+ * source map is what the debugger shows).
  * Function files themselves run verbatim (they are scripts that assign the global `exports`,
  * which esbuild's CommonJS wrapping would lose: RUNTIME-NOTES, "the exports = trap"), so their
  * stack traces need no source map. The dependency scan reports missing packages and unsupported
@@ -13,6 +16,7 @@ import type { Plugin } from 'esbuild';
 import type { App, Diagnostic } from '../app/types.js';
 import { requireSpecProblem } from './boundary/messages.js';
 import type { BundlePlace } from './boundary/host-ops.js';
+import { installHint, isInside, PACKAGE_CAPS, packageNameOf } from './module-files.js';
 import { BundleCache, withHashHeader } from './package-cache.js';
 
 type Esbuild = typeof import('esbuild');
@@ -22,17 +26,8 @@ async function loadEsbuild(): Promise<Esbuild> {
   return esbuild;
 }
 
-/**
- * What bundling one package may read and take (RUNTIME-NOTES / issue #8: `require("/dev/zero")`
- * grew esbuild to 5 GB and never returned). The largest files of real packages are a few MB.
- */
-export const BUNDLE_CAPS = {
-  fileBytes: 32 * 1024 * 1024,
-  fileLabel: '32 MiB',
-  totalBytes: 128 * 1024 * 1024,
-  totalLabel: '128 MiB',
-  timeMs: 60_000,
-} as const;
+/** The caps of module-files.ts, and how long one bundling may take. */
+export const BUNDLE_CAPS = { ...PACKAGE_CAPS, timeMs: 60_000 } as const;
 
 /** The files of a package that are bundled, by extension. */
 const LOADERS: Record<string, 'js' | 'jsx' | 'ts' | 'tsx' | 'json'> = {
@@ -46,16 +41,6 @@ const LOADERS: Record<string, 'js' | 'jsx' | 'ts' | 'tsx' | 'json'> = {
   '.mts': 'ts',
   '.tsx': 'tsx',
 };
-
-function packageName(spec: string): string {
-  const parts = spec.split('/');
-  return (spec.startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1)).join('/');
-}
-
-function isInside(file: string, dir: string): boolean {
-  const relative = path.relative(dir, file);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
-}
 
 /**
  * Confines a package bundle to functions/node_modules: every import must resolve (symlinks
@@ -87,7 +72,12 @@ function confinePlugin(appRoot: string, modulesDir: string): Plugin {
             isInside(dir, path.dirname(modulesDir)) || dir === path.dirname(modulesDir);
             dir = path.dirname(dir)
           ) {
-            const manifest = path.join(dir, 'node_modules', packageName(args.path), 'package.json');
+            const manifest = path.join(
+              dir,
+              'node_modules',
+              packageNameOf(args.path),
+              'package.json',
+            );
             let stat;
             try {
               stat = statSync(manifest);
@@ -216,11 +206,6 @@ function isInsideReal(file: string, dir: string): boolean {
   }
 }
 
-function installHint(spec: string): string {
-  const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
-  return `run \`npm install ${name}\` in functions/`;
-}
-
 let toolVersions: string | undefined;
 /** What a bundle depends on besides the package: triggerbox (these options) and esbuild. */
 function bundleToolVersions(): string {
@@ -319,7 +304,7 @@ export async function bundlePackage(
     // Only functions/node_modules itself: never a parent folder's node_modules (the platform
     // installs from functions/package.json alone), and never a node_modules that is a symlink.
     if (!lstatSync(modulesDir).isDirectory()) return notFound;
-    lstatSync(path.join(modulesDir, packageName(spec)));
+    lstatSync(path.join(modulesDir, packageNameOf(spec)));
     realModules = path.join(realpathSync(functionsDir), 'node_modules');
   } catch {
     return notFound;
@@ -329,7 +314,7 @@ export async function bundlePackage(
     BundleCache.key(
       spec,
       realModules,
-      path.join(realModules, packageName(spec)),
+      path.join(realModules, packageNameOf(spec)),
       bundleToolVersions(),
     ),
     spec,
@@ -368,7 +353,7 @@ export async function bundlePackage(
       void ctx.cancel();
       return {
         ok: false,
-        error: `${at}bundling package '${spec}' took longer than ${BUNDLE_CAPS.timeMs / 1000} s, triggerbox's cap; check functions/node_modules/${packageName(spec)}`,
+        error: `${at}bundling package '${spec}' took longer than ${BUNDLE_CAPS.timeMs / 1000} s, triggerbox's cap; check functions/node_modules/${packageNameOf(spec)}`,
       };
     }
     const code = result.outputFiles?.find((f) => f.path.endsWith('.js'))?.text ?? '';

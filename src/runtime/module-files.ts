@@ -104,6 +104,8 @@ export class ModuleFiles {
   private readonly files = new Map<string, ModuleFile>();
   private readonly formats = new Map<string, Format>();
   private readonly resolutions = new Map<string, ModuleResolution>();
+  /** The ids resolve() answered: the only files moduleFile() serves. */
+  private readonly served = new Set<string>();
   private readonly manifests = new Map<string, Record<string, unknown> | undefined>();
   private totalBytes = 0;
 
@@ -184,6 +186,7 @@ export class ModuleFiles {
       }
       throw error;
     }
+    this.served.add(id);
     return { kind: 'file', id };
   }
 
@@ -548,6 +551,7 @@ export class ModuleFiles {
   moduleFile(id: string): ModuleFile {
     const known = this.files.get(id);
     if (known !== undefined) return known;
+    if (!this.served.has(id)) throw new Refusal(`'${id}' is not a module require() resolved`);
     const { source, json } = this.load(id);
     const filename = `functions/node_modules/${id}`;
     let body: string;
@@ -617,7 +621,8 @@ function isBare(spec: string): boolean {
   return !(spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('#'));
 }
 
-function isInside(file: string, dir: string): boolean {
+/** Whether `file` is strictly inside `dir` (not `dir` itself). */
+export function isInside(file: string, dir: string): boolean {
   const relative = path.relative(dir, file);
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
