@@ -3,6 +3,7 @@
  * require() of the same files, checked by requiring them here with Node.
  */
 import assert from 'node:assert/strict';
+import { symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -41,6 +42,13 @@ const CASES: Record<string, string> = {
   // A #! line and a byte-order mark are stripped, as Node does.
   hashbang: `return [require('hashbang-pkg'), require('bom-pkg')];`,
   strict: `return require('strict-pkg');`,
+  // A module's own names for files (__dirname, require.resolve) lead back to them; built-ins
+  // resolve to their names; a name ending in / is a folder.
+  ownPaths: `return require('paths-pkg');`,
+  trailingSlash: `return require('slash-pkg');`,
+  // Patterns with the same prefix: the longer key wins; an extensionless "main" loads as CommonJS.
+  patternOrder: `return require('pat-pkg/x/a.js');`,
+  extensionless: `return require('noext-pkg');`,
 };
 
 const FILES: Record<string, string | object> = {
@@ -108,6 +116,22 @@ const FILES: Record<string, string | object> = {
   'functions/node_modules/hashbang-pkg/index.js': `#!/usr/bin/env node\nmodule.exports = 'hashbang';`,
   'functions/node_modules/bom-pkg/package.json': { name: 'bom-pkg' },
   'functions/node_modules/bom-pkg/index.js': `\uFEFFmodule.exports = 'bom';`,
+  'functions/node_modules/paths-pkg/package.json': { name: 'paths-pkg' },
+  'functions/node_modules/paths-pkg/index.js': `module.exports = [require(require.resolve('./x')), require(__dirname + '/d.json').d, require.resolve('util')];`,
+  'functions/node_modules/paths-pkg/x.js': `module.exports = 'x';`,
+  'functions/node_modules/paths-pkg/d.json': { d: 'json by path' },
+  'functions/node_modules/slash-pkg/package.json': { name: 'slash-pkg' },
+  'functions/node_modules/slash-pkg/index.js': `module.exports = [require('./lib'), require('./lib/')];`,
+  'functions/node_modules/slash-pkg/lib.js': `module.exports = 'lib.js';`,
+  'functions/node_modules/slash-pkg/lib/index.js': `module.exports = 'lib/index.js';`,
+  'functions/node_modules/pat-pkg/package.json': {
+    name: 'pat-pkg',
+    exports: { './x/*': './gen/*.js', './x/*.js': './js/*.js' },
+  },
+  'functions/node_modules/pat-pkg/gen/a.js.js': `module.exports = 'gen a.js.js';`,
+  'functions/node_modules/pat-pkg/js/a.js': `module.exports = 'js a';`,
+  'functions/node_modules/noext-pkg/package.json': { name: 'noext-pkg', main: 'bin/entry' },
+  'functions/node_modules/noext-pkg/bin/entry': `module.exports = 'no extension';`,
   'functions/node_modules/strict-pkg/package.json': { name: 'strict-pkg' },
   'functions/node_modules/strict-pkg/index.js': `'use strict';\nmodule.exports = (function () { return this === undefined; })();`,
 };
@@ -196,6 +220,10 @@ describe('packages file by file (module-files.ts)', () => {
       'functions/node_modules/mixed/package.json': { name: 'mixed' },
       'functions/node_modules/mixed/index.js': `module.exports = require('./part.mjs').value;`,
       'functions/node_modules/mixed/part.mjs': `export const value = 'from an .mjs file';`,
+      // Minified: the export statement follows a semicolon on the same line.
+      'functions/node_modules/minified/package.json': { name: 'minified', main: 'index.js' },
+      'functions/node_modules/minified/index.js': `const a={v:'minified'};export{a as default};`,
+      'functions/minified.js': 'exports = () => require("minified").default.v;',
       'functions/esm.js': 'exports = () => require("esm-only").answer;',
       'functions/cjsEsm.js': 'exports = () => require("cjs-uses-esm");',
       'functions/mixed.js': 'exports = () => require("mixed");',
@@ -203,12 +231,14 @@ describe('packages file by file (module-files.ts)', () => {
     const files = new ModuleFiles(app);
     assert.deepEqual(files.resolve('esm-only', '', ''), { kind: 'bundle', spec: 'esm-only' });
     assert.deepEqual(files.resolve('mixed', '', ''), { kind: 'bundle', spec: 'mixed' });
+    assert.deepEqual(files.resolve('minified', '', ''), { kind: 'bundle', spec: 'minified' });
     assert.equal(files.resolve('cjs-uses-esm', '', '').kind, 'bundle');
     const r = createRunner({ app: loadApp({ root: app }).app });
     try {
       assert.equal((await r.execute('esm')).result, 42);
       assert.equal((await r.execute('cjsEsm')).result, 43);
       assert.equal((await r.execute('mixed')).result, 'from an .mjs file');
+      assert.equal((await r.execute('minified')).result, 'minified');
     } finally {
       r.dispose();
     }
@@ -237,6 +267,79 @@ describe('packages file by file (module-files.ts)', () => {
         /closed\/package\.json does not export '\.\/secret\.js' for require\(\)/,
       );
       assert.equal((await r.execute('req', ['closed'])).result, 1);
+    } finally {
+      r.dispose();
+    }
+  });
+
+  it('an ES module package a CommonJS package requires by a computed name: bundled from the top level, refused from a nested install', () => {
+    const app = tempApp({
+      'functions/node_modules/esm-dep/package.json': {
+        name: 'esm-dep',
+        type: 'module',
+        version: '1.0.0',
+      },
+      'functions/node_modules/esm-dep/index.js': `export const v = 1;`,
+      'functions/node_modules/host/package.json': { name: 'host' },
+      'functions/node_modules/host/index.js': `module.exports = (n) => require(n);`,
+      'functions/node_modules/host/node_modules/esm-dep/package.json': {
+        name: 'esm-dep',
+        type: 'module',
+        version: '2.0.0',
+      },
+      'functions/node_modules/host/node_modules/esm-dep/index.js': `export const v = 2;`,
+      'functions/node_modules/other/package.json': { name: 'other' },
+      'functions/node_modules/other/index.js': `module.exports = (n) => require(n);`,
+    });
+    const files = new ModuleFiles(app);
+    assert.deepEqual(files.resolve('esm-dep', 'other/index.js', ''), {
+      kind: 'bundle',
+      spec: 'esm-dep',
+    });
+    const nested = files.resolve('esm-dep', 'host/index.js', '');
+    assert.equal(nested.kind, 'error');
+    assert.match(
+      nested.kind === 'error' ? nested.message : '',
+      /installed elsewhere; install it at the top level/,
+    );
+  });
+
+  it('a package whose literal requires reach past the caps is bundled; a name required a million times resolves once', () => {
+    const distinct: string[] = [];
+    for (let i = 0; i < 20_001; i++) distinct.push(`require('./m${i}');`);
+    const app = tempApp({
+      'functions/node_modules/many/package.json': { name: 'many' },
+      'functions/node_modules/many/index.js': `if (0) { ${distinct.join('\n')} }\nmodule.exports = 1;`,
+      'functions/node_modules/same/package.json': { name: 'same' },
+      'functions/node_modules/same/index.js': `if (0) { ${"require('./x');".repeat(1_000_000)} }\nmodule.exports = 2;`,
+      'functions/node_modules/same/x.js': `module.exports = 3;`,
+    });
+    const files = new ModuleFiles(app);
+    assert.deepEqual(files.resolve('many', '', ''), { kind: 'bundle', spec: 'many' });
+    assert.equal(files.resolve('same', '', '').kind, 'file');
+  });
+
+  it('a symlink out of functions/node_modules is refused with one message whether its target exists or not', async () => {
+    const outside = tempApp({ 'exists.js': 'module.exports = "outside";' }, false);
+    const app = tempApp({
+      'functions/node_modules/probe/package.json': { name: 'probe' },
+      'functions/node_modules/probe/index.js': `module.exports = (n) => { try { require(n); return 'loaded'; } catch (e) { return e.message.replace(/'[^']*'/g, "''"); } };`,
+      'functions/probe.js': 'exports = (n) => require("probe")(n);',
+    });
+    symlinkSync(
+      path.join(outside, 'exists.js'),
+      path.join(app, 'functions/node_modules/probe/there.js'),
+    );
+    symlinkSync(
+      path.join(outside, 'missing.js'),
+      path.join(app, 'functions/node_modules/probe/nothere.js'),
+    );
+    const r = createRunner({ app: loadApp({ root: app }).app });
+    try {
+      const there = (await r.execute('probe', ['./there'])).result;
+      const nothere = (await r.execute('probe', ['./nothere'])).result;
+      assert.match(String(there), /outside functions\/node_modules/);
+      assert.equal(there, nothere);
     } finally {
       r.dispose();
     }

@@ -1,19 +1,22 @@
 /**
  * npm packages loaded as Node loads CommonJS: file by file, in the sandbox process, without
- * esbuild. `require('lodash')` read and compiled lodash.js (545 KB) in about the time plain Node
- * takes, where starting esbuild and bundling took 4-7 times as long (docs/runtime-notes.md,
- * "Loading packages").
+ * esbuild. `require('lodash')` read and compiled lodash.js (545 KB) in about twice the time plain
+ * Node takes, where starting esbuild and bundling took 7 times as long (docs/runtime-notes.md,
+ * "Packages in functions").
  *
  * A function's `require(spec)` of a package is resolved here with Node's CommonJS rules
  * (node_modules folders, package.json "exports" with the require/node/default conditions, "main",
  * index files, the .js and .json extensions), confined to functions/node_modules exactly as
  * bundle.ts confines esbuild: every file is reached through its real path inside it (symlinks
  * followed), is a regular file (opened non-blocking and checked through its descriptor: a FIFO
- * never blocks), of a known kind, and within the size caps. Before the package runs, the files its
+ * never blocks), of a known kind, and within the size caps. Before a package runs, the files its
  * literal require() calls reach are read and checked; a package any of whose files is an ES
- * module, TypeScript or uses "imports" (#specifiers) is left to bundle.ts (esbuild), whole, as
- * before. A nested require() that cannot be resolved, or that breaks the confinement, fails when it
- * runs, as Node's would, with the file that asked.
+ * module, TypeScript or uses "imports" (#specifiers), or whose graph is past the caps below, is
+ * left to bundle.ts (esbuild), whole, as before. A nested require() that cannot be resolved, or
+ * that breaks the confinement, fails when it runs, as Node's would, with the file that asked.
+ *
+ * Everything here is synchronous: the sandbox process serves it while the isolate that asked
+ * waits, and other isolates' host calls wait too. The caps bound that work.
  */
 import {
   closeSync,
@@ -28,17 +31,28 @@ import path from 'node:path';
 import type { ModuleResolution } from './boundary/host-ops.js';
 
 /**
- * What loading one package may read and take (RUNTIME-NOTES / issue #8: `require("/dev/zero")`
+ * What loading packages may read and take (RUNTIME-NOTES / issue #8: `require("/dev/zero")`
  * grew esbuild to 5 GB and never returned). The largest files of real packages are a few MB.
  */
 export const PACKAGE_CAPS = {
   fileBytes: 32 * 1024 * 1024,
   fileLabel: '32 MiB',
+  /** The files (package.json included) one package reaches. */
   totalBytes: 128 * 1024 * 1024,
   totalLabel: '128 MiB',
   /** A package.json is read while resolving; at most this much. */
   manifestBytes: 1024 * 1024,
 } as const;
+
+/** All packages of one app generation together: the sandbox process's memory. */
+const GENERATION_BYTES = 4 * PACKAGE_CAPS.totalBytes;
+/**
+ * A package whose literal requires reach more files, or name more modules, than this is bundled
+ * instead (esbuild works in the parent, asynchronously, with its own time cap). Real packages are
+ * far below: @faker-js/faker reaches 81 files, aws-sdk v2 about 1,000.
+ */
+const GRAPH_FILES = 5000;
+const GRAPH_REQUIRES = 20_000;
 
 /** The package name of a bare specifier: `@scope/name` or `name`. */
 export function packageNameOf(spec: string): string {
@@ -51,15 +65,14 @@ export function installHint(spec: string): string {
   return `run \`npm install ${packageNameOf(spec)}\` in functions/`;
 }
 
-/** A module file ready for the guest, which evaluates `code` to Node's module wrapper function. */
-export interface ModuleFile {
-  /** Its path inside functions/node_modules, `/`-separated: `lodash/lodash.js`. */
-  id: string;
-  /** `functions/node_modules/<id>`: the file's name in stack traces (its sourceURL). */
-  filename: string;
-  /** `(function (exports, require, module, __filename, __dirname) {...})`, the file on line 1 on. */
-  code: string;
+/** Whether `file` is strictly inside `dir` (not `dir` itself). */
+export function isInside(file: string, dir: string): boolean {
+  const relative = path.relative(dir, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
+
+/** Where module files are named: their `__filename`, stack frames and `require.resolve()`. */
+export const MODULES_PREFIX = 'functions/node_modules/';
 
 class Refusal extends Error {
   constructor(
@@ -81,33 +94,44 @@ type Format = 'cjs' | 'json' | 'bundle';
 const TRIED_EXTENSIONS = ['.js', '.json', '.node'];
 /** Read and loaded here; the TypeScript and ES module extensions go to esbuild. */
 const BUNDLED_EXTENSIONS = new Set(['.mjs', '.ts', '.cts', '.mts', '.tsx', '.jsx']);
-/** Conditions of a require() in package.json "exports", as Node's CommonJS loader matches them. */
+/**
+ * Conditions of a require() in package.json "exports" (Node 24 also matches "module-sync", whose
+ * targets are ES modules: those packages would be bundled; esbuild matches "require" too).
+ */
 const REQUIRE_CONDITIONS = new Set(['require', 'node', 'default']);
 /** A require() call with a literal specifier (quotes or a template without substitutions). */
 const LITERAL_REQUIRE = /(?<![.\w$])require\s*\(\s*(['"`])([^'"`\\\n$]+)\1\s*\)/g;
 /**
- * An import or export statement at the start of a line: a file Node 24 would load as an ES
- * module (by its syntax) although its package does not say "type": "module". A false match only
- * sends the package to esbuild, which also loads it.
+ * An import or export statement at the start of a line or after `;`, `{` or `}` (minified
+ * code): a file Node 24 would load as an ES module by its syntax although its package does not
+ * say "type": "module". A false match only sends the package to esbuild, which also loads it.
  */
 const ESM_SYNTAX =
-  /^[ \t]*(?:import(?:[ \t]+[\w$*{]|[ \t]*[{*"'])|import\.meta\b|export(?:[ \t]+(?:default|const|let|var|function|class|async)\b|[ \t]*[{*]))/m;
+  /(?:^|[;{}])[ \t]*(?:import(?:[ \t]+[\w$*{]|[ \t]*[{*"'])|import\.meta\b|export(?:[ \t]+(?:default|const|let|var|function|class|async)\b|[ \t]*[{*]))/m;
+/** Node's module wrapper, on the file's first line so that no line moves. */
+const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 
 /**
  * The modules of one app's functions/node_modules, for one sandbox process and one app
- * generation (files are read again after a reload). Sync: the sandbox serves it while the
- * isolate that asked waits.
+ * generation (files are read again after a reload).
  */
 export class ModuleFiles {
   /** The real path of functions/node_modules, or undefined when there is none (nothing found). */
   private readonly modulesDir: string | undefined;
-  private readonly files = new Map<string, ModuleFile>();
+  /**
+   * Each file read, once: a JavaScript file as the guest evaluates it (WRAPPER_HEAD, the file,
+   * the tail with its sourceURL), a JSON file as its text. One copy of each in memory.
+   */
+  private readonly texts = new Map<string, string>();
   private readonly formats = new Map<string, Format>();
   private readonly resolutions = new Map<string, ModuleResolution>();
-  /** The ids resolve() answered: the only files moduleFile() serves. */
-  private readonly served = new Set<string>();
+  private readonly resolvedFiles = new Map<string, string | Refusal | NeedsBundle>();
   private readonly manifests = new Map<string, Record<string, unknown> | undefined>();
-  private totalBytes = 0;
+  /** The ids resolve() answered: the only files moduleText() serves. */
+  private readonly served = new Set<string>();
+  private generationBytes = 0;
+  /** Bytes read since the package being checked started (its cap). */
+  private packageBytes = 0;
 
   constructor(appRoot: string) {
     const functionsDir = path.join(appRoot, 'functions');
@@ -116,7 +140,7 @@ export class ModuleFiles {
       // installs from functions/package.json alone), and never a node_modules that is a symlink.
       const modules = path.join(functionsDir, 'node_modules');
       this.modulesDir = lstatSync(modules).isDirectory()
-        ? path.join(realpathSync(functionsDir), 'node_modules')
+        ? path.join(realpathSync.native(functionsDir), 'node_modules')
         : undefined;
     } catch {
       this.modulesDir = undefined;
@@ -150,29 +174,31 @@ export class ModuleFiles {
     return answer;
   }
 
+  /**
+   * What the guest evaluates for `id` (resolve() answered it): a JavaScript file wrapped as
+   * Node wraps it, with its sourceURL; a JSON file's text, which the guest parses.
+   */
+  moduleText(id: string): string {
+    if (!this.served.has(id)) throw new Refusal(`'${id}' is not a module require() resolved`);
+    return this.load(id);
+  }
+
   private answer(spec: string, from: string, where: string): ModuleResolution {
-    const asked = from === '' ? (where ? `${where}: ` : '') : `functions/node_modules/${from}: `;
+    const asked = from === '' ? (where ? `${where}: ` : '') : `${MODULES_PREFIX}${from}: `;
     if (this.modulesDir === undefined) {
       return from === ''
         ? { kind: 'bundle', spec }
         : { kind: 'error', message: `${asked}no functions/node_modules`, notFound: true };
     }
+    const bare = isBare(spec) && !spec.startsWith(MODULES_PREFIX);
     let id: string;
     try {
       id = this.resolveFile(spec, from);
-      if (from === '') this.check(id, new Set());
+      // A package is checked whole, whoever requires it; a file of the same package only itself.
+      if (bare) this.check(id);
       else if (this.format(id) === 'bundle') throw new NeedsBundle();
     } catch (error) {
-      if (error instanceof NeedsBundle) {
-        // The whole package goes to esbuild, as every package did before this loader.
-        return isBare(spec)
-          ? { kind: 'bundle', spec }
-          : {
-              kind: 'error',
-              message: `${asked}require('${spec}') names an ES module or TypeScript file inside a CommonJS package; require the package itself`,
-              notFound: false,
-            };
-      }
+      if (error instanceof NeedsBundle) return this.bundled(spec, from, asked);
       if (error instanceof Refusal) {
         // Function code's require of a package not found here: the parent answers it, with a
         // bundle it made ahead (prefetchPackages) or the same "cannot find package" error.
@@ -191,47 +217,110 @@ export class ModuleFiles {
   }
 
   /**
-   * Reads `id` and every file its literal require() calls reach, before anything runs: a file
-   * that needs esbuild makes the whole package a bundle (NeedsBundle). Literal requires that do
-   * not resolve are left for the moment they run (an optional dependency inside a try works).
+   * A package that needs esbuild. The parent bundles it by name from functions/node_modules, so
+   * only the top-level install of it can be bundled; a file inside a CommonJS package or a
+   * nested install is refused, saying so.
    */
-  private check(id: string, seen: Set<string>): void {
-    if (seen.has(id)) return;
-    seen.add(id);
-    if (this.format(id) === 'bundle') throw new NeedsBundle();
-    const file = this.load(id);
-    if (file.json) return;
-    for (const match of file.source.matchAll(LITERAL_REQUIRE)) {
-      const spec = match[2] ?? '';
-      if (spec.startsWith('#')) throw new NeedsBundle();
-      if (isBuiltinName(spec)) continue;
+  private bundled(spec: string, from: string, asked: string): ModuleResolution {
+    if (!isBare(spec) || spec.startsWith(MODULES_PREFIX)) {
+      return {
+        kind: 'error',
+        message: `${asked}require('${spec}') names an ES module or TypeScript file inside a CommonJS package; require the package itself`,
+        notFound: false,
+      };
+    }
+    if (from !== '') {
+      let topLevel = false;
       try {
-        this.check(this.resolveFile(spec, id), seen);
-      } catch (error) {
-        // Left for the moment it runs (it may be in a branch that never does, or in a comment).
-        if (error instanceof Refusal) continue;
-        throw error;
+        topLevel = this.resolveFile(spec, '') === this.resolveFile(spec, from);
+      } catch {
+        topLevel = false;
+      }
+      if (!topLevel) {
+        return {
+          kind: 'error',
+          message: `${asked}require('${spec}'): an ES module or TypeScript package is bundled only from functions/node_modules/${packageNameOf(spec)}, and this one is installed elsewhere; install it at the top level (npm install ${packageNameOf(spec)} in functions/)`,
+          notFound: false,
+        };
+      }
+    }
+    return { kind: 'bundle', spec };
+  }
+
+  /**
+   * Reads `id` and every file its literal require() calls reach, before anything runs: a file
+   * that needs esbuild, or a graph past the caps, makes the whole package a bundle (NeedsBundle).
+   * Literal requires that do not resolve, or break the confinement, are left for the moment they
+   * run (an optional dependency inside a try works; one in a branch never taken costs nothing).
+   */
+  private check(entry: string): void {
+    this.packageBytes = 0;
+    const seen = new Set<string>([entry]);
+    const pending = [entry];
+    let requires = 0;
+    for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
+      if (this.format(id) === 'bundle') throw new NeedsBundle();
+      if (this.format(id) === 'json') continue;
+      const specs = new Set<string>();
+      for (const match of this.load(id).matchAll(LITERAL_REQUIRE)) specs.add(match[2] ?? '');
+      requires += specs.size;
+      if (requires > GRAPH_REQUIRES) throw new NeedsBundle();
+      for (const spec of specs) {
+        if (spec.startsWith('#')) throw new NeedsBundle();
+        if (isBuiltinName(spec)) continue;
+        let next: string;
+        try {
+          next = this.resolveFile(spec, id);
+        } catch (error) {
+          if (error instanceof Refusal) continue;
+          throw error;
+        }
+        if (seen.has(next)) continue;
+        seen.add(next);
+        if (seen.size > GRAPH_FILES) throw new NeedsBundle();
+        pending.push(next);
       }
     }
   }
 
-  /** The id `spec` resolves to from `from` (Node's CommonJS algorithm, confined); throws Refusal. */
+  /**
+   * The id `spec` resolves to from `from` (Node's CommonJS algorithm, confined), by the folder
+   * that asks: two files of one folder requiring the same name resolve once.
+   */
   private resolveFile(spec: string, from: string): string {
+    const modulesDir = this.modulesDir as string;
+    const fromDir = from === '' ? '' : path.dirname(path.join(modulesDir, from));
+    const key = `${fromDir}\0${spec}`;
+    const known = this.resolvedFiles.get(key);
+    if (known !== undefined) {
+      if (typeof known === 'string') return known;
+      throw known;
+    }
+    try {
+      const id = this.findFile(spec, from === '' ? modulesDir : fromDir, from !== '');
+      this.resolvedFiles.set(key, id);
+      return id;
+    } catch (error) {
+      if (error instanceof Refusal || error instanceof NeedsBundle)
+        this.resolvedFiles.set(key, error);
+      throw error;
+    }
+  }
+
+  private findFile(spec: string, fromDir: string, fromModule: boolean): string {
     const modulesDir = this.modulesDir as string;
     if (spec === '' || spec.includes('\0'))
       throw new Refusal(`require('${spec}'): not a module name`);
+    // A module file's own names for files (__filename, __dirname, require.resolve()).
+    if (fromModule && spec.startsWith(MODULES_PREFIX))
+      return this.fileOrDirectory(path.join(modulesDir, spec.slice(MODULES_PREFIX.length)), spec);
     if (path.isAbsolute(spec) || /^[A-Za-z]:|^[A-Za-z][A-Za-z0-9+.-]*:\/\/|\\/.test(spec)) {
       throw new Refusal(
         `require('${spec}'): '${spec}' is outside functions/node_modules; packages are read only from functions/node_modules`,
       );
     }
-    const fromDir = from === '' ? modulesDir : path.dirname(path.join(modulesDir, from));
-    if (spec === '.' || spec === '..' || spec.startsWith('./') || spec.startsWith('../')) {
-      const target = path.resolve(fromDir, spec);
-      const found = this.loadAsFile(target, spec) ?? this.loadAsDirectory(target, spec);
-      if (found === undefined) throw new Refusal(`cannot find module '${spec}'`, true);
-      return found;
-    }
+    if (spec === '.' || spec === '..' || spec.startsWith('./') || spec.startsWith('../'))
+      return this.fileOrDirectory(path.resolve(fromDir, spec), spec);
     if (spec.startsWith('#')) throw new NeedsBundle();
     const name = packageNameOf(spec);
     const subpath = spec.slice(name.length);
@@ -239,18 +328,28 @@ export class ModuleFiles {
       const packageDir = path.join(dir, name);
       if (!this.exists(packageDir)) continue;
       const manifest = this.manifest(packageDir, spec);
-      if (
-        manifest !== undefined &&
-        manifest['exports'] !== undefined &&
-        manifest['exports'] !== null
-      ) {
-        return this.fromExports(packageDir, manifest['exports'], `.${subpath}`, spec);
-      }
-      const target = path.join(packageDir, subpath);
-      const found = this.loadAsFile(target, spec) ?? this.loadAsDirectory(target, spec);
+      const exports = manifest?.['exports'];
+      if (exports !== undefined && exports !== null)
+        return this.fromExports(packageDir, exports, `.${subpath}`, spec);
+      const found = this.fileOrDirectoryOrNothing(path.join(packageDir, subpath), spec);
       if (found !== undefined) return found;
     }
     throw new Refusal(`'${spec}' is not in functions/node_modules (${installHint(spec)})`, true);
+  }
+
+  /** LOAD_AS_FILE, then LOAD_AS_DIRECTORY; a name ending in `/` is a directory only. */
+  private fileOrDirectoryOrNothing(target: string, spec: string): string | undefined {
+    const directoryOnly = spec.endsWith('/') || spec === '.' || spec === '..';
+    return (
+      (directoryOnly ? undefined : this.loadAsFile(target, spec)) ??
+      this.loadAsDirectory(target, spec)
+    );
+  }
+
+  private fileOrDirectory(target: string, spec: string): string {
+    const found = this.fileOrDirectoryOrNothing(target, spec);
+    if (found === undefined) throw new Refusal(`cannot find module '${spec}'`, true);
+    return found;
   }
 
   /** Node's NODE_MODULES_PATHS, from `start` up to functions/node_modules and no further. */
@@ -266,32 +365,36 @@ export class ModuleFiles {
 
   /** package.json "exports" for `subpath` ('.' or './x') with require()'s conditions. */
   private fromExports(packageDir: string, exports: unknown, subpath: string, spec: string): string {
-    const shown = `functions/node_modules/${this.idOf(packageDir)}/package.json`;
+    const shown = `${MODULES_PREFIX}${this.idOf(packageDir)}/package.json`;
     let map: Record<string, unknown>;
     if (typeof exports === 'string' || Array.isArray(exports)) map = { '.': exports };
     else if (typeof exports === 'object' && exports !== null) {
       const keys = Object.keys(exports);
-      map =
-        keys.length > 0 && keys.every((k) => !k.startsWith('.'))
-          ? { '.': exports }
-          : (exports as Record<string, unknown>);
+      const paths = keys.filter((k) => k.startsWith('.')).length;
+      if (paths > 0 && paths < keys.length) {
+        throw new Refusal(
+          `require('${spec}'): ${shown} mixes paths and conditions as "exports" keys`,
+          false,
+          'ERR_INVALID_PACKAGE_CONFIG',
+        );
+      }
+      map = paths === 0 ? { '.': exports } : (exports as Record<string, unknown>);
     } else throw new Refusal(`${shown} has "exports" that is neither a path nor an object`);
     let target: unknown;
     let star = '';
     if (Object.hasOwn(map, subpath) && !subpath.includes('*')) target = map[subpath];
     else {
+      // Node's PATTERN_KEY_COMPARE: the longest prefix before the `*`, then the longest key.
       let best = '';
       for (const key of Object.keys(map)) {
         const at = key.indexOf('*');
         if (at < 0 || key.indexOf('*', at + 1) >= 0) continue;
         const prefix = key.slice(0, at);
         const suffix = key.slice(at + 1);
-        if (
-          subpath.length >= key.length &&
-          subpath.startsWith(prefix) &&
-          subpath.endsWith(suffix) &&
-          (best === '' || prefix.length > best.indexOf('*'))
-        ) {
+        if (subpath.length < key.length || !subpath.startsWith(prefix) || !subpath.endsWith(suffix))
+          continue;
+        const bestAt = best.indexOf('*');
+        if (best === '' || at > bestAt || (at === bestAt && key.length > best.length)) {
           best = key;
           star = subpath.slice(prefix.length, subpath.length - suffix.length);
         }
@@ -359,12 +462,8 @@ export class ModuleFiles {
   private loadAsFile(target: string, spec: string): string | undefined {
     for (const candidate of [target, ...TRIED_EXTENSIONS.map((ext) => target + ext)]) {
       const real = this.confined(candidate, spec);
-      if (real === undefined) continue;
-      if (!this.isFile(real, spec)) continue;
-      if (candidate.endsWith('.node') && candidate !== target)
-        throw new Refusal(
-          `require('${spec}'): ${this.shown(real)} is a native addon, which the sandbox cannot load`,
-        );
+      if (real === undefined || !this.isFile(real, spec)) continue;
+      if (path.extname(real).toLowerCase() === '.node') throw this.nativeAddon(real, spec);
       return this.idOf(real);
     }
     return undefined;
@@ -387,43 +486,41 @@ export class ModuleFiles {
   private loadIndex(dir: string, spec: string): string | undefined {
     for (const ext of TRIED_EXTENSIONS) {
       const real = this.confined(path.join(dir, `index${ext}`), spec);
-      if (real !== undefined && this.isFile(real, spec)) {
-        if (ext === '.node')
-          throw new Refusal(
-            `require('${spec}'): ${this.shown(real)} is a native addon, which the sandbox cannot load`,
-          );
-        return this.idOf(real);
-      }
+      if (real === undefined || !this.isFile(real, spec)) continue;
+      if (ext === '.node') throw this.nativeAddon(real, spec);
+      return this.idOf(real);
     }
     return undefined;
   }
 
+  private nativeAddon(real: string, spec: string): Refusal {
+    return new Refusal(
+      `require('${spec}'): ${this.shown(real)} is a native addon, which the sandbox cannot load`,
+    );
+  }
+
   /**
-   * The real path of `candidate` when something is there, inside functions/node_modules (else a
-   * Refusal: never followed out); undefined when nothing is there.
+   * The real path of `candidate` when something is there, inside functions/node_modules, else
+   * undefined; a Refusal for a symlink that leads out or nowhere, with one message for both, so
+   * that a package cannot learn which files exist outside.
    */
   private confined(candidate: string, spec: string): string | undefined {
     const modulesDir = this.modulesDir as string;
     let real: string;
     try {
-      lstatSync(candidate);
-      real = realpathSync(candidate);
+      real = realpathSync.native(candidate);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') {
-        // A symlink whose target is gone, or a path outside the folder: say so; else nothing.
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') {
+        let link = code === 'ELOOP';
         try {
-          if (lstatSync(candidate).isSymbolicLink()) {
-            throw new Refusal(`require('${spec}'): ${this.shown(candidate)} is a dangling symlink`);
-          }
-        } catch (inner) {
-          if (inner instanceof Refusal) throw inner;
+          link ||= lstatSync(candidate).isSymbolicLink();
+        } catch {
+          // Nothing there.
         }
-        if (!isInside(path.resolve(candidate), modulesDir)) throw this.outside(spec);
+        if (link || !isInside(path.resolve(candidate), modulesDir)) throw this.outside(spec);
         return undefined;
       }
-      if (code === 'ELOOP')
-        throw new Refusal(`require('${spec}'): ${this.shown(candidate)} is a symlink loop`);
       throw new Refusal(
         `require('${spec}'): ${this.shown(candidate)} cannot be read (${code ?? 'error'})`,
       );
@@ -434,7 +531,7 @@ export class ModuleFiles {
 
   private outside(spec: string): Refusal {
     return new Refusal(
-      `require('${spec}'): '${spec}' resolves outside functions/node_modules (through a relative path or a symlink), and packages are read only from functions/node_modules`,
+      `require('${spec}'): '${spec}' resolves outside functions/node_modules, or through a symlink to nothing, and packages are read only from functions/node_modules`,
     );
   }
 
@@ -474,7 +571,7 @@ export class ModuleFiles {
     const file = path.join(dir, 'package.json');
     let parsed: Record<string, unknown> | undefined;
     const real = this.confined(file, spec);
-    if (real !== undefined) {
+    if (real !== undefined && !this.isDirectory(real)) {
       const text = this.readChecked(real, PACKAGE_CAPS.manifestBytes, '1 MiB');
       try {
         const value = JSON.parse(text) as unknown;
@@ -483,7 +580,11 @@ export class ModuleFiles {
             ? (value as Record<string, unknown>)
             : undefined;
       } catch {
-        throw new Refusal(`require('${spec}'): ${this.shown(real)} is not valid JSON`);
+        throw new Refusal(
+          `require('${spec}'): ${this.shown(real)} is not valid JSON`,
+          false,
+          'ERR_INVALID_PACKAGE_CONFIG',
+        );
       }
     }
     this.manifests.set(dir, parsed);
@@ -500,9 +601,10 @@ export class ModuleFiles {
     if (ext === '.json') format = 'json';
     else if (BUNDLED_EXTENSIONS.has(ext)) format = 'bundle';
     else if (ext === '.cjs') format = 'cjs';
-    else if (ext === '.js') {
+    else if (ext === '.js' || ext === '') {
+      // An extensionless file loads as CommonJS, as Node loads it (a bin script, a "main").
       format = this.packageType(path.dirname(real)) === 'module' ? 'bundle' : 'cjs';
-      if (format === 'cjs' && ESM_SYNTAX.test(this.load(id).source)) format = 'bundle';
+      if (format === 'cjs' && ESM_SYNTAX.test(this.load(id))) format = 'bundle';
     } else {
       throw new Refusal(
         `${this.shown(real)}: only .js, .cjs, .mjs, .json (and TypeScript) files of packages are loaded`,
@@ -527,60 +629,28 @@ export class ModuleFiles {
     return undefined;
   }
 
-  private readonly sources = new Map<string, { source: string; json: boolean }>();
-
-  /** The file's text, read once (checked: a regular file, within the caps). */
-  private load(id: string): { source: string; json: boolean } {
-    const known = this.sources.get(id);
+  /** The file's text as the guest takes it (see `texts`), read once and checked. */
+  private load(id: string): string {
+    const known = this.texts.get(id);
     if (known !== undefined) return known;
     const real = path.join(this.modulesDir as string, id);
-    const source = this.readChecked(real, PACKAGE_CAPS.fileBytes, PACKAGE_CAPS.fileLabel);
-    this.totalBytes += source.length;
-    if (this.totalBytes > PACKAGE_CAPS.totalBytes) {
-      throw new Refusal(
-        `the packages' files add up to more than the ${PACKAGE_CAPS.totalLabel} cap on packages (at ${this.shown(real)})`,
-      );
-    }
-    const json = path.extname(real).toLowerCase() === '.json';
-    const loaded = { source, json };
-    this.sources.set(id, loaded);
-    return loaded;
-  }
-
-  /** The module as the sandbox runs it (after resolve() answered its id). */
-  moduleFile(id: string): ModuleFile {
-    const known = this.files.get(id);
-    if (known !== undefined) return known;
-    if (!this.served.has(id)) throw new Refusal(`'${id}' is not a module require() resolved`);
-    const { source, json } = this.load(id);
-    const filename = `functions/node_modules/${id}`;
-    let body: string;
-    if (json) {
-      try {
-        JSON.parse(source);
-      } catch (error) {
-        throw new Refusal(
-          `${filename} is not valid JSON (${error instanceof Error ? error.message : String(error)})`,
-        );
-      }
-      // Parsed in the isolate, as Node parses it (an own "__proto__" key stays a key).
-      body = `module.exports = JSON.parse(${JSON.stringify(source.replace(/^\uFEFF/, ''))});`;
-    } else {
-      // Node strips a #! line; a BOM too. Line 1 keeps its place: the wrapper's head shares it.
-      body = source.replace(/^\uFEFF/, '').replace(/^#!.*/, '');
-    }
-    const file = {
-      id,
-      filename,
-      code: `(function (exports, require, module, __filename, __dirname) {${body}\n})\n//# sourceURL=${filename}`,
-    };
-    this.files.set(id, file);
-    return file;
+    const source = this.readChecked(real, PACKAGE_CAPS.fileBytes, PACKAGE_CAPS.fileLabel).replace(
+      /^\uFEFF/,
+      '',
+    );
+    const filename = `${MODULES_PREFIX}${id}`;
+    // Node strips a #! line (a byte-order mark too). Line 1 keeps its place beside the head.
+    const text = isJson(id)
+      ? source
+      : `${WRAPPER_HEAD}${source.replace(/^#!.*/, '')}\n})\n//# sourceURL=${filename}`;
+    this.texts.set(id, text);
+    return text;
   }
 
   /**
-   * A regular file's text (opened non-blocking, checked through its descriptor), capped. Decoded
-   * by readFileSync itself: Buffer#toString took twice as long for lodash.js (15 against 7 ms).
+   * A regular file's text (opened non-blocking, checked through its descriptor), capped, its
+   * bytes counted against the package's and the generation's caps. Decoded by readFileSync
+   * itself: Buffer#toString took twice as long for lodash.js (15 against 7 ms).
    */
   private readChecked(real: string, cap: number, capLabel: string): string {
     let fd: number;
@@ -599,6 +669,18 @@ export class ModuleFiles {
           `${this.shown(real)} is ${stat.size} bytes, over the ${capLabel} cap on one package file`,
         );
       }
+      this.packageBytes += stat.size;
+      this.generationBytes += stat.size;
+      if (this.packageBytes > PACKAGE_CAPS.totalBytes) {
+        throw new Refusal(
+          `the package's files add up to more than the ${PACKAGE_CAPS.totalLabel} cap on one package (at ${this.shown(real)})`,
+        );
+      }
+      if (this.generationBytes > GENERATION_BYTES) {
+        throw new Refusal(
+          `the packages' files add up to more than ${GENERATION_BYTES / 1024 / 1024} MiB (at ${this.shown(real)}); a reload of the app starts the count again`,
+        );
+      }
       return readFileSync(fd, 'utf8');
     } finally {
       closeSync(fd);
@@ -613,18 +695,17 @@ export class ModuleFiles {
   }
 
   private shown(file: string): string {
-    return `functions/node_modules/${this.idOf(file)}`;
+    return `${MODULES_PREFIX}${this.idOf(file)}`;
   }
+}
+
+/** A JSON module: the guest parses its text (module-files.ts answers it unwrapped). */
+export function isJson(id: string): boolean {
+  return id.toLowerCase().endsWith('.json');
 }
 
 function isBare(spec: string): boolean {
   return !(spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('#'));
-}
-
-/** Whether `file` is strictly inside `dir` (not `dir` itself). */
-export function isInside(file: string, dir: string): boolean {
-  const relative = path.relative(dir, file);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 /** Node's built-in module names (with or without node:), which the guest answers itself. */

@@ -380,7 +380,7 @@ class Lane {
     moduleSource: (id) => {
       if (moduleFiles === undefined) return { error: 'no app is loaded' };
       try {
-        return moduleFiles.moduleFile(String(id)).code;
+        return moduleFiles.moduleText(String(id));
       } catch (error) {
         return { error: error instanceof Error ? error.message : String(error) };
       }

@@ -110,9 +110,10 @@ export interface HostOps {
     ModuleResolution
   >;
   /**
-   * A resolved module file's code as the guest evaluates it (in its isolate: compiling a large
-   * file never holds up the sandbox process's other calls), or why it cannot load. The code is the
-   * answer itself, not a field: isolated-vm copies a bare string about 3 times as fast.
+   * A resolved module file as the guest evaluates it (in its isolate: compiling a large file
+   * never holds up the sandbox process's other calls): a JavaScript file wrapped as Node wraps
+   * it, a `.json` file's text; or why it cannot load. The text is the answer itself, not a field:
+   * isolated-vm copies a bare string about 3 times as fast.
    */
   moduleSource: Op<'sync', 'sandbox', [id: string], string | { error: string }>;
   /** Runs the Node built-ins bundle in the calling context (it sets globalThis.__tb_builtins). */

@@ -750,6 +750,18 @@ globalThis.__tb_init = function init(
     const source = hostModSource(id);
     if (typeof source !== 'string') throw guestError('FunctionExecutionError', source.error);
     const filename = `functions/node_modules/${id}`;
+    const dirname = filename.slice(0, filename.lastIndexOf('/'));
+    if (id.toLowerCase().endsWith('.json')) {
+      // Parsed as Node parses it (an own "__proto__" key stays a key).
+      let value;
+      try {
+        value = jsonParse(source);
+      } catch (error) {
+        throw guestError('FunctionExecutionError', `${filename}: ${String(error)}`);
+      }
+      moduleFiles.set(id, { exports: value, loaded: true });
+      return value;
+    }
     /** @type {Function} */
     let factory;
     try {
@@ -760,17 +772,19 @@ globalThis.__tb_init = function init(
         throw guestError('FunctionExecutionError', `${filename}: ${error.message}`);
       throw error;
     }
-    const module = { exports: /** @type {unknown} */ ({}), id: filename, filename, loaded: false };
+    const require = moduleRequire(id);
+    const module = {
+      exports: /** @type {unknown} */ ({}),
+      id: filename,
+      filename,
+      loaded: false,
+      require,
+      children: [],
+      paths: [],
+    };
     moduleFiles.set(id, module);
     try {
-      factory.call(
-        module.exports,
-        module.exports,
-        moduleRequire(id),
-        module,
-        filename,
-        filename.slice(0, filename.lastIndexOf('/')),
-      );
+      factory.call(module.exports, module.exports, require, module, filename, dirname);
     } catch (error) {
       // As Node does: a module that failed is loaded again by the next require.
       moduleFiles.delete(id);
@@ -793,13 +807,19 @@ globalThis.__tb_init = function init(
     };
     /** @param {unknown} spec */
     require.resolve = (spec) => {
-      const resolved = hostModResolve(String(spec), from, '');
+      const name = String(spec);
+      const relative = name.startsWith('.') || name.startsWith('/');
+      if (!relative && lookupBuiltin(name).kind !== 'package') return name;
+      const resolved = hostModResolve(name, from, '');
       if (resolved.kind === 'file') return `functions/node_modules/${resolved.id}`;
       if (resolved.kind === 'bundle') return resolved.spec;
       const error = /** @type {Error & {code?: string}} */ (new ErrorCtor(resolved.message));
       error.code = resolved.notFound ? 'MODULE_NOT_FOUND' : resolved.code;
       throw error;
     };
+    // Node's module cache: none to share here (each call's modules are its own), so deleting from
+    // it, as some packages do to load a file again, changes nothing.
+    require.cache = /** @type {Record<string, unknown>} */ ({});
     return require;
   }
   globalThis.require = sandboxRequire;
