@@ -334,14 +334,37 @@ describe('packages file by file (module-files.ts)', () => {
       path.join(outside, 'missing.js'),
       path.join(app, 'functions/node_modules/probe/nothere.js'),
     );
+    // A folder on the way that is a symlink out: the same answer for what exists behind it.
+    symlinkSync(outside, path.join(app, 'functions/node_modules/probe/linkdir'));
     const r = createRunner({ app: loadApp({ root: app }).app });
     try {
       const there = (await r.execute('probe', ['./there'])).result;
       const nothere = (await r.execute('probe', ['./nothere'])).result;
       assert.match(String(there), /outside functions\/node_modules/);
       assert.equal(there, nothere);
+      for (const spec of [
+        './linkdir/exists',
+        './linkdir/exists.js',
+        './linkdir/nope',
+        './linkdir/nodir/',
+      ])
+        assert.equal((await r.execute('probe', [spec])).result, there, spec);
     } finally {
       r.dispose();
     }
+  });
+
+  it('a require from a folder more than 64 levels below functions/node_modules is refused, not walked', () => {
+    const deep = Array.from({ length: 70 }, (_, i) => `d${i}`).join('/');
+    const app = tempApp({
+      'functions/node_modules/deep/package.json': { name: 'deep', main: `${deep}/index.js` },
+      [`functions/node_modules/deep/${deep}/index.js`]: `module.exports = require('missing');`,
+    });
+    const files = new ModuleFiles(app);
+    const entry = files.resolve('deep', '', '');
+    assert.equal(entry.kind, 'file');
+    const nested = files.resolve('missing', entry.kind === 'file' ? entry.id : '', '');
+    assert.equal(nested.kind, 'error');
+    assert.match(nested.kind === 'error' ? nested.message : '', /over 64 levels deep/);
   });
 });

@@ -53,6 +53,17 @@ const GENERATION_BYTES = 4 * PACKAGE_CAPS.totalBytes;
  */
 const GRAPH_FILES = 5000;
 const GRAPH_REQUIRES = 20_000;
+/**
+ * Bounds on the synchronous work of one resolve() (the sandbox's other calls wait for it):
+ * filesystem lookups, folder depth below functions/node_modules, a module's require() name, and
+ * the answers kept. Past the lookups, a package is bundled instead; the rest are refused.
+ */
+const LOOKUPS = 200_000;
+const MAX_DEPTH = 64;
+const MAX_SPEC = 1000;
+const KEPT_ANSWERS = 10_000;
+/** package.json text kept (only main, exports and type of each) for one app generation. */
+const MANIFEST_BYTES = 8 * 1024 * 1024;
 
 /** The package name of a bare specifier: `@scope/name` or `name`. */
 export function packageNameOf(spec: string): string {
@@ -85,10 +96,18 @@ class Refusal extends Error {
   }
 }
 
-/** A file that needs esbuild: the package it belongs to is bundled instead. */
+/** A file that needs esbuild, or a lookup past the budget: the package is bundled instead. */
 class NeedsBundle extends Error {}
+const TOO_MANY_LOOKUPS = 'too many lookups';
 
 type Format = 'cjs' | 'json' | 'bundle';
+
+/** What resolving reads of a package.json. */
+interface Manifest {
+  main: unknown;
+  exports: unknown;
+  type: unknown;
+}
 
 /** Extensions Node's CommonJS loader tries, in its order (.node: native addons, refused). */
 const TRIED_EXTENSIONS = ['.js', '.json', '.node'];
@@ -126,7 +145,13 @@ export class ModuleFiles {
   private readonly formats = new Map<string, Format>();
   private readonly resolutions = new Map<string, ModuleResolution>();
   private readonly resolvedFiles = new Map<string, string | Refusal | NeedsBundle>();
-  private readonly manifests = new Map<string, Record<string, unknown> | undefined>();
+  private readonly manifests = new Map<string, Manifest | undefined>();
+  /** Whether `<folder>/node_modules` exists, by folder. */
+  private readonly moduleFolders = new Map<string, boolean>();
+  private manifestBytes = 0;
+  private lookups = 0;
+  /** Set while check() reads a package: its bytes count against the package's cap. */
+  private checking = false;
   /** The ids resolve() answered: the only files moduleText() serves. */
   private readonly served = new Set<string>();
   private generationBytes = 0;
@@ -169,8 +194,9 @@ export class ModuleFiles {
     const key = `${from}\0${spec}`;
     const known = this.resolutions.get(key);
     if (known !== undefined) return known;
+    this.lookups = 0;
     const answer = this.answer(spec, from, where);
-    this.resolutions.set(key, answer);
+    if (this.resolutions.size < KEPT_ANSWERS) this.resolutions.set(key, answer);
     return answer;
   }
 
@@ -190,6 +216,13 @@ export class ModuleFiles {
         ? { kind: 'bundle', spec }
         : { kind: 'error', message: `${asked}no functions/node_modules`, notFound: true };
     }
+    if (spec.length > MAX_SPEC) {
+      return {
+        kind: 'error',
+        message: `${asked}a require() name of ${spec.length} characters, over ${MAX_SPEC}`,
+        notFound: true,
+      };
+    }
     const bare = isBare(spec) && !spec.startsWith(MODULES_PREFIX);
     let id: string;
     try {
@@ -198,7 +231,16 @@ export class ModuleFiles {
       if (bare) this.check(id);
       else if (this.format(id) === 'bundle') throw new NeedsBundle();
     } catch (error) {
-      if (error instanceof NeedsBundle) return this.bundled(spec, from, asked);
+      if (error instanceof NeedsBundle) {
+        if (error.message === TOO_MANY_LOOKUPS && !bare) {
+          return {
+            kind: 'error',
+            message: `${asked}require('${spec}') took more than ${LOOKUPS} filesystem lookups`,
+            notFound: false,
+          };
+        }
+        return this.bundled(spec, from, asked);
+      }
       if (error instanceof Refusal) {
         // Function code's require of a package not found here: the parent answers it, with a
         // bundle it made ahead (prefetchPackages) or the same "cannot find package" error.
@@ -255,6 +297,15 @@ export class ModuleFiles {
    */
   private check(entry: string): void {
     this.packageBytes = 0;
+    this.checking = true;
+    try {
+      this.checkGraph(entry);
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private checkGraph(entry: string): void {
     const seen = new Set<string>([entry]);
     const pending = [entry];
     let requires = 0;
@@ -296,12 +347,13 @@ export class ModuleFiles {
       if (typeof known === 'string') return known;
       throw known;
     }
+    const keep = this.resolvedFiles.size < KEPT_ANSWERS;
     try {
       const id = this.findFile(spec, from === '' ? modulesDir : fromDir, from !== '');
-      this.resolvedFiles.set(key, id);
+      if (keep) this.resolvedFiles.set(key, id);
       return id;
     } catch (error) {
-      if (error instanceof Refusal || error instanceof NeedsBundle)
+      if (keep && (error instanceof Refusal || error instanceof NeedsBundle))
         this.resolvedFiles.set(key, error);
       throw error;
     }
@@ -309,6 +361,8 @@ export class ModuleFiles {
 
   private findFile(spec: string, fromDir: string, fromModule: boolean): string {
     const modulesDir = this.modulesDir as string;
+    if (path.relative(modulesDir, fromDir).split(path.sep).length > MAX_DEPTH)
+      throw new Refusal(`require('${spec}'): asked from a folder over ${MAX_DEPTH} levels deep`);
     if (spec === '' || spec.includes('\0'))
       throw new Refusal(`require('${spec}'): not a module name`);
     // A module file's own names for files (__filename, __dirname, require.resolve()).
@@ -328,7 +382,7 @@ export class ModuleFiles {
       const packageDir = path.join(dir, name);
       if (!this.exists(packageDir)) continue;
       const manifest = this.manifest(packageDir, spec);
-      const exports = manifest?.['exports'];
+      const exports = manifest?.exports;
       if (exports !== undefined && exports !== null)
         return this.fromExports(packageDir, exports, `.${subpath}`, spec);
       const found = this.fileOrDirectoryOrNothing(path.join(packageDir, subpath), spec);
@@ -357,7 +411,13 @@ export class ModuleFiles {
     const modulesDir = this.modulesDir as string;
     const dirs: string[] = [];
     for (let dir = start; isInside(dir, modulesDir); dir = path.dirname(dir)) {
-      if (path.basename(dir) !== 'node_modules') dirs.push(path.join(dir, 'node_modules'));
+      if (path.basename(dir) === 'node_modules') continue;
+      let present = this.moduleFolders.get(dir);
+      if (present === undefined) {
+        present = this.exists(path.join(dir, 'node_modules'));
+        this.moduleFolders.set(dir, present);
+      }
+      if (present) dirs.push(path.join(dir, 'node_modules'));
     }
     dirs.push(modulesDir);
     return dirs;
@@ -463,7 +523,7 @@ export class ModuleFiles {
     for (const candidate of [target, ...TRIED_EXTENSIONS.map((ext) => target + ext)]) {
       const real = this.confined(candidate, spec);
       if (real === undefined || !this.isFile(real, spec)) continue;
-      if (path.extname(real).toLowerCase() === '.node') throw this.nativeAddon(real, spec);
+      if (path.extname(real) === '.node') throw this.nativeAddon(real, spec);
       return this.idOf(real);
     }
     return undefined;
@@ -474,7 +534,7 @@ export class ModuleFiles {
     const real = this.confined(target, spec);
     if (real === undefined || !this.isDirectory(real)) return undefined;
     const manifest = this.manifest(real, spec);
-    const main = manifest?.['main'];
+    const main = manifest?.main;
     if (typeof main === 'string' && main !== '') {
       const at = path.resolve(real, main);
       const found = this.loadAsFile(at, spec) ?? this.loadIndex(at, spec);
@@ -506,19 +566,16 @@ export class ModuleFiles {
    */
   private confined(candidate: string, spec: string): string | undefined {
     const modulesDir = this.modulesDir as string;
+    this.lookup();
     let real: string;
     try {
       real = realpathSync.native(candidate);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') {
-        let link = code === 'ELOOP';
-        try {
-          link ||= lstatSync(candidate).isSymbolicLink();
-        } catch {
-          // Nothing there.
-        }
-        if (link || !isInside(path.resolve(candidate), modulesDir)) throw this.outside(spec);
+        // Nothing there. Outside, or reached through a symlink (the path's own, or a folder's on
+        // the way): the same answer as for a symlink to something, whatever is at the end.
+        if (code === 'ELOOP' || this.leadsOut(candidate)) throw this.outside(spec);
         return undefined;
       }
       throw new Refusal(
@@ -529,6 +586,35 @@ export class ModuleFiles {
     return real;
   }
 
+  /**
+   * Whether a path with nothing at its end passes outside functions/node_modules: lexically, or
+   * through a symlink (the path itself, or the real path of the nearest folder that exists).
+   */
+  private leadsOut(candidate: string): boolean {
+    const modulesDir = this.modulesDir as string;
+    if (!isInside(path.resolve(candidate), modulesDir)) return true;
+    try {
+      if (lstatSync(candidate).isSymbolicLink()) return true;
+    } catch {
+      // Not there itself.
+    }
+    for (let dir = path.dirname(candidate); isInside(dir, modulesDir); dir = path.dirname(dir)) {
+      this.lookup();
+      try {
+        const real = realpathSync.native(dir);
+        return real !== dir && !isInside(real, modulesDir) && real !== modulesDir;
+      } catch {
+        // Not there either: its parent then.
+      }
+    }
+    return false;
+  }
+
+  /** One filesystem lookup against the budget of this resolve(). */
+  private lookup(): void {
+    if (++this.lookups > LOOKUPS) throw new NeedsBundle(TOO_MANY_LOOKUPS);
+  }
+
   private outside(spec: string): Refusal {
     return new Refusal(
       `require('${spec}'): '${spec}' resolves outside functions/node_modules, or through a symlink to nothing, and packages are read only from functions/node_modules`,
@@ -536,6 +622,7 @@ export class ModuleFiles {
   }
 
   private exists(dir: string): boolean {
+    this.lookup();
     try {
       lstatSync(dir);
       return true;
@@ -545,6 +632,7 @@ export class ModuleFiles {
   }
 
   private isDirectory(real: string): boolean {
+    this.lookup();
     try {
       return lstatSync(real).isDirectory();
     } catch {
@@ -554,6 +642,7 @@ export class ModuleFiles {
 
   /** A regular file: true; nothing or a folder: false; anything else (FIFO, device): refused. */
   private isFile(real: string, spec: string): boolean {
+    this.lookup();
     let stat;
     try {
       stat = lstatSync(real);
@@ -566,18 +655,29 @@ export class ModuleFiles {
     return true;
   }
 
-  private manifest(dir: string, spec: string): Record<string, unknown> | undefined {
+  private manifest(dir: string, spec: string): Manifest | undefined {
     if (this.manifests.has(dir)) return this.manifests.get(dir);
     const file = path.join(dir, 'package.json');
-    let parsed: Record<string, unknown> | undefined;
+    let parsed: Manifest | undefined;
     const real = this.confined(file, spec);
     if (real !== undefined && !this.isDirectory(real)) {
       const text = this.readChecked(real, PACKAGE_CAPS.manifestBytes, '1 MiB');
+      this.manifestBytes += text.length;
+      if (this.manifestBytes > MANIFEST_BYTES) {
+        throw new Refusal(
+          `the packages' package.json files add up to more than ${MANIFEST_BYTES / 1024 / 1024} MiB (at ${this.shown(real)})`,
+        );
+      }
       try {
         const value = JSON.parse(text) as unknown;
+        // Only what resolving reads is kept (a parsed package.json holds up to 20 times its text).
         parsed =
           typeof value === 'object' && value !== null && !Array.isArray(value)
-            ? (value as Record<string, unknown>)
+            ? {
+                main: (value as Record<string, unknown>)['main'],
+                exports: (value as Record<string, unknown>)['exports'],
+                type: (value as Record<string, unknown>)['type'],
+              }
             : undefined;
       } catch {
         throw new Refusal(
@@ -596,7 +696,8 @@ export class ModuleFiles {
     const known = this.formats.get(id);
     if (known !== undefined) return known;
     const real = path.join(this.modulesDir as string, id);
-    const ext = path.extname(real).toLowerCase();
+    // Case matters, as in Node: `x.JSON` is no JSON file to it.
+    const ext = path.extname(real);
     let format: Format;
     if (ext === '.json') format = 'json';
     else if (BUNDLED_EXTENSIONS.has(ext)) format = 'bundle';
@@ -621,7 +722,7 @@ export class ModuleFiles {
       if (path.basename(at) === 'node_modules') break;
       try {
         const manifest = this.manifest(at, at);
-        if (manifest !== undefined) return manifest['type'];
+        if (manifest !== undefined) return manifest.type;
       } catch {
         return undefined;
       }
@@ -669,7 +770,7 @@ export class ModuleFiles {
           `${this.shown(real)} is ${stat.size} bytes, over the ${capLabel} cap on one package file`,
         );
       }
-      this.packageBytes += stat.size;
+      if (this.checking) this.packageBytes += stat.size;
       this.generationBytes += stat.size;
       if (this.packageBytes > PACKAGE_CAPS.totalBytes) {
         throw new Refusal(
@@ -701,7 +802,7 @@ export class ModuleFiles {
 
 /** A JSON module: the guest parses its text (module-files.ts answers it unwrapped). */
 export function isJson(id: string): boolean {
-  return id.toLowerCase().endsWith('.json');
+  return id.endsWith('.json');
 }
 
 function isBare(spec: string): boolean {

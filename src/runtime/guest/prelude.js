@@ -751,7 +751,7 @@ globalThis.__tb_init = function init(
     if (typeof source !== 'string') throw guestError('FunctionExecutionError', source.error);
     const filename = `functions/node_modules/${id}`;
     const dirname = filename.slice(0, filename.lastIndexOf('/'));
-    if (id.toLowerCase().endsWith('.json')) {
+    if (id.endsWith('.json')) {
       // Parsed as Node parses it (an own "__proto__" key stays a key).
       let value;
       try {
@@ -810,7 +810,14 @@ globalThis.__tb_init = function init(
     require.resolve = (spec) => {
       const name = String(spec);
       const relative = name.startsWith('.') || name.startsWith('/');
-      if (!relative && lookupBuiltin(name).kind !== 'package') return name;
+      const builtin = relative ? undefined : lookupBuiltin(name);
+      // A built-in resolves to its name when require() would load it, and fails as require would.
+      if (builtin?.kind === 'module') return name;
+      if (builtin?.kind === 'refused') {
+        const error = /** @type {Error & {code?: string}} */ (new ErrorCtor(builtin.message));
+        error.code = 'MODULE_NOT_FOUND';
+        throw error;
+      }
       const resolved = hostModResolve(name, from, '');
       if (resolved.kind === 'file') return `functions/node_modules/${resolved.id}`;
       if (resolved.kind === 'bundle') return resolved.spec;
