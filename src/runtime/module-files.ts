@@ -58,7 +58,7 @@ const GRAPH_REQUIRES = 20_000;
  * filesystem lookups, folder depth below functions/node_modules, a module's require() name, and
  * the answers kept. Past the lookups, a package is bundled instead; the rest are refused.
  */
-const LOOKUPS = 200_000;
+const LOOKUPS = 50_000;
 const MAX_DEPTH = 64;
 const MAX_SPEC = 1000;
 const KEPT_ANSWERS = 10_000;
