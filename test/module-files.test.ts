@@ -367,4 +367,38 @@ describe('packages file by file (module-files.ts)', () => {
     assert.equal(nested.kind, 'error');
     assert.match(nested.kind === 'error' ? nested.message : '', /over 64 levels deep/);
   });
+
+  it('an ES module is told by its syntax as Node 24 tells it, and CommonJS that only mentions the words is not', () => {
+    const esm = [
+      'import x from "y";',
+      'import {a} from "b";',
+      'import * as c from "d";',
+      "import 'side-effect';",
+      'export default 1;',
+      'export const a = 1;',
+      'export { a };',
+      'export * from "x";',
+      'var a=1;export{a as default}',
+      'if(x){}export default 2',
+      'const u = import.meta.url;',
+    ];
+    const cjs = [
+      'var importsKeys = 1; module.exports = importsKeys;',
+      'const x = () => import("y"); module.exports = x;',
+      'exports.a = 1;',
+      'function exporter() {} module.exports = exporter;',
+      'const o = {}; o.import = 1; o.export = 2; module.exports = o;',
+      '// import x from "y" in a comment\nmodule.exports = 1;',
+    ];
+    const files: Record<string, string | object> = {};
+    [...esm, ...cjs].forEach((text, i) => {
+      files[`functions/node_modules/p${i}/index.js`] = text;
+    });
+    const app = tempApp(files);
+    const modules = new ModuleFiles(app);
+    esm.forEach((text, i) => assert.equal(modules.resolve(`p${i}`, '', '').kind, 'bundle', text));
+    cjs.forEach((text, i) =>
+      assert.equal(modules.resolve(`p${esm.length + i}`, '', '').kind, 'file', text),
+    );
+  });
 });

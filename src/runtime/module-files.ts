@@ -124,9 +124,29 @@ const LITERAL_REQUIRE = /(?<![.\w$])require\s*\(\s*(['"`])([^'"`\\\n$]+)\1\s*\)/
  * An import or export statement at the start of a line or after `;`, `{` or `}` (minified
  * code): a file Node 24 would load as an ES module by its syntax although its package does not
  * say "type": "module". A false match only sends the package to esbuild, which also loads it.
+ * Found by the keywords first, then the statement's shape at each (one pattern that tried every
+ * position took 6 ms over lodash.js, this 0.5 ms).
  */
-const ESM_SYNTAX =
-  /(?:^|[;{}])[ \t]*(?:import(?:[ \t]+[\w$*{]|[ \t]*[{*"'])|import\.meta\b|export(?:[ \t]+(?:default|const|let|var|function|class|async)\b|[ \t]*[{*]))/m;
+const ESM_KEYWORD = /\b(?:import|export)\b/g;
+const ESM_STATEMENT =
+  /(?:import(?:[ \t]+[\w$*{]|[ \t]*[{*"'])|import\.meta\b|export(?:[ \t]+(?:default|const|let|var|function|class|async)\b|[ \t]*[{*]))/y;
+
+/** `import.meta` anywhere but after a `.`: valid in ES modules only. */
+const IMPORT_META = /import[ \t]*\.[ \t]*meta\b/y;
+
+function hasEsmSyntax(text: string): boolean {
+  for (const match of text.matchAll(ESM_KEYWORD)) {
+    let before = match.index - 1;
+    while (before >= 0 && (text[before] === ' ' || text[before] === '\t')) before--;
+    const previous = before >= 0 ? (text[before] ?? '') : '\n';
+    IMPORT_META.lastIndex = match.index;
+    if (previous !== '.' && IMPORT_META.test(text)) return true;
+    if (!'\n\r;{}'.includes(previous)) continue;
+    ESM_STATEMENT.lastIndex = match.index;
+    if (ESM_STATEMENT.test(text)) return true;
+  }
+  return false;
+}
 /** Node's module wrapper, on the file's first line so that no line moves. */
 const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 
@@ -705,7 +725,7 @@ export class ModuleFiles {
     else if (ext === '.js' || ext === '') {
       // An extensionless file loads as CommonJS, as Node loads it (a bin script, a "main").
       format = this.packageType(path.dirname(real)) === 'module' ? 'bundle' : 'cjs';
-      if (format === 'cjs' && ESM_SYNTAX.test(this.load(id))) format = 'bundle';
+      if (format === 'cjs' && hasEsmSyntax(this.load(id))) format = 'bundle';
     } else {
       throw new Refusal(
         `${this.shown(real)}: only .js, .cjs, .mjs, .json (and TypeScript) files of packages are loaded`,
