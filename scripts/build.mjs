@@ -52,7 +52,7 @@ const lazyBsonBuffer = {
     });
   },
 };
-for (const name of ['prelude', 'libs']) {
+for (const name of ['prelude', 'libs', 'buffer']) {
   await esbuild.build({
     entryPoints: [path.join(root, `src/runtime/guest/${name}.js`)],
     outfile: path.join(root, `dist/guest/${name}.js`),

@@ -19,7 +19,7 @@ import {
 } from '../src/services/node-builtins/table.js';
 
 const guestDir = new URL('../guest/', import.meta.url);
-const libsSource = readFileSync(new URL('libs.js', guestDir), 'utf8');
+const bufferSource = readFileSync(new URL('buffer.js', guestDir), 'utf8');
 const builtinsSource = readFileSync(new URL('builtins.js', guestDir), 'utf8');
 
 interface Guest {
@@ -35,7 +35,7 @@ interface Guest {
 
 /**
  * A bare V8 context as the sandbox has it: V8's built-ins, what the prelude gives before BSON
- * loads (TextEncoder/TextDecoder/atob/btoa), timers, the prelude's Buffer (dist/guest/libs.js),
+ * loads (TextEncoder/TextDecoder/atob/btoa), timers, the prelude's Buffer (dist/guest/buffer.js),
  * then dist/guest/builtins.js and a registry over a synchronous callHost to crypto-host.ts's ops,
  * with arguments and results copied as isolated-vm copies them.
  */
@@ -53,7 +53,7 @@ function guest(options: { maxHandles?: number } = {}): Guest {
     setImmediate,
     clearImmediate,
   });
-  vm.runInContext(libsSource, context);
+  vm.runInContext(bufferSource, context);
   vm.runInContext(builtinsSource, context, { filename: 'triggerbox:builtins.js' });
   const host = createNodeCryptoHost(options);
   const { realm, toGuest } = guestRealm(context);
@@ -72,10 +72,10 @@ function guest(options: { maxHandles?: number } = {}): Guest {
   vm.runInContext(
     `globalThis.registry = __tb_builtins.createBuiltinRegistry({
        callHost: __callHost,
-       globals: { Buffer: __tb_libs.Buffer, TextEncoder, TextDecoder, setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate },
+       globals: { Buffer: __tb_buffer, TextEncoder, TextDecoder, setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate },
      });
      globalThis.require = registry.require;
-     globalThis.Buffer = __tb_libs.Buffer;
+     globalThis.Buffer = __tb_buffer;
      delete globalThis.__callHost;`,
     context,
   );

@@ -161,6 +161,7 @@ describe('npm package', () => {
       'dist/src/runtime/sandbox.cjs',
       'dist/guest/prelude.js',
       'dist/guest/libs.js',
+      'dist/guest/buffer.js',
     ]) {
       assert.ok(packed.includes(file), `${file} is missing from the tarball`);
     }

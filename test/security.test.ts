@@ -37,6 +37,8 @@ const ATTEMPTS: Record<string, string> = {
   context.values.get({ toString() { capture(); return "x"; } });
   Object.defineProperty(globalThis, "__tb_libs", { configurable: true, set(v) { capture(); Object.defineProperty(globalThis, "__tb_libs", { value: v, configurable: true, writable: true }); } });
   BSON.ObjectId;
+  Object.defineProperty(globalThis, "__tb_buffer", { configurable: true, set(v) { capture(); Object.defineProperty(globalThis, "__tb_buffer", { value: v, configurable: true, writable: true }); } });
+  Buffer.from("x");
   return frames;
 };`,
   globals:

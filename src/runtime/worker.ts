@@ -143,6 +143,7 @@ class CachedScript {
 
 const preludeScript = new CachedScript(guestFile('prelude.js'), 'triggerbox:prelude');
 const libsScript = new CachedScript(guestFile('libs.js'), 'triggerbox:bson');
+const bufferScript = new CachedScript(guestFile('buffer.js'), 'triggerbox:buffer');
 const builtinsScript = new CachedScript(guestFile('builtins.js'), 'triggerbox:builtins');
 /**
  * Hands a new context's host handles to the prelude's __tb_init and evaluates to the call entry.
@@ -266,6 +267,7 @@ class Lane {
   private slot: Slot | undefined;
   private readonly packageScripts = new Map<string, IsolatedVm.Script>();
   private libs: IsolatedVm.Script | undefined;
+  private buffer: IsolatedVm.Script | undefined;
   private builtins: IsolatedVm.Script | undefined;
   /** One compiled prelude per isolate: its compiled functions are shared by every context. */
   private prelude: IsolatedVm.Script | undefined;
@@ -360,6 +362,13 @@ class Lane {
       if (slot) {
         this.libs ??= libsScript.compile(this.isolate);
         this.libs.runSync(slot.context);
+      }
+    },
+    buffer: () => {
+      const slot = this.slot;
+      if (slot) {
+        this.buffer ??= bufferScript.compile(this.isolate);
+        this.buffer.runSync(slot.context);
       }
     },
     builtins: () => {

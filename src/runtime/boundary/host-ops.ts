@@ -95,8 +95,10 @@ export interface HostOps {
       ]
     | null
   >;
-  /** Runs the bson + buffer bundle in the calling context (it sets globalThis.__tb_libs). */
+  /** Runs the bson bundle in the calling context (it sets globalThis.__tb_libs). */
   libs: Op<'sync', 'sandbox', [], void>;
+  /** Runs the buffer bundle in the calling context (it sets globalThis.__tb_buffer). */
+  buffer: Op<'sync', 'sandbox', [], void>;
   /** Runs a fetched package's factory script in the calling context (sets __tb_module). */
   runPackage: Op<'sync', 'sandbox', [spec: string], void>;
   /**
@@ -152,6 +154,7 @@ export const HOST_OPS: {
   trace: { mode: 'sync', site: 'sandbox' },
   source: { mode: 'sync', site: 'sandbox' },
   libs: { mode: 'sync', site: 'sandbox' },
+  buffer: { mode: 'sync', site: 'sandbox' },
   runPackage: { mode: 'sync', site: 'sandbox' },
   resolveModule: { mode: 'sync', site: 'sandbox' },
   moduleSource: { mode: 'sync', site: 'sandbox' },

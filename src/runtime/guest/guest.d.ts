@@ -78,7 +78,9 @@ declare global {
    * Set by libs.js when the `libs` op runs it, or when worker.ts runs it while preparing a
    * context; taken and deleted by the prelude.
    */
-  var __tb_libs: { BSON: Record<string, any>; Buffer: unknown } | undefined;
+  var __tb_libs: { BSON: Record<string, any> } | undefined;
+  /** Set by buffer.js when the `buffer` op runs it; taken and deleted by the prelude. */
+  var __tb_buffer: unknown;
   /** Set by a package's factory script when the `runPackage` op runs it. */
   var __tb_module:
     | ((

@@ -1,7 +1,6 @@
 // @ts-check
-// Runs inside the sandbox, on first use of BSON, EJSON or Buffer (see prelude.js): the bson
-// package's browser build and the npm `buffer` package, bundled by scripts/build.mjs.
+// Runs inside the sandbox, on first use of BSON or EJSON (see prelude.js): the bson package's
+// browser build, bundled by scripts/build.mjs. Buffer is buffer.js, loaded on its own.
 import * as BSON from 'bson';
-import { Buffer } from 'buffer/';
 
-globalThis.__tb_libs = { BSON, Buffer };
+globalThis.__tb_libs = { BSON };

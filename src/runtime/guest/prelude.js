@@ -192,10 +192,26 @@ globalThis.__tb_init = function init(
   }
 
   // ---- BSON, EJSON, Buffer: loaded on first use (the bundle costs ~4 ms per context) ----
-  /** @type {{ BSON: Record<string, any>, Buffer: unknown } | undefined} */
+  /** @type {{ BSON: Record<string, any> } | undefined} */
   let libs;
   let loadingLibs = false;
-  /** @returns {{ BSON: Record<string, any>, Buffer: unknown }} */
+  /** @type {unknown} */
+  let bufferClass;
+  /** The npm `buffer` package's Buffer, a bundle of its own (buffer.js). */
+  function loadBuffer() {
+    if (bufferClass === undefined) {
+      loadingLibs = true;
+      try {
+        hostSync('buffer');
+      } finally {
+        loadingLibs = false;
+      }
+      bufferClass = globalThis.__tb_buffer;
+      delete (/** @type {{ __tb_buffer?: unknown }} */ (globalThis).__tb_buffer);
+    }
+    return bufferClass;
+  }
+  /** @returns {{ BSON: Record<string, any> }} */
   function loadLibs() {
     if (libs === undefined) {
       let loaded = preloadedLibs;
@@ -210,7 +226,7 @@ globalThis.__tb_init = function init(
         loaded = /** @type {NonNullable<typeof globalThis.__tb_libs>} */ (globalThis.__tb_libs);
         delete (/** @type {{ __tb_libs?: unknown }} */ (globalThis).__tb_libs);
       }
-      libs = { BSON: platformBSON(loaded.BSON), Buffer: loaded.Buffer };
+      libs = { BSON: platformBSON(loaded.BSON) };
     }
     return libs;
   }
@@ -350,7 +366,7 @@ globalThis.__tb_init = function init(
   }
   defineLazyGlobal('BSON', () => loadLibs().BSON);
   defineLazyGlobal('EJSON', () => loadLibs().BSON.EJSON);
-  defineLazyGlobal('Buffer', () => loadLibs().Buffer);
+  defineLazyGlobal('Buffer', loadBuffer);
   globalThis.atob = atob;
   globalThis.btoa = btoa;
   globalThis.TextEncoder = TextEncoder;
@@ -408,7 +424,9 @@ globalThis.__tb_init = function init(
     if (arg instanceof Error) return arg.stack || `${arg.name}: ${arg.message}`;
     if (typeof arg !== 'object' || arg === null) return String(arg);
     try {
-      if (libs !== undefined) return libs.BSON.EJSON.stringify(arg, { relaxed: true });
+      // A Buffer can be here only once buffer.js ran: it prints as EJSON, as with bson loaded.
+      if (libs !== undefined || bufferClass !== undefined)
+        return loadLibs().BSON.EJSON.stringify(arg, { relaxed: true });
       return jsonStringify(arg);
     } catch {
       return String(arg);
@@ -517,7 +535,7 @@ globalThis.__tb_init = function init(
   let registry;
   function builtins() {
     if (registry === undefined) {
-      const Buffer = loadLibs().Buffer;
+      const Buffer = loadBuffer();
       loadingLibs = true;
       try {
         hostBuiltins();
@@ -1040,7 +1058,8 @@ globalThis.__tb_init = function init(
       }
       const proto = getPrototypeOf(value);
       if ((proto !== objectProto && proto !== null) || typeof value.toJSON === 'function') {
-        if (libs !== undefined) return NOT_PLAIN;
+        // BSON values, or a Buffer (only once buffer.js ran): the EJSON path.
+        if (libs !== undefined || bufferClass !== undefined) return NOT_PLAIN;
       }
       charge(2);
       /** @type {Record<string, unknown>} */
