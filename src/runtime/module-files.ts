@@ -147,6 +147,8 @@ function hasEsmSyntax(text: string): boolean {
   }
   return false;
 }
+/** A character V8 keeps in a two-byte string. */
+const TWO_BYTE = /[^\x00-\xff]/;
 /** Node's module wrapper, on the file's first line so that no line moves. */
 const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 
@@ -802,7 +804,18 @@ export class ModuleFiles {
           `the packages' files add up to more than ${GENERATION_BYTES / 1024 / 1024} MiB (at ${this.shown(real)}); a reload of the app starts the count again`,
         );
       }
-      return readFileSync(fd, 'utf8');
+      const text = readFileSync(fd, 'utf8');
+      // In memory, a text with any character past U+00FF takes two bytes a character (a file of
+      // invalid UTF-8 decodes to U+FFFD for each bad byte: twice its size): counted so.
+      if (TWO_BYTE.test(text)) {
+        this.generationBytes += Math.max(0, 2 * text.length - stat.size);
+        if (this.generationBytes > GENERATION_BYTES) {
+          throw new Refusal(
+            `the packages' files take more than ${GENERATION_BYTES / 1024 / 1024} MiB in memory (at ${this.shown(real)}); a reload of the app starts the count again`,
+          );
+        }
+      }
+      return text;
     } finally {
       closeSync(fd);
     }
