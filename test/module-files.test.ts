@@ -136,6 +136,19 @@ const FILES: Record<string, string | object> = {
   'functions/node_modules/strict-pkg/index.js': `'use strict';\nmodule.exports = (function () { return this === undefined; })();`,
 };
 
+/** Runs `use` with a runner of the app at `root`, disposed after. */
+async function withRunner(
+  root: string,
+  use: (runner: FunctionRunner) => Promise<void>,
+): Promise<void> {
+  const runner = createRunner({ app: loadApp({ root }).app });
+  try {
+    await use(runner);
+  } finally {
+    runner.dispose();
+  }
+}
+
 describe('packages file by file (module-files.ts)', () => {
   let root: string;
   let runner: FunctionRunner;
@@ -188,8 +201,7 @@ describe('packages file by file (module-files.ts)', () => {
       'functions/fail.js': 'exports = function () { require("deep")(); };',
       'functions/broken.js': 'exports = function () { return require("broken"); };',
     });
-    const r = createRunner({ app: loadApp({ root: app }).app });
-    try {
+    await withRunner(app, async (r) => {
       await assert.rejects(r.execute('fail'), (error: unknown) => {
         assert.ok(error instanceof FunctionExecutionFailure);
         assert.match(
@@ -202,9 +214,7 @@ describe('packages file by file (module-files.ts)', () => {
         r.execute('broken'),
         /functions\/node_modules\/broken\/index\.js: .*Unexpected token/,
       );
-    } finally {
-      r.dispose();
-    }
+    });
   });
 
   it('a package with an ES module anywhere in it is bundled whole by esbuild, also when a CommonJS package requires it', async () => {
@@ -233,15 +243,12 @@ describe('packages file by file (module-files.ts)', () => {
     assert.deepEqual(files.resolve('mixed', '', ''), { kind: 'bundle', spec: 'mixed' });
     assert.deepEqual(files.resolve('minified', '', ''), { kind: 'bundle', spec: 'minified' });
     assert.equal(files.resolve('cjs-uses-esm', '', '').kind, 'bundle');
-    const r = createRunner({ app: loadApp({ root: app }).app });
-    try {
+    await withRunner(app, async (r) => {
       assert.equal((await r.execute('esm')).result, 42);
       assert.equal((await r.execute('cjsEsm')).result, 43);
       assert.equal((await r.execute('mixed')).result, 'from an .mjs file');
       assert.equal((await r.execute('minified')).result, 'minified');
-    } finally {
-      r.dispose();
-    }
+    });
   });
 
   it('a native addon or a subpath a package does not export is refused with what to do', async () => {
@@ -255,21 +262,30 @@ describe('packages file by file (module-files.ts)', () => {
       'functions/node_modules/closed/index.js': `module.exports = 1;`,
       'functions/node_modules/closed/secret.js': `module.exports = 2;`,
       'functions/req.js': 'exports = (spec) => require(spec);',
+      'functions/other.js': 'exports = function (spec) {\n  return require(spec);\n};',
     });
-    const r = createRunner({ app: loadApp({ root: app }).app });
-    try {
+    await withRunner(app, async (r) => {
+      const message = (pattern: RegExp) => (error: unknown) => {
+        assert.match(String((error as Error).message), pattern);
+        return true;
+      };
       await assert.rejects(
         r.execute('req', ['native']),
-        /binding\.node is a native addon, which the sandbox cannot load/,
+        message(
+          /^functions\/req\.js:1:\d+: require\('native'\): functions\/node_modules\/native\/binding\.node is a native addon, which the sandbox cannot load$/,
+        ),
+      );
+      // The same refusal from another call site names that one.
+      await assert.rejects(
+        r.execute('other', ['native']),
+        message(/^functions\/other\.js:2:\d+: require\('native'\)/),
       );
       await assert.rejects(
         r.execute('req', ['closed/secret.js']),
         /closed\/package\.json does not export '\.\/secret\.js' for require\(\)/,
       );
       assert.equal((await r.execute('req', ['closed'])).result, 1);
-    } finally {
-      r.dispose();
-    }
+    });
   });
 
   it('an ES module package a CommonJS package requires by a computed name: bundled from the top level, refused from a nested install', () => {
@@ -336,8 +352,7 @@ describe('packages file by file (module-files.ts)', () => {
     );
     // A folder on the way that is a symlink out: the same answer for what exists behind it.
     symlinkSync(outside, path.join(app, 'functions/node_modules/probe/linkdir'));
-    const r = createRunner({ app: loadApp({ root: app }).app });
-    try {
+    await withRunner(app, async (r) => {
       const there = (await r.execute('probe', ['./there'])).result;
       const nothere = (await r.execute('probe', ['./nothere'])).result;
       assert.match(String(there), /outside functions\/node_modules/);
@@ -349,9 +364,7 @@ describe('packages file by file (module-files.ts)', () => {
         './linkdir/nodir/',
       ])
         assert.equal((await r.execute('probe', [spec])).result, there, spec);
-    } finally {
-      r.dispose();
-    }
+    });
   });
 
   it('a require from a folder more than 64 levels below functions/node_modules is refused, not walked', () => {

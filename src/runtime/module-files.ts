@@ -214,12 +214,17 @@ export class ModuleFiles {
    */
   resolve(spec: string, from: string, where: string): ModuleResolution {
     const key = `${from}\0${spec}`;
-    const known = this.resolutions.get(key);
-    if (known !== undefined) return known;
-    this.lookups = 0;
-    const answer = this.answer(spec, from, where);
-    if (this.resolutions.size < KEPT_ANSWERS) this.resolutions.set(key, answer);
-    return answer;
+    let answer = this.resolutions.get(key);
+    if (answer === undefined) {
+      this.lookups = 0;
+      answer = this.answer(spec, from);
+      if (this.resolutions.size < KEPT_ANSWERS) this.resolutions.set(key, answer);
+    }
+    // Kept without who asked: function code's requires of one name share the answer, each error
+    // naming its own call site.
+    if (answer.kind !== 'error') return answer;
+    const asked = from === '' ? (where ? `${where}: ` : '') : `${MODULES_PREFIX}${from}: `;
+    return { ...answer, message: `${asked}${answer.message}` };
   }
 
   /**
@@ -231,17 +236,17 @@ export class ModuleFiles {
     return this.load(id);
   }
 
-  private answer(spec: string, from: string, where: string): ModuleResolution {
-    const asked = from === '' ? (where ? `${where}: ` : '') : `${MODULES_PREFIX}${from}: `;
+  /** What `spec` resolves to from `from`; an error's message without who asked (resolve()). */
+  private answer(spec: string, from: string): ModuleResolution {
     if (this.modulesDir === undefined) {
       return from === ''
         ? { kind: 'bundle', spec }
-        : { kind: 'error', message: `${asked}no functions/node_modules`, notFound: true };
+        : { kind: 'error', message: 'no functions/node_modules', notFound: true };
     }
     if (spec.length > MAX_SPEC) {
       return {
         kind: 'error',
-        message: `${asked}a require() name of ${spec.length} characters, over ${MAX_SPEC}`,
+        message: `a require() name of ${spec.length} characters, over ${MAX_SPEC}`,
         notFound: true,
       };
     }
@@ -257,11 +262,11 @@ export class ModuleFiles {
         if (error.message === TOO_MANY_LOOKUPS && !bare) {
           return {
             kind: 'error',
-            message: `${asked}require('${spec}') took more than ${LOOKUPS} filesystem lookups`,
+            message: `require('${spec}') took more than ${LOOKUPS} filesystem lookups`,
             notFound: false,
           };
         }
-        return this.bundled(spec, from, asked);
+        return this.bundled(spec, from);
       }
       if (error instanceof Refusal) {
         // Function code's require of a package not found here: the parent answers it, with a
@@ -269,7 +274,7 @@ export class ModuleFiles {
         if (error.notFound && from === '') return { kind: 'bundle', spec };
         return {
           kind: 'error',
-          message: `${asked}${error.message}`,
+          message: error.message,
           notFound: error.notFound,
           ...(error.code !== undefined && { code: error.code }),
         };
@@ -285,11 +290,11 @@ export class ModuleFiles {
    * only the top-level install of it can be bundled; a file inside a CommonJS package or a
    * nested install is refused, saying so.
    */
-  private bundled(spec: string, from: string, asked: string): ModuleResolution {
+  private bundled(spec: string, from: string): ModuleResolution {
     if (!isBare(spec) || spec.startsWith(MODULES_PREFIX)) {
       return {
         kind: 'error',
-        message: `${asked}require('${spec}') names an ES module or TypeScript file inside a CommonJS package; require the package itself`,
+        message: `require('${spec}') names an ES module or TypeScript file inside a CommonJS package; require the package itself`,
         notFound: false,
       };
     }
@@ -303,7 +308,7 @@ export class ModuleFiles {
       if (!topLevel) {
         return {
           kind: 'error',
-          message: `${asked}require('${spec}'): an ES module or TypeScript package is bundled only from functions/node_modules/${packageNameOf(spec)}, and this one is installed elsewhere; install it at the top level (npm install ${packageNameOf(spec)} in functions/)`,
+          message: `require('${spec}'): an ES module or TypeScript package is bundled only from functions/node_modules/${packageNameOf(spec)}, and this one is installed elsewhere; install it at the top level (npm install ${packageNameOf(spec)} in functions/)`,
           notFound: false,
         };
       }
@@ -332,8 +337,9 @@ export class ModuleFiles {
     const pending = [entry];
     let requires = 0;
     for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
-      if (this.format(id) === 'bundle') throw new NeedsBundle();
-      if (this.format(id) === 'json') continue;
+      const format = this.format(id);
+      if (format === 'bundle') throw new NeedsBundle();
+      if (format === 'json') continue;
       const specs = new Set<string>();
       for (const match of this.load(id).matchAll(LITERAL_REQUIRE)) specs.add(match[2] ?? '');
       requires += specs.size;
