@@ -266,9 +266,8 @@ class Lane {
   /** The context being prepared or running; every host callback acts on it. */
   private slot: Slot | undefined;
   private readonly packageScripts = new Map<string, IsolatedVm.Script>();
-  private libs: IsolatedVm.Script | undefined;
-  private buffer: IsolatedVm.Script | undefined;
-  private builtins: IsolatedVm.Script | undefined;
+  /** The guest bundles (bson, buffer, built-ins) compiled in this isolate, by script. */
+  private readonly guestScripts = new Map<CachedScript, IsolatedVm.Script>();
   /** One compiled prelude per isolate: its compiled functions are shared by every context. */
   private prelude: IsolatedVm.Script | undefined;
   private boot_: IsolatedVm.Script | undefined;
@@ -357,27 +356,9 @@ class Lane {
         });
     },
     source: (name) => sourceOf(String(name)),
-    libs: () => {
-      const slot = this.slot;
-      if (slot) {
-        this.libs ??= libsScript.compile(this.isolate);
-        this.libs.runSync(slot.context);
-      }
-    },
-    buffer: () => {
-      const slot = this.slot;
-      if (slot) {
-        this.buffer ??= bufferScript.compile(this.isolate);
-        this.buffer.runSync(slot.context);
-      }
-    },
-    builtins: () => {
-      const slot = this.slot;
-      if (slot) {
-        this.builtins ??= builtinsScript.compile(this.isolate);
-        this.builtins.runSync(slot.context);
-      }
-    },
+    libs: () => this.runGuest(libsScript),
+    buffer: () => this.runGuest(bufferScript),
+    builtins: () => this.runGuest(builtinsScript),
     runPackage: (spec) => {
       const slot = this.slot;
       if (slot) this.runPackage(String(spec), slot.context);
@@ -476,6 +457,22 @@ class Lane {
     },
   };
 
+  /** A guest bundle, compiled once in this isolate. */
+  private guestScript(cached: CachedScript): IsolatedVm.Script {
+    let script = this.guestScripts.get(cached);
+    if (script === undefined) {
+      script = cached.compile(this.isolate);
+      this.guestScripts.set(cached, script);
+    }
+    return script;
+  }
+
+  /** Runs a guest bundle in the calling context (it sets its `__tb_*` global). */
+  private runGuest(cached: CachedScript): void {
+    const slot = this.slot;
+    if (slot) this.guestScript(cached).runSync(slot.context);
+  }
+
   private runPackage(spec: string, context: Context): void {
     let script = this.packageScripts.get(spec);
     if (script === undefined) {
@@ -567,8 +564,7 @@ class Lane {
     global.setIgnored('__tb_values', valuesJSON);
     global.setIgnored('__tb_constants', JSON.stringify(constantTexts));
     if (bsonShare > BSON_PRELOAD_SHARE) {
-      this.libs ??= libsScript.compile(this.isolate);
-      this.libs.runIgnored(context);
+      this.guestScript(libsScript).runIgnored(context);
     }
     this.prelude.runIgnored(context);
     const entry = (await boot.run(context, { reference: true })) as Slot['entry'];

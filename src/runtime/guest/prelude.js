@@ -716,16 +716,21 @@ globalThis.__tb_init = function init(
   function requirePackage(spec, from, where) {
     const resolved = hostModResolve(spec, from, where);
     if (resolved.kind === 'file') return loadModuleFile(resolved.id);
-    if (resolved.kind === 'error') {
-      const error = /** @type {Error & {code?: string}} */ (
-        guestError('FunctionExecutionError', resolved.message)
-      );
-      // Node's code for a module that cannot be found, as for a refused built-in.
-      if (resolved.notFound) error.code = 'MODULE_NOT_FOUND';
-      else if (resolved.code !== undefined) error.code = resolved.code;
-      throw error;
-    }
+    if (resolved.kind === 'error') throw resolutionError(resolved);
     return loadBundle(resolved.spec, where);
+  }
+  /**
+   * A require() or require.resolve() that failed, with Node's code: MODULE_NOT_FOUND for a
+   * module that cannot be found (as for a refused built-in), else the resolver's.
+   * @param {{ message: string, notFound: boolean, code?: string }} resolved
+   */
+  function resolutionError(resolved) {
+    const error = /** @type {Error & {code?: string}} */ (
+      guestError('FunctionExecutionError', resolved.message)
+    );
+    if (resolved.notFound) error.code = 'MODULE_NOT_FOUND';
+    else if (resolved.code !== undefined) error.code = resolved.code;
+    return error;
   }
   /**
    * @param {string} spec
@@ -754,6 +759,8 @@ globalThis.__tb_init = function init(
     factory.call(module.exports, module, module.exports, requireModule);
     return module.exports;
   }
+  /** Where module files are named (module-files.ts MODULES_PREFIX): frames, __filename. */
+  const MODULES_PREFIX = 'functions/node_modules/';
   /** Module files run in this context, by id: each runs once per call, as in a Node process. */
   /** @type {Map<string, { exports: unknown, loaded: boolean }>} */
   const moduleFiles = new Map();
@@ -767,7 +774,7 @@ globalThis.__tb_init = function init(
     if (known !== undefined) return known.exports;
     const source = hostModSource(id);
     if (typeof source !== 'string') throw guestError('FunctionExecutionError', source.error);
-    const filename = `functions/node_modules/${id}`;
+    const filename = `${MODULES_PREFIX}${id}`;
     const dirname = filename.slice(0, filename.lastIndexOf('/'));
     if (id.endsWith('.json')) {
       // Parsed as Node parses it (an own "__proto__" key stays a key).
@@ -817,18 +824,22 @@ globalThis.__tb_init = function init(
    * @param {string} from
    */
   function moduleRequire(from) {
+    /** A built-in's entry, or undefined for a path or a package. @param {string} spec */
+    const builtinOf = (spec) => {
+      if (spec.startsWith('.') || spec.startsWith('/')) return undefined;
+      const found = lookupBuiltin(spec);
+      return found.kind === 'package' ? undefined : found;
+    };
     /** @param {unknown} spec */
     const require = (spec) => {
       if (typeof spec !== 'string') throw new TypeError('require() needs a module name string');
-      const relative = spec.startsWith('.') || spec.startsWith('/');
-      if (!relative && lookupBuiltin(spec).kind !== 'package') return builtins().require(spec);
+      if (builtinOf(spec) !== undefined) return builtins().require(spec);
       return requirePackage(spec, from, '');
     };
     /** @param {unknown} spec */
     require.resolve = (spec) => {
       const name = String(spec);
-      const relative = name.startsWith('.') || name.startsWith('/');
-      const builtin = relative ? undefined : lookupBuiltin(name);
+      const builtin = builtinOf(name);
       // A built-in resolves to its name when require() would load it, and fails as require would.
       if (builtin?.kind === 'module') return name;
       if (builtin?.kind === 'refused') {
@@ -837,11 +848,9 @@ globalThis.__tb_init = function init(
         throw error;
       }
       const resolved = hostModResolve(name, from, '');
-      if (resolved.kind === 'file') return `functions/node_modules/${resolved.id}`;
+      if (resolved.kind === 'file') return `${MODULES_PREFIX}${resolved.id}`;
       if (resolved.kind === 'bundle') return resolved.spec;
-      const error = /** @type {Error & {code?: string}} */ (new ErrorCtor(resolved.message));
-      error.code = resolved.notFound ? 'MODULE_NOT_FOUND' : resolved.code;
-      throw error;
+      throw resolutionError(resolved);
     };
     // Node's module cache: none to share here (each call's modules are its own), so deleting from
     // it, as some packages do to load a file again, changes nothing.
