@@ -203,6 +203,21 @@ describe('secret store format', () => {
     );
   });
 
+  it('a store object reads the file again once it changed, and verifies what changed', async () => {
+    const root = await appWithSecrets({ one: 'value-1' });
+    const reader = openSecretStore({ root, env: {} });
+    assert.equal(await reader.resolve('one'), 'value-1');
+    // Another process (another store object) changes it: the next read sees the change.
+    await openSecretStore({ root, env: {} }).update('one', { value: 'value-2' });
+    assert.equal(await reader.resolve('one'), 'value-2');
+    // Altered under the same store object: the change is verified, not served from before.
+    const file = path.join(root, STORE);
+    const text = readFileSync(file, 'utf8');
+    const at = text.indexOf('"ciphertext": "') + '"ciphertext": "'.length;
+    writeFileSync(file, text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1));
+    await failsWithoutChange(root, 'SecretStoreTampered', () => reader.resolve('one'));
+  });
+
   it('key file: created with mode 0600 on the first create, and kept out of git', async () => {
     const root = await appWithSecrets({ a: 'value-a' });
     const keyFile = path.join(root, '.triggerbox/master.key');

@@ -7,10 +7,10 @@
  * file afresh; every change happens under a cross-process lock and replaces the file atomically.
  * No plaintext value is ever written to disk or put in an error message.
  */
-import { lstatSync, mkdirSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { checkValueName, VALUE_NAME_RULE } from '../app/names.js';
-import { readRegularFileBytes } from '../app/regular-file.js';
+import { readRegularFileBytes, regularFileTarget } from '../app/regular-file.js';
 import { writeFileAtomic, syncDirectory } from '../shared/atomic-file.js';
 import { TriggerboxError } from '../shared/errors.js';
 import { processRuns, withFileLock } from '../shared/file-lock.js';
@@ -231,6 +231,11 @@ function signedFile(doc: StoreDocument, keys: StoreKeys): Buffer {
   return Buffer.concat([body, Buffer.from(`,\n "file_mac": "${fileMac(keys, body)}"\n}\n`)]);
 }
 
+/** What tells one version of the store file from another without reading it. */
+function stampOf(stat: { ino: number; size: number; mtimeMs: number }): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+}
+
 function checkName(name: string): void {
   if (typeof name !== 'string')
     throw new TriggerboxError(
@@ -285,21 +290,42 @@ export class SecretStore {
   }
 
   /**
-   * The document and a stamp of the file it was read from (by descriptor: the same file), or
-   * undefined when there is no store. Only a regular file inside the app is read.
+   * The store file's bytes and a stamp of it (by descriptor: the same file), or undefined when
+   * there is no store. Only a regular file inside the app is read.
    */
-  private readDocument(): StoreRead | undefined {
+  private readFile(): { bytes: Buffer; stamp: string } | undefined {
     const read = readRegularFileBytes(this.abs(STORE_FILE), this.root);
     if (!read.ok) {
       if (read.missing) return undefined;
       throw unreadable(STORE_FILE, `${read.reason}; it was not read`);
     }
-    const { ino, size, mtimeMs } = read.stat;
-    const text = read.bytes.toString('utf8');
+    return { bytes: read.bytes, stamp: stampOf(read.stat) };
+  }
+
+  /** The stamp the store file has now, if it is a regular file inside the app (nothing read). */
+  private currentStamp(): string | undefined {
+    const target = regularFileTarget(this.abs(STORE_FILE), this.root);
+    if (!target.ok) return undefined;
+    try {
+      const { ino, size, mtimeMs } = statSync(target.real);
+      return stampOf({ ino, size, mtimeMs });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The document as read (its entries not checked yet: see unlock), or undefined. */
+  private readDocument(): StoreRead | undefined {
+    const file = this.readFile();
+    return file === undefined ? undefined : this.parseFile(file);
+  }
+
+  private parseFile(file: { bytes: Buffer; stamp: string }): StoreRead {
+    const text = file.bytes.toString('utf8');
     return {
       doc: parseHead(text, STORE_FILE),
-      stamp: `${ino}:${size}:${mtimeMs}`,
-      signed: signedPart(text, read.bytes),
+      stamp: file.stamp,
+      signed: signedPart(text, file.bytes),
     };
   }
 
@@ -497,9 +523,13 @@ export class SecretStore {
   }
 
   private readVerified(locked: boolean): { state: Unlocked | undefined; rotation: boolean } {
-    const read = this.readDocument();
-    if (read === undefined) return { state: undefined, rotation: false };
-    if (this.cached?.stamp === read.stamp) return { state: this.cached.unlocked, rotation: false };
+    // The same file as last time (a Secret's every read in a long-lived runner): not read again.
+    if (this.cached !== undefined && this.cached.stamp === this.currentStamp())
+      return { state: this.cached.unlocked, rotation: false };
+    const file = this.readFile();
+    if (file === undefined) return { state: undefined, rotation: false };
+    if (this.cached?.stamp === file.stamp) return { state: this.cached.unlocked, rotation: false };
+    const read = this.parseFile(file);
     const { state, rotation } = this.unlock(read, locked);
     this.cached = { stamp: read.stamp, unlocked: state };
     return { state, rotation };
