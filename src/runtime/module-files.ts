@@ -799,31 +799,31 @@ export class ModuleFiles {
         );
       }
       if (this.checking) this.packageBytes += stat.size;
-      this.generationBytes += stat.size;
       if (this.packageBytes > PACKAGE_CAPS.totalBytes) {
         throw new Refusal(
           `the package's files add up to more than the ${PACKAGE_CAPS.totalLabel} cap on one package (at ${this.shown(real)})`,
         );
       }
-      if (this.generationBytes > GENERATION_BYTES) {
-        throw new Refusal(
-          `the packages' files add up to more than ${GENERATION_BYTES / 1024 / 1024} MiB (at ${this.shown(real)}); a reload of the app starts the count again`,
-        );
-      }
+      this.countGeneration(stat.size, real, false);
       const text = readFileSync(fd, 'utf8');
       // In memory, a text with any character past U+00FF takes two bytes a character (a file of
       // invalid UTF-8 decodes to U+FFFD for each bad byte: twice its size): counted so.
-      if (TWO_BYTE.test(text)) {
-        this.generationBytes += Math.max(0, 2 * text.length - stat.size);
-        if (this.generationBytes > GENERATION_BYTES) {
-          throw new Refusal(
-            `the packages' files take more than ${GENERATION_BYTES / 1024 / 1024} MiB in memory (at ${this.shown(real)}); a reload of the app starts the count again`,
-          );
-        }
-      }
+      if (TWO_BYTE.test(text))
+        this.countGeneration(Math.max(0, 2 * text.length - stat.size), real, true);
       return text;
     } finally {
       closeSync(fd);
+    }
+  }
+
+  /** Bytes against the generation's cap: of files read, or what their text takes in memory. */
+  private countGeneration(bytes: number, real: string, inMemory: boolean): void {
+    this.generationBytes += bytes;
+    if (this.generationBytes > GENERATION_BYTES) {
+      const counted = inMemory ? 'take more than' : 'add up to more than';
+      throw new Refusal(
+        `the packages' files ${counted} ${GENERATION_BYTES / 1024 / 1024} MiB${inMemory ? ' in memory' : ''} (at ${this.shown(real)}); a reload of the app starts the count again`,
+      );
     }
   }
 
