@@ -840,7 +840,7 @@ export class ModuleFiles {
 }
 
 /** A JSON module: the guest parses its text (module-files.ts answers it unwrapped). */
-export function isJson(id: string): boolean {
+function isJson(id: string): boolean {
   return id.endsWith('.json');
 }
 
