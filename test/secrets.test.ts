@@ -218,6 +218,83 @@ describe('secret store format', () => {
     await failsWithoutChange(root, 'SecretStoreTampered', () => reader.resolve('one'));
   });
 
+  it('create keeps the signed bytes and appends: the file is exactly the whole document rendered, whatever came before', async () => {
+    const root = await appWithSecrets({ one: 'value-1' });
+    const file = path.join(root, STORE);
+    /** The file as the whole document renders, with its file MAC recomputed by node:crypto. */
+    const rendered = (text: string): string => {
+      const { file_mac: _, ...unsigned } = JSON.parse(text) as StoreDocument;
+      const master = Buffer.from(
+        readFileSync(path.join(root, '.triggerbox/master.key'), 'utf8').trim(),
+        'base64',
+      );
+      const key = hkdfSync(
+        'sha256',
+        master,
+        Buffer.from(unsigned.store_id, 'hex'),
+        'triggerbox/v1/file-mac',
+        32,
+      );
+      const body = JSON.stringify(unsigned, null, 1).slice(0, -2);
+      const mac = createHmac('sha256', Buffer.from(key))
+        .update('triggerbox-secrets-file/v1\0')
+        .update(body)
+        .digest('base64');
+      return `${body},\n "file_mac": "${mac}"\n}\n`;
+    };
+    const store = openSecretStore({ root, env: {} });
+    const steps: [string, () => Promise<unknown>][] = [
+      ['a create after a create', () => store.create('two', 'value-2')],
+      [
+        'a create after an update',
+        async () => {
+          await store.update('one', { name: 'uno', value: 'valor-1' });
+          await store.create('three', 'value-3 "quoted" \\ \u00e9\u4e16\n');
+        },
+      ],
+      [
+        'a create after a delete',
+        async () => {
+          await store.delete(['two']);
+          await store.create('four', 'value-4');
+        },
+      ],
+      [
+        'a create after an older, unsigned copy',
+        async () => {
+          const { file_mac: _, ...unsigned } = readStore(root);
+          writeFileSync(file, `${JSON.stringify(unsigned, null, 1)}\n`);
+          await store.create('five', 'value-5');
+        },
+      ],
+      [
+        'a create after a reformatted copy',
+        async () => {
+          writeFileSync(file, JSON.stringify(readStore(root), null, 2));
+          await store.create('six', 'value-6');
+        },
+      ],
+      [
+        'a create into an empty store',
+        async () => {
+          await store.delete(['uno', 'three', 'four', 'five', 'six']);
+          await store.create('seven', 'value-7');
+        },
+      ],
+    ];
+    for (const [what, step] of steps) {
+      await step();
+      const text = readFileSync(file, 'utf8');
+      assert.equal(text, rendered(text), what);
+    }
+    const fresh = openSecretStore({ root, env: {} });
+    assert.deepEqual(
+      (await fresh.list()).map((s) => s.name),
+      ['seven'],
+    );
+    assert.equal(await fresh.resolve('seven'), 'value-7');
+  });
+
   it('key file: created with mode 0600 on the first create, and kept out of git', async () => {
     const root = await appWithSecrets({ a: 'value-a' });
     const keyFile = path.join(root, '.triggerbox/master.key');

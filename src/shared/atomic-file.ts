@@ -7,7 +7,11 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } fro
 import { nodeCrypto } from './lazy-crypto.js';
 import path from 'node:path';
 
-export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
+export function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array | readonly Uint8Array[],
+  mode = 0o644,
+): void {
   const dir = path.dirname(file);
   const temp = path.join(
     dir,
@@ -15,9 +19,12 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   );
   const fd = openSync(temp, 'wx', mode);
   try {
-    const buffer = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let written = 0;
-    while (written < buffer.length) written += writeSync(fd, buffer, written);
+    const pieces =
+      typeof data === 'string' ? [Buffer.from(data, 'utf8')] : isPieces(data) ? data : [data];
+    for (const piece of pieces) {
+      let written = 0;
+      while (written < piece.length) written += writeSync(fd, piece, written);
+    }
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
@@ -32,6 +39,10 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
     throw error;
   }
   syncDirectory(dir);
+}
+
+function isPieces(data: Uint8Array | readonly Uint8Array[]): data is readonly Uint8Array[] {
+  return Array.isArray(data);
 }
 
 export function syncDirectory(dir: string): void {
