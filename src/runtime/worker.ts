@@ -84,7 +84,11 @@ const BSON_PRELOAD_SHARE = 0.5;
  * a reused isolate small.
  */
 const CALLS_PER_ISOLATE = 1000;
-/** An isolate whose heap grew past this is replaced rather than reused (V8 collects lazily). */
+/**
+ * An isolate whose heap grew past this is replaced rather than reused (V8 collects lazily; the
+ * sandbox process's --initial-heap-size keeps the released contexts' garbage under it:
+ * sandbox-process.ts).
+ */
 const MAX_REUSED_HEAP = 16 * 1024 * 1024;
 /**
  * How often a pending call's isolate is checked for having been disposed by its memory limit,
