@@ -1,7 +1,7 @@
 // @ts-check
 // The Node built-ins of App Services functions, as one guest bundle: scripts/build.mjs bundles
 // this file (platform 'browser') into dist/guest/builtins.js, which sets
-// `globalThis.__tb_builtins = { createBuiltinRegistry, NODE_BUILTINS }` when evaluated. The
+// `globalThis.__tb_builtins = { createBuiltinRegistry, nodeBuiltins }` when evaluated. The
 // runtime evaluates it on first need only (the first require of a built-in, or the first use of
 // URL / URLSearchParams), like dist/guest/libs.js.
 //
@@ -16,7 +16,7 @@ import { createCrypto } from './crypto-guest.js';
 import { createFs } from './fs.js';
 import { createOs } from './os.js';
 import { createProcess } from './process.js';
-import { lookupBuiltin, NODE_BUILTINS } from './table.js';
+import { lookupBuiltin, nodeBuiltins } from './table.js';
 
 /**
  * @typedef {object} BuiltinGlobals
@@ -342,7 +342,7 @@ function createZlib() {
 
 // The one global the bundle sets; the runtime takes it and deletes it.
 Object.defineProperty(globalThis, '__tb_builtins', {
-  value: Object.freeze({ createBuiltinRegistry, NODE_BUILTINS }),
+  value: Object.freeze({ createBuiltinRegistry, nodeBuiltins }),
   configurable: true,
   writable: true,
 });

@@ -45,80 +45,94 @@ const later = (since: string): BuiltinEntry => ({
   note: `added in Node ${since}`,
 });
 
-/** Every name a require may give for a Node built-in (without the `node:` prefix). */
-export const NODE_BUILTINS: Readonly<Record<string, BuiltinEntry>> = Object.freeze({
-  assert: provided('the assert npm package (Node 10 messages)'),
-  buffer: provided('the sandbox Buffer (npm buffer 6)'),
-  crypto: partial(
-    'hashes, HMAC, ciphers, random, pbkdf2, scrypt, sign/verify, RSA encrypt on the host; no Diffie-Hellman or ECDH (not on the platform either), no KeyObject or key generation, no createCipher without IV',
-  ),
-  events: provided('the events npm package'),
-  fs: partial(
-    'accessSync, constants, lstatSync, readFileSync, statSync as on the platform; locally every path is missing (ENOENT): a function never reads files of the machine it runs on',
-  ),
-  os: partial(
-    'constant values of a Linux x64 machine; never the host name, users, network interfaces or load of the machine it runs on',
-  ),
-  path: provided('path-browserify (POSIX; no path.win32)'),
-  process: partial(
-    'hrtime, nextTick, version, versions as on the platform, and an empty env; nothing of the host process',
-  ),
-  punycode: provided('the punycode npm package, as the platform provides it'),
-  querystring: provided('querystring-es3 with escape/unescape'),
-  stream: provided('readable-stream 4'),
-  string_decoder: provided('the string_decoder npm package'),
-  timers: provided('over the sandbox timers'),
-  url: provided('legacy API from the url npm package; WHATWG URL/URLSearchParams from whatwg-url'),
-  util: partial(
-    'the util npm package (Node 10 inspect/format); no TextEncoder/TextDecoder, as on the platform',
-  ),
-  zlib: partial(
-    'browserify-zlib (pako): deflate, inflate, gzip, gunzip, raw and unzip, sync, callback and stream forms; no brotli',
-  ),
-  dgram: notLocal('UDP sockets are not emulated'),
-  dns: notLocal('name resolution is not emulated'),
-  http: notLocal('use context.http for HTTP requests'),
-  http2: notLocal('use context.http for HTTP requests'),
-  https: notLocal('use context.http for HTTP requests'),
-  net: notLocal('sockets are not emulated'),
-  tls: notLocal('sockets are not emulated'),
-  tty: notLocal('a function has no terminal'),
-  async_hooks: notLocal('not in the platform docs'),
-  console: notLocal('not in the platform docs; use the console global'),
-  constants: notLocal('deprecated; use os.constants, fs.constants, crypto.constants'),
-  inspector: notLocal('not in the platform docs'),
-  module: notLocal('not in the platform docs'),
-  perf_hooks: notLocal('not in the platform docs'),
-  repl: notLocal('not in the platform docs'),
-  sys: notLocal('deprecated alias of util; require util'),
-  trace_events: notLocal('not in the platform docs'),
-  worker_threads: notLocal('not in the platform docs'),
-  child_process: refused(),
-  cluster: refused(),
-  domain: refused(),
-  readline: refused(),
-  v8: refused(),
-  vm: refused(),
-  'assert/strict': later('15'),
-  'dns/promises': later('15'),
-  'fs/promises': later('14'),
-  'path/posix': later('15.3'),
-  'path/win32': later('15.3'),
-  'readline/promises': later('17'),
-  'stream/consumers': later('16.7'),
-  'stream/promises': later('15'),
-  'stream/web': later('16.5'),
-  'timers/promises': later('15'),
-  'util/types': later('15.3'),
-  diagnostics_channel: later('15.1'),
-  wasi: later('13.3'),
-});
+let table: Readonly<Record<string, BuiltinEntry>> | undefined;
+
+/**
+ * Every name a require may give for a Node built-in (without the `node:` prefix). Built at its
+ * first use: this module runs in every fresh sandbox context (the prelude bundles lookupBuiltin),
+ * and building the table there took 0.05-0.07 ms of each context's preparation, for the few
+ * calls that require a built-in.
+ */
+export function nodeBuiltins(): Readonly<Record<string, BuiltinEntry>> {
+  return (table ??= Object.freeze({
+    assert: provided('the assert npm package (Node 10 messages)'),
+    buffer: provided('the sandbox Buffer (npm buffer 6)'),
+    crypto: partial(
+      'hashes, HMAC, ciphers, random, pbkdf2, scrypt, sign/verify, RSA encrypt on the host; no Diffie-Hellman or ECDH (not on the platform either), no KeyObject or key generation, no createCipher without IV',
+    ),
+    events: provided('the events npm package'),
+    fs: partial(
+      'accessSync, constants, lstatSync, readFileSync, statSync as on the platform; locally every path is missing (ENOENT): a function never reads files of the machine it runs on',
+    ),
+    os: partial(
+      'constant values of a Linux x64 machine; never the host name, users, network interfaces or load of the machine it runs on',
+    ),
+    path: provided('path-browserify (POSIX; no path.win32)'),
+    process: partial(
+      'hrtime, nextTick, version, versions as on the platform, and an empty env; nothing of the host process',
+    ),
+    punycode: provided('the punycode npm package, as the platform provides it'),
+    querystring: provided('querystring-es3 with escape/unescape'),
+    stream: provided('readable-stream 4'),
+    string_decoder: provided('the string_decoder npm package'),
+    timers: provided('over the sandbox timers'),
+    url: provided(
+      'legacy API from the url npm package; WHATWG URL/URLSearchParams from whatwg-url',
+    ),
+    util: partial(
+      'the util npm package (Node 10 inspect/format); no TextEncoder/TextDecoder, as on the platform',
+    ),
+    zlib: partial(
+      'browserify-zlib (pako): deflate, inflate, gzip, gunzip, raw and unzip, sync, callback and stream forms; no brotli',
+    ),
+    dgram: notLocal('UDP sockets are not emulated'),
+    dns: notLocal('name resolution is not emulated'),
+    http: notLocal('use context.http for HTTP requests'),
+    http2: notLocal('use context.http for HTTP requests'),
+    https: notLocal('use context.http for HTTP requests'),
+    net: notLocal('sockets are not emulated'),
+    tls: notLocal('sockets are not emulated'),
+    tty: notLocal('a function has no terminal'),
+    async_hooks: notLocal('not in the platform docs'),
+    console: notLocal('not in the platform docs; use the console global'),
+    constants: notLocal('deprecated; use os.constants, fs.constants, crypto.constants'),
+    inspector: notLocal('not in the platform docs'),
+    module: notLocal('not in the platform docs'),
+    perf_hooks: notLocal('not in the platform docs'),
+    repl: notLocal('not in the platform docs'),
+    sys: notLocal('deprecated alias of util; require util'),
+    trace_events: notLocal('not in the platform docs'),
+    worker_threads: notLocal('not in the platform docs'),
+    child_process: refused(),
+    cluster: refused(),
+    domain: refused(),
+    readline: refused(),
+    v8: refused(),
+    vm: refused(),
+    'assert/strict': later('15'),
+    'dns/promises': later('15'),
+    'fs/promises': later('14'),
+    'path/posix': later('15.3'),
+    'path/win32': later('15.3'),
+    'readline/promises': later('17'),
+    'stream/consumers': later('16.7'),
+    'stream/promises': later('15'),
+    'stream/web': later('16.5'),
+    'timers/promises': later('15'),
+    'util/types': later('15.3'),
+    diagnostics_channel: later('15.1'),
+    wasi: later('13.3'),
+  }));
+}
 
 /** The names whose require returns a module locally. */
-export const PROVIDED_BUILTINS: readonly string[] = Object.keys(NODE_BUILTINS).filter((name) => {
-  const status = NODE_BUILTINS[name]?.status;
-  return status === 'provided' || status === 'partial';
-});
+export function providedBuiltins(): readonly string[] {
+  const builtins = nodeBuiltins();
+  return Object.keys(builtins).filter((name) => {
+    const status = builtins[name]?.status;
+    return status === 'provided' || status === 'partial';
+  });
+}
 
 /** A module specifier as the registry sees it. */
 export type BuiltinLookup =
@@ -132,18 +146,19 @@ export type BuiltinLookup =
  * (a `functions/node_modules/events` does not replace the built-in `events`).
  */
 export function lookupBuiltin(spec: string): BuiltinLookup {
+  const builtins = nodeBuiltins();
   if (spec.startsWith('node:')) {
     const bare = spec.slice(5);
     return {
       kind: 'refused',
       name: spec,
       message: `Cannot find module '${spec}': the 'node:' prefix does not exist at the Node API level of App Services functions (${PLATFORM_NODE_VERSION}), so the platform looks for a package of that name${
-        Object.hasOwn(NODE_BUILTINS, bare) ? `; write require('${bare}')` : ''
+        Object.hasOwn(builtins, bare) ? `; write require('${bare}')` : ''
       }`,
     };
   }
-  if (!Object.hasOwn(NODE_BUILTINS, spec)) return { kind: 'package' };
-  const entry = NODE_BUILTINS[spec] as BuiltinEntry;
+  if (!Object.hasOwn(builtins, spec)) return { kind: 'package' };
+  const entry = builtins[spec] as BuiltinEntry;
   switch (entry.status) {
     case 'provided':
     case 'partial':
