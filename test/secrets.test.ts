@@ -27,6 +27,19 @@ async function failsWithoutChange(
   assert.fail(`expected ${code}`);
 }
 
+/** The file MAC of `body`, recomputed with node:crypto alone from the app's key file. */
+function fileMacByHand(root: string, storeId: string, body: string): string {
+  const master = Buffer.from(
+    readFileSync(path.join(root, '.triggerbox/master.key'), 'utf8').trim(),
+    'base64',
+  );
+  const key = hkdfSync('sha256', master, Buffer.from(storeId, 'hex'), 'triggerbox/v1/file-mac', 32);
+  return createHmac('sha256', Buffer.from(key))
+    .update('triggerbox-secrets-file/v1\0')
+    .update(body)
+    .digest('base64');
+}
+
 describe('secret store format', () => {
   it('test vectors: docs/secret-store.md matches the implementation and node:crypto used directly', () => {
     const doc = readFileSync(path.join(repoRoot, 'docs/secret-store.md'), 'utf8');
@@ -102,26 +115,8 @@ describe('secret store format', () => {
     const text = readFileSync(file, 'utf8');
     const tail = /,\n "file_mac": "([A-Za-z0-9+/]{43}=)"\n\}\n$/.exec(text);
     assert.ok(tail, `the file does not end with its file MAC:\n${text.slice(-120)}`);
-    // The HMAC recomputed with node:crypto alone, from the key file.
     const doc = readStore(root);
-    const master = Buffer.from(
-      readFileSync(path.join(root, '.triggerbox/master.key'), 'utf8').trim(),
-      'base64',
-    );
-    const fileKey = hkdfSync(
-      'sha256',
-      master,
-      Buffer.from(doc.store_id, 'hex'),
-      'triggerbox/v1/file-mac',
-      32,
-    );
-    assert.equal(
-      createHmac('sha256', Buffer.from(fileKey))
-        .update('triggerbox-secrets-file/v1\0')
-        .update(text.slice(0, tail.index))
-        .digest('base64'),
-      tail[1],
-    );
+    assert.equal(fileMacByHand(root, doc.store_id, text.slice(0, tail.index)), tail[1]);
     // The document is what it was before the file MAC: one-space indent, `mac` over the entries.
     const { file_mac: _, ...unsigned } = doc;
     assert.equal(text.slice(0, tail.index), JSON.stringify(unsigned, null, 1).slice(0, -2));
@@ -224,23 +219,8 @@ describe('secret store format', () => {
     /** The file as the whole document renders, with its file MAC recomputed by node:crypto. */
     const rendered = (text: string): string => {
       const { file_mac: _, ...unsigned } = JSON.parse(text) as StoreDocument;
-      const master = Buffer.from(
-        readFileSync(path.join(root, '.triggerbox/master.key'), 'utf8').trim(),
-        'base64',
-      );
-      const key = hkdfSync(
-        'sha256',
-        master,
-        Buffer.from(unsigned.store_id, 'hex'),
-        'triggerbox/v1/file-mac',
-        32,
-      );
       const body = JSON.stringify(unsigned, null, 1).slice(0, -2);
-      const mac = createHmac('sha256', Buffer.from(key))
-        .update('triggerbox-secrets-file/v1\0')
-        .update(body)
-        .digest('base64');
-      return `${body},\n "file_mac": "${mac}"\n}\n`;
+      return `${body},\n "file_mac": "${fileMacByHand(root, unsigned.store_id, body)}"\n}\n`;
     };
     const store = openSecretStore({ root, env: {} });
     const steps: [string, () => Promise<unknown>][] = [
