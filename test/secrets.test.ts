@@ -248,6 +248,17 @@ describe('secret store format', () => {
         },
       ],
       [
+        'a create after a copy with a member unknown to this version, an array, before `mac`',
+        async () => {
+          const { mac, file_mac: _, ...rest } = readStore(root);
+          writeFileSync(file, JSON.stringify({ ...rest, extra: ['x'], mac }, null, 1));
+          await store.update('three', { value: 'value-3b' });
+          await store.create('three_b', 'value-3c');
+          assert.deepEqual(readStore(root)['extra' as keyof StoreDocument], ['x']);
+          assert.equal(await openSecretStore({ root, env: {} }).resolve('three_b'), 'value-3c');
+        },
+      ],
+      [
         'a create after a reformatted copy',
         async () => {
           writeFileSync(file, JSON.stringify(readStore(root), null, 2));
@@ -257,7 +268,7 @@ describe('secret store format', () => {
       [
         'a create into an empty store',
         async () => {
-          await store.delete(['uno', 'three', 'four', 'five', 'six']);
+          await store.delete(['uno', 'three', 'three_b', 'four', 'five', 'six']);
           await store.create('seven', 'value-7');
         },
       ],

@@ -255,7 +255,11 @@ function appendedBody(
   previousMac: string,
 ): Buffer[] | undefined {
   if (signed === undefined || count === 0 || doc.secrets.length <= count) return undefined;
-  // `secrets` then `mac`, its last members, as documentBody renders a document read from it.
+  // `secrets`, `mac`, `file_mac`, its last members, as documentBody renders a document read from
+  // it: the text's end then closes `secrets` (a member unknown to this version, kept by every
+  // write, could be another array before `mac`, and the entry would be appended to it).
+  const members = Object.keys(doc);
+  if (members.slice(-3).join() !== 'secrets,mac,file_mac') return undefined;
   const end = Buffer.from(`\n ],\n "mac": "${previousMac}"`, 'utf8');
   if (signed.length < end.length || !signed.subarray(signed.length - end.length).equals(end))
     return undefined;
