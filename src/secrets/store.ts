@@ -755,6 +755,9 @@ export class SecretStore {
         triggerbox_secret_store: FORMAT_VERSION,
         store_id: storeId,
         key_check: keyCheck(nextKeys, storeId),
+        // Where a new store has it (write() would add it after `mac`, and a create could then
+        // not append to the file: appendedBody).
+        key_id: keyId(nextKey),
         secrets: doc.secrets.map((s, i) => ({
           id: s.id,
           name: s.name,
