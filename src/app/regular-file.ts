@@ -72,12 +72,12 @@ export function realDirectory(dir: string): string {
 
 /**
  * Where `abs` leads when it is a regular file (or a symlink to one, inside `within` when given),
- * else why not.
+ * with that file's stat, else why not.
  */
 export function regularFileTarget(
   abs: string,
   within?: string,
-): { ok: true; real: string } | { ok: false; missing: boolean; reason: string } {
+): { ok: true; real: string; stat: Stats } | { ok: false; missing: boolean; reason: string } {
   let stat: Stats;
   try {
     stat = lstatSync(abs);
@@ -86,7 +86,7 @@ export function regularFileTarget(
     if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, missing: true, reason: '' };
     return { ok: false, missing: false, reason: failure(error) };
   }
-  if (stat.isFile() && within === undefined) return { ok: true, real: abs };
+  if (stat.isFile() && within === undefined) return { ok: true, real: abs, stat };
   if (!stat.isFile() && !stat.isSymbolicLink())
     return { ok: false, missing: false, reason: `is ${kindOf(stat)}` };
   // Resolved even for a regular file when `within` is given: a folder on the way may be a symlink.
@@ -122,7 +122,7 @@ export function regularFileTarget(
   }
   if (!stat.isFile())
     return { ok: false, missing: false, reason: `is a symlink to ${kindOf(stat)}` };
-  return { ok: true, real };
+  return { ok: true, real, stat };
 }
 
 /**

@@ -7,7 +7,7 @@
  * file afresh; every change happens under a cross-process lock and replaces the file atomically.
  * No plaintext value is ever written to disk or put in an error message.
  */
-import { lstatSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { checkValueName, VALUE_NAME_RULE } from '../app/names.js';
 import { readRegularFileBytes, regularFileTarget } from '../app/regular-file.js';
@@ -349,13 +349,7 @@ export class SecretStore {
   /** The stamp the store file has now, if it is a regular file inside the app (nothing read). */
   private currentStamp(): string | undefined {
     const target = regularFileTarget(this.abs(STORE_FILE), this.root);
-    if (!target.ok) return undefined;
-    try {
-      const { ino, size, mtimeMs } = statSync(target.real);
-      return stampOf({ ino, size, mtimeMs });
-    } catch {
-      return undefined;
-    }
+    return target.ok ? stampOf(target.stat) : undefined;
   }
 
   /** The document as read (its entries not checked yet: see unlock), or undefined. */
