@@ -63,8 +63,6 @@ globalThis.__tb_init = function init(
   const hostLog = (level, message) => hostSync('log', level, message);
   /** @param {string} name */
   const hostSource = (name) => hostSync('source', name);
-  const hostLibs = () => hostSync('libs');
-  const hostBuiltins = () => hostSync('builtins');
   /** @param {string} spec */
   const hostPkgLoad = (spec) => hostSync('runPackage', spec);
   /** @type {(spec: string, from: string, where: string) => import('./guest.js').ModuleResolution} */
@@ -197,35 +195,36 @@ globalThis.__tb_init = function init(
   let loadingLibs = false;
   /** @type {unknown} */
   let bufferClass;
+  /**
+   * Runs a guest bundle (its host op evaluates it in this context) and takes the one global it
+   * sets, deleted at once. The bundles probe `typeof Buffer` and friends while they load: the
+   * lazy getters keep quiet meanwhile.
+   * @param {'libs' | 'buffer' | 'builtins'} op
+   * @param {'__tb_libs' | '__tb_buffer' | '__tb_builtins'} name
+   * @returns {any}
+   */
+  function runGuestBundle(op, name) {
+    loadingLibs = true;
+    try {
+      hostSync(op);
+    } finally {
+      loadingLibs = false;
+    }
+    const global = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (globalThis));
+    const value = global[name];
+    delete global[name];
+    return value;
+  }
   /** The npm `buffer` package's Buffer, a bundle of its own (buffer.js). */
   function loadBuffer() {
-    if (bufferClass === undefined) {
-      loadingLibs = true;
-      try {
-        hostSync('buffer');
-      } finally {
-        loadingLibs = false;
-      }
-      bufferClass = globalThis.__tb_buffer;
-      delete (/** @type {{ __tb_buffer?: unknown }} */ (globalThis).__tb_buffer);
-    }
+    if (bufferClass === undefined) bufferClass = runGuestBundle('buffer', '__tb_buffer');
     return bufferClass;
   }
   /** @returns {{ BSON: Record<string, any> }} */
   function loadLibs() {
     if (libs === undefined) {
-      let loaded = preloadedLibs;
-      if (loaded === undefined) {
-        // The bundles probe `typeof Buffer` and friends while they load: keep the getters quiet.
-        loadingLibs = true;
-        try {
-          hostLibs();
-        } finally {
-          loadingLibs = false;
-        }
-        loaded = /** @type {NonNullable<typeof globalThis.__tb_libs>} */ (globalThis.__tb_libs);
-        delete (/** @type {{ __tb_libs?: unknown }} */ (globalThis).__tb_libs);
-      }
+      /** @type {NonNullable<typeof globalThis.__tb_libs>} */
+      const loaded = preloadedLibs ?? runGuestBundle('libs', '__tb_libs');
       libs = { BSON: platformBSON(loaded.BSON) };
     }
     return libs;
@@ -536,14 +535,7 @@ globalThis.__tb_init = function init(
   function builtins() {
     if (registry === undefined) {
       const Buffer = loadBuffer();
-      loadingLibs = true;
-      try {
-        hostBuiltins();
-      } finally {
-        loadingLibs = false;
-      }
-      const bundle = /** @type {any} */ (globalThis).__tb_builtins;
-      delete (/** @type {{ __tb_builtins?: unknown }} */ (globalThis).__tb_builtins);
+      const bundle = runGuestBundle('builtins', '__tb_builtins');
       registry = bundle.createBuiltinRegistry({
         // require('crypto')'s host ops: per-call handles, disposed when the call ends.
         callHost: (/** @type {string} */ op, /** @type {TransferData} */ args) =>
