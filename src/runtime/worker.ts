@@ -977,10 +977,10 @@ function receive(message: ParentMessage): void {
     case 'app':
       if (tracing) trace('worker', `app generation ${message.app.generation}`);
       app = message.app;
-      // Read afresh for each generation: a reload may follow an npm install. Inspect mode keeps
-      // bundles, whose inline source maps the debugger shows.
+      // Read afresh for each generation: a reload may follow an npm install. Without a
+      // modulesRoot (the runner sends none in inspect mode) every package is bundled.
       moduleFiles =
-        message.app.modulesRoot !== undefined && inspector === undefined
+        message.app.modulesRoot !== undefined
           ? new ModuleFiles(message.app.modulesRoot)
           : undefined;
       valuesJSON = JSON.stringify(message.app.values);
