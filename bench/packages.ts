@@ -3,7 +3,7 @@
  * require() of the same package in a fresh process. The packages are bench/fixtures/packages'
  * (exact versions, lockfile), installed with `npm ci` on the first run into
  * <cacheDir>/bench/packages-<lockfile hash>/functions. triggerbox's own package caches go to a
- * fresh temporary folder, so the first load is a real first load.
+ * fresh temporary folder for each first load, so a first load is a real first load.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -68,59 +68,94 @@ function nodeRequire(functions: string, spec: string): number {
   return median(samples);
 }
 
-/** A call that requires the package, less a trivial call right after it (the call's own cost). */
+/** The runner's trivial call, the median of 5: what a call costs besides the require. */
+async function trivialMs(runner: ReturnType<typeof createRunner>): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const start = performance.now();
+    await runner.execute('trivial');
+    samples.push(performance.now() - start);
+  }
+  return median(samples);
+}
+
+/**
+ * A call that requires the package, less the runner's trivial call measured before it. Not the
+ * trivial call right after it: that one waits while the pool makes its warm isolates, and
+ * subtracting it read the load as shorter than it was.
+ */
 async function loadTime(runner: ReturnType<typeof createRunner>, fn: string): Promise<number> {
+  const trivial = await trivialMs(runner);
   const start = performance.now();
   await runner.execute(fn);
-  const load = performance.now() - start;
-  const trivialStart = performance.now();
-  await runner.execute('trivial');
-  return load - (performance.now() - trivialStart);
+  return performance.now() - start - trivial;
 }
+
+/** Samples of each figure: first loads each with an empty cache folder and a new runner. */
+const SAMPLES = 5;
 
 export async function run(): Promise<void> {
   const root = fixtureApp();
   const functions = path.join(root, 'functions');
-  const cache = mkdtempSync(path.join(tmpdir(), 'triggerbox-bench-cache-'));
   const previous = process.env['TRIGGERBOX_CACHE_DIR'];
-  process.env['TRIGGERBOX_CACHE_DIR'] = cache;
+  const caches: string[] = [];
+  /** A new empty folder for triggerbox's package caches, seen by the runners made after. */
+  const emptyCache = (): void => {
+    const cache = mkdtempSync(path.join(tmpdir(), 'triggerbox-bench-cache-'));
+    caches.push(cache);
+    process.env['TRIGGERBOX_CACHE_DIR'] = cache;
+  };
   const rows: string[] = [];
   try {
     for (const [spec, fn] of PACKAGES) {
       const node = nodeRequire(functions, spec);
-      const fresh = (): ReturnType<typeof createRunner> =>
-        createRunner({ app: loadApp({ root }).app });
-      // First load: empty caches, a new runner (its sandbox process warmed by a trivial call).
-      const first = fresh();
-      await first.execute('trivial');
-      const firstLoad = await loadTime(first, fn);
-      const samples = { call: [] as number[], process: [] as number[], reload: [] as number[] };
-      for (let i = 0; i < 5; i++) samples.call.push(await loadTime(first, fn));
-      for (let i = 0; i < 5; i++) {
+      const fresh = async (): Promise<ReturnType<typeof createRunner>> => {
+        const runner = createRunner({ app: loadApp({ root }).app });
+        // Its sandbox process started and its first isolate warm, as before any real call.
+        await runner.execute('trivial');
+        return runner;
+      };
+      const samples = {
+        first: [] as number[],
+        call: [] as number[],
+        process: [] as number[],
+        reload: [] as number[],
+      };
+      // First loads: empty caches, a new runner each (one sample of this varied by 1.5x).
+      for (let i = 0; i < SAMPLES; i++) {
+        emptyCache();
+        const runner = await fresh();
+        samples.first.push(await loadTime(runner, fn));
+        runner.dispose();
+      }
+      // The last first load's caches stay for the rest.
+      const first = await fresh();
+      await first.execute(fn);
+      for (let i = 0; i < SAMPLES; i++) samples.call.push(await loadTime(first, fn));
+      for (let i = 0; i < SAMPLES; i++) {
         writeFileSync(path.join(functions, 'unrelated.js'), `exports = () => ${i};`);
         first.reload(loadApp({ root }).app);
         await first.execute('trivial');
         samples.reload.push(await loadTime(first, fn));
       }
       first.dispose();
-      for (let i = 0; i < 5; i++) {
-        const another = fresh();
-        await another.execute('trivial');
+      for (let i = 0; i < SAMPLES; i++) {
+        const another = await fresh();
         samples.process.push(await loadTime(another, fn));
         another.dispose();
       }
       const ratio = (ms: number): string => `${ms.toFixed(0)} ms = ${(ms / node).toFixed(2)}x`;
       rows.push(
-        `| ${spec} | ${node.toFixed(0)} | ${ratio(firstLoad)} | ${ratio(median(samples.call))} | ${ratio(median(samples.process))} | ${ratio(median(samples.reload))} |`,
+        `| ${spec} | ${node.toFixed(0)} | ${ratio(median(samples.first))} | ${ratio(median(samples.call))} | ${ratio(median(samples.process))} | ${ratio(median(samples.reload))} |`,
       );
     }
   } finally {
     if (previous === undefined) delete process.env['TRIGGERBOX_CACHE_DIR'];
     else process.env['TRIGGERBOX_CACHE_DIR'] = previous;
-    rmSync(cache, { recursive: true, force: true });
+    for (const cache of caches) rmSync(cache, { recursive: true, force: true });
   }
   console.log(
-    '\n## require() of npm packages in a function vs plain Node (fresh process), medians of 5',
+    `\n## require() of npm packages in a function vs plain Node (fresh process), medians of ${SAMPLES}`,
   );
   console.log(
     '| package | node require ms | first load (empty cache) | another call | another process | after reloading an unrelated file |',
