@@ -1,7 +1,7 @@
 /** A few end-to-end runs of the built binary, as a user runs it. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -13,11 +13,13 @@ const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
 function triggerbox(
   args: string[],
   cwd: string,
+  env: Record<string, string> = {},
 ): { status: number | null; stdout: string; stderr: string } {
   const run = spawnSync(process.execPath, [BIN, ...args], {
     cwd,
     encoding: 'utf8',
     timeout: 60_000,
+    env: { ...process.env, ...env },
   });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
@@ -151,6 +153,54 @@ registerHooks({ resolve(specifier, context, next) {
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 0);
+  });
+
+  it('e2e: a command ends as a natural exit, not by process.exit(), a package still bundling included', () => {
+    // process.exit() can hang for ever on Node 24/26 (nodejs/node#54918): the CLI must not need
+    // it. A preload in the CLI's process says so on stderr if it is called (the grace timer of
+    // cli/run.ts calls it when something still holds the event loop).
+    const spyDir = mkdtempSync(path.join(tmpdir(), 'triggerbox-exit-spy-'));
+    const spy = path.join(spyDir, 'exit-spy.cjs');
+    writeFileSync(
+      spy,
+      `if (/bin\\.js$/.test(process.argv[1] ?? '')) {
+  const exit = process.exit;
+  process.exit = function (code) { process.stderr.write('\\nprocess.exit() was called\\n'); return exit.call(process, code); };
+}`,
+    );
+    // An ES module package (bundled by esbuild, ahead of the call) that the function does not
+    // require: its bundling (about 4 MB) is still running when the call is done.
+    let esm = 'export const x = 1;\n';
+    for (let i = 0; i < 90_000; i++) esm += `export function f${i}(a) { return a + ${i}; }\n`;
+    const root = tempApp({
+      'functions/maybe.js':
+        'exports = function (n) { if (n === 42) return require("esmpkg").x; return "skipped"; };',
+      'functions/node_modules/esmpkg/package.json': {
+        name: 'esmpkg',
+        version: '1.0.0',
+        type: 'module',
+        main: 'index.js',
+      },
+      'functions/node_modules/esmpkg/index.js': esm,
+    });
+    const env = {
+      NODE_OPTIONS: `--require ${spy}`,
+      TRIGGERBOX_CACHE_DIR: path.join(spyDir, 'cache'),
+    };
+    try {
+      const ran = triggerbox(['function', 'run', '--name', 'maybe', '--args', '1'], root, env);
+      assert.equal(ran.status, 0, ran.stderr);
+      assert.match(ran.stdout, /skipped/);
+      const failed = triggerbox(['function', 'run', '--name', 'nope'], root, env);
+      assert.equal(failed.status, 1);
+      assert.match(failed.stderr, /nope/);
+      const listed = triggerbox(['function', 'list'], root, env);
+      assert.equal(listed.status, 0, listed.stderr);
+      for (const run of [ran, failed, listed])
+        assert.doesNotMatch(run.stderr, /process\.exit\(\) was called/);
+    } finally {
+      rmSync(spyDir, { recursive: true, force: true });
+    }
   });
 
   it('e2e: validate exits 1 on a broken app', () => {

@@ -18,11 +18,18 @@ import { requireSpecProblem } from './boundary/messages.js';
 import type { BundlePlace } from './boundary/host-ops.js';
 import { installHint, isInside, PACKAGE_CAPS, packageNameOf } from './module-files.js';
 import { BundleCache, withHashHeader } from './package-cache.js';
+import { stopAtProcessEnd } from '../shared/process-end.js';
 
 type Esbuild = typeof import('esbuild');
 let esbuild: Esbuild | undefined;
 async function loadEsbuild(): Promise<Esbuild> {
-  esbuild ??= await import('esbuild');
+  if (esbuild === undefined) {
+    const loaded = await import('esbuild');
+    esbuild = loaded;
+    // Its service process, busy with a bundle ahead of a require that a one-off command will
+    // not make now, would keep that command's process alive until the bundle is done.
+    stopAtProcessEnd(() => loaded.stop());
+  }
   return esbuild;
 }
 
@@ -346,7 +353,9 @@ export async function bundlePackage(
   });
   try {
     const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), BUNDLE_CAPS.timeMs);
+      // Unreferenced: esbuild's service holds the process while it builds; once a one-off
+      // command stopped it (process-end.ts), the cap must not keep the process alive.
+      timer = setTimeout(() => resolve('timeout'), BUNDLE_CAPS.timeMs).unref();
     });
     const result = await Promise.race([ctx.rebuild(), timedOut]);
     if (result === 'timeout') {

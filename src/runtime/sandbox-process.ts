@@ -397,6 +397,9 @@ export class SandboxProcess {
     if (child !== undefined) {
       child.removeAllListeners('exit');
       child.kill('SIGKILL');
+      // Its end is nothing to wait for: a one-off command's process exits once its event loop
+      // is empty (cli/run.ts) without waiting for the kernel to tear the sandbox process down.
+      setRef(child, false);
     }
   }
 }
