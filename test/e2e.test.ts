@@ -1,14 +1,24 @@
 /** A few end-to-end runs of the built binary, as a user runs it. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { repoRoot, tempApp } from './helpers.js';
 
 const BIN = path.join(repoRoot, 'dist/src/cli/bin.js');
+
+/** Whether `pid` runs (a zombie no parent reaped has ended). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 function triggerbox(
   args: string[],
@@ -201,6 +211,32 @@ registerHooks({ resolve(specifier, context, next) {
     } finally {
       rmSync(spyDir, { recursive: true, force: true });
     }
+  });
+
+  it('e2e: the sandbox process ends when the process that runs it is gone without disposing of it', async () => {
+    const root = tempApp({
+      'functions/ok.js': 'exports = () => 1;',
+      'functions/spin.js': 'exports = () => { for (;;) {} };',
+    });
+    const index = pathToFileURL(path.join(repoRoot, 'dist/src/index.js')).href;
+    // Gone in the middle of a call whose isolate spins: that thread cannot be stopped, and a
+    // sandbox process that ended through Node's exit while it ran crashed or hung.
+    const script = `import { createRunner, loadApp } from ${JSON.stringify(index)};
+const runner = createRunner({ app: loadApp({ root: ${JSON.stringify(root)} }).app });
+await runner.execute('ok');
+void runner.execute('spin', [], { timeoutMs: 60000 }).catch(() => {});
+await new Promise((resolve) => setTimeout(resolve, 500));
+process.stdout.write(runner.sandboxPid + '\\n');
+process.kill(process.pid, 'SIGKILL');`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const pid = Number(run.stdout.trim());
+    assert.ok(Number.isInteger(pid) && pid > 0, run.stderr);
+    // Its IPC channel closed, it ends itself. A bound on the wait, not a figure: 30 s.
+    for (let i = 0; i < 300 && running(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(running(pid), false, `sandbox process ${pid} is still running`);
   });
 
   it('e2e: validate exits 1 on a broken app', () => {

@@ -1011,6 +1011,8 @@ function receive(message: ParentMessage): void {
     }
   }
 }
-// The runner is gone: nothing left to serve.
-process.on('disconnect', () => process.exit(0));
+// The runner is gone: nothing left to serve, and nobody to read an exit code. Not process.exit():
+// it segfaults while an isolate's thread runs, and can hang for ever on Node 24/26
+// (nodejs/node#54918), which would leave this process behind.
+process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 send({ type: 'ready' });
