@@ -175,7 +175,7 @@ registerHooks({ resolve(specifier, context, next) {
       spy,
       `if (/bin\\.js$/.test(process.argv[1] ?? '')) {
   const exit = process.exit;
-  process.exit = function (code) { process.stderr.write('\\nprocess.exit() was called\\n'); return exit.call(process, code); };
+  process.exit = function () { process.stderr.write('\\nprocess.exit() was called\\n'); return exit.apply(process, arguments); };
 }`,
     );
     // An ES module package (bundled by esbuild, ahead of the call) that the function does not
