@@ -355,10 +355,7 @@ export class SecretStore {
   /** The document as read (its entries not checked yet: see unlock), or undefined. */
   private readDocument(): StoreRead | undefined {
     const file = this.readFile();
-    return file === undefined ? undefined : this.parseFile(file);
-  }
-
-  private parseFile(file: { bytes: Buffer; stamp: string }): StoreRead {
+    if (file === undefined) return undefined;
     const text = file.bytes.toString('utf8');
     return {
       doc: parseHead(text, STORE_FILE),
@@ -587,10 +584,8 @@ export class SecretStore {
     // The same file as last time (a Secret's every read in a long-lived runner): not read again.
     if (this.cached !== undefined && this.cached.stamp === this.currentStamp())
       return { state: this.cached.unlocked, rotation: false };
-    const file = this.readFile();
-    if (file === undefined) return { state: undefined, rotation: false };
-    if (this.cached?.stamp === file.stamp) return { state: this.cached.unlocked, rotation: false };
-    const read = this.parseFile(file);
+    const read = this.readDocument();
+    if (read === undefined) return { state: undefined, rotation: false };
     const { state, rotation } = this.unlock(read, locked);
     this.cached = { stamp: read.stamp, unlocked: state };
     return { state, rotation };
